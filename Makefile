@@ -1,0 +1,58 @@
+# The two commands of the README are `make run` and `make test`; the others serve them and CI.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Tests and CI use the real services; override to point elsewhere.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gateway
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: install install-dev run test lint typecheck services migrations-check pytest bench sandbox clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+# The embedded default: SQLite, eager Celery, demo data, a server on localhost.
+run: install
+	DEBUG=1 GATEWAY_DEMO=1 $(PY) manage.py migrate --no-input
+	DEBUG=1 GATEWAY_DEMO=1 $(PY) manage.py seed_demo
+	DEBUG=1 GATEWAY_DEMO=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+services:
+	bin/ensure-services
+
+lint: install-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: install-dev
+	DEBUG=1 $(PY) -m mypy .
+
+migrations-check: install-dev
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+pytest: install-dev services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest
+
+test: install-dev services lint migrations-check typecheck pytest
+
+sandbox: install
+	$(PY) manage.py run_sandbox_provider --port 8100
+
+bench: install-dev services
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache

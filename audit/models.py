@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class EventType(models.TextChoices):
+    CONSENT_REQUESTED = "consent.requested"
+    CONSENT_APPROVED = "consent.approved"
+    CONSENT_REJECTED = "consent.rejected"
+    CONSENT_PAUSED = "consent.paused"
+    CONSENT_RESUMED = "consent.resumed"
+    CONSENT_REVOKED = "consent.revoked"
+    CONSENT_EXPIRED = "consent.expired"
+    EXCHANGE_SUCCEEDED = "exchange.succeeded"
+    EXCHANGE_DENIED = "exchange.denied"
+    EXCHANGE_FAILED = "exchange.failed"
+    CITIZEN_PREVIEWED = "citizen.previewed"
+    HABILITATION_SUBMITTED = "habilitation.submitted"
+    HABILITATION_CHANGES_REQUESTED = "habilitation.changes_requested"
+    HABILITATION_APPROVED = "habilitation.approved"
+    HABILITATION_REFUSED = "habilitation.refused"
+    HABILITATION_REVOKED = "habilitation.revoked"
+    TOKEN_ISSUED = "token.issued"
+    TOKEN_REVOKED = "token.revoked"
+    AUDITOR_SEARCHED = "auditor.searched"
+    AUDITOR_EXPORTED = "auditor.exported"
+
+
+class ActorKind(models.TextChoices):
+    CITIZEN = "citizen"
+    CONSUMER = "consumer"
+    PROVIDER = "provider"
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+    SYSTEM = "system"
+
+
+class AuditEvent(models.Model):
+    """One recorded action. Append-only: the database refuses UPDATE, DELETE and TRUNCATE.
+
+    Identifiers only, never payloads or tokens: the citizen appears as a keyed hash, organisations
+    by SIRET, attestation types by slug.
+    """
+
+    type = models.CharField(max_length=64, choices=EventType.choices)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    # A SIRET, an OAuth client id, a staff username or "system"; never a citizen's identity.
+    actor = models.CharField(max_length=200)
+    citizen_ref = models.CharField(max_length=64, blank=True)
+    consumer = models.CharField(max_length=14, blank=True)
+    provider = models.CharField(max_length=14, blank=True)
+    attestation_type = models.CharField(max_length=100, blank=True)
+    fields = models.JSONField(default=list, blank=True)
+    purpose = models.CharField(max_length=100, blank=True)
+    consent_id = models.UUIDField(null=True, blank=True)
+    exchange_id = models.UUIDField(null=True, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True)
+    # Small facts about the action (a reason code, a status), never personal data.
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["citizen_ref", "-id"], name="audit_event_citizen"),
+            models.Index(fields=["consent_id"], name="audit_event_consent"),
+            models.Index(fields=["occurred_at"], name="audit_event_time"),
+            models.Index(fields=["type", "occurred_at"], name="audit_event_type_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from audit.refs import citizen_ref
+from providers.models import AttestationType, EidasLevel, Habilitation, Organisation
+
+
+class Citizen(models.Model):
+    """The person behind a login, with the pivot identity providers use to find them."""
+
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Féminin / Female"
+        MALE = "M", "Masculin / Male"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The identity provider's stable subject identifier ("sub").
+    subject = models.CharField(max_length=255, unique=True)
+    nom_naissance = models.CharField(max_length=200)
+    prenoms = models.CharField(max_length=300)
+    date_naissance = models.DateField()
+    sexe = models.CharField(max_length=1, choices=Sex.choices)
+    code_cog_lieu_naissance = models.CharField(max_length=5)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        # Never the identity: this string can end up in logs and admin history.
+        return f"Citizen {self.pk}"
+
+    @property
+    def ref(self) -> str:
+        return citizen_ref(self.subject)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.prenoms.split(' ')[0]} {self.nom_naissance}"
+
+
+class Consent(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "En attente / Pending"
+        ACTIVE = "active", "Actif / Active"
+        PAUSED = "paused", "Suspendu / Paused"
+        REJECTED = "rejected", "Refusé / Rejected"
+        REVOKED = "revoked", "Retiré / Revoked"
+        EXPIRED = "expired", "Expiré / Expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Null while pending: the consumer does not know who will open the approval link.
+    citizen = models.ForeignKey(Citizen, on_delete=models.PROTECT, null=True, blank=True, related_name="consents")
+    consumer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="consents")
+    client = models.ForeignKey(
+        "oauth2_provider.Application", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    purpose_code = models.CharField(max_length=100)
+    purpose_text = models.TextField()
+    duration_days = models.PositiveIntegerField()
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    max_uses = models.PositiveIntegerField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status_reason = models.CharField(max_length=200, blank=True)
+    return_url = models.URLField(blank=True)
+    reference = models.CharField(max_length=100, blank=True)
+    # The login level the citizen had when deciding; exchanges re-check it against each type.
+    eidas_level = models.CharField(max_length=8, choices=EidasLevel.choices, blank=True)
+    request_expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    version = models.PositiveIntegerField(default=1)
+    # Compact JWS over the consent's terms, signed on approval.
+    artefact = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["consumer", "status", "-created_at"], name="consent_consumer_status"),
+            models.Index(fields=["citizen", "status"], name="consent_citizen_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_uses__isnull=True) | models.Q(max_uses__gte=1), name="consent_max_uses_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Consent {self.pk} ({self.status})"
+
+
+class ConsentItem(models.Model):
+    """One attestation type in a consent, with the fields the citizen agreed to share."""
+
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="items")
+    attestation_type = models.ForeignKey(AttestationType, on_delete=models.PROTECT, related_name="+")
+    habilitation = models.ForeignKey(Habilitation, on_delete=models.PROTECT, related_name="+")
+    fields = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["consent", "attestation_type"], name="consent_item_unique_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consent_id}:{self.attestation_type_id}"
+
+
+class TokenBinding(models.Model):
+    """An access token issued through the interactive flow is bound to the consent it created."""
+
+    access_token = models.OneToOneField(
+        "oauth2_provider.AccessToken", on_delete=models.CASCADE, related_name="consent_binding"
+    )
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="token_bindings")
+
+    def __str__(self) -> str:
+        return f"token {self.access_token_id} → consent {self.consent_id}"

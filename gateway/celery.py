@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
+
+app = Celery("gateway")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    # Acknowledge after the task ran, so a worker that dies mid-task leaves it on the queue.
+    task_acks_late=True,
+    # A task whose worker process was killed (OOM, SIGKILL) goes back to the queue, not to limbo.
+    task_reject_on_worker_lost=True,
+    # One message at a time per process: late acks with prefetching would hold tasks hostage.
+    worker_prefetch_multiplier=1,
+    # A provider call never legitimately takes minutes; the soft limit lets the task record failure.
+    task_soft_time_limit=60,
+    task_time_limit=90,
+    # Redis redelivers unacked messages after this; it must exceed the longest task (time_limit).
+    broker_transport_options={"visibility_timeout": 3600},
+    # Tasks carry ids only, never personal data; JSON keeps them readable and safe to decode.
+    task_serializer="json",
+    accept_content=["json"],
+    broker_connection_retry_on_startup=True,
+    task_ignore_result=True,
+)
+app.autodiscover_tasks()

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from oauth2_provider import views as oauth_views
+
+from gateway import views
+
+handler404 = "gateway.views.handler404"
+handler500 = "gateway.views.handler500"
+
+# Only the endpoints of the v1 contract are mounted: no self-service application registration,
+# no token management pages.
+oauth_patterns = [
+    path("authorize/", oauth_views.AuthorizationView.as_view(), name="authorize"),
+    path("token/", oauth_views.TokenView.as_view(), name="token"),
+    path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
+    path("introspect/", oauth_views.IntrospectTokenView.as_view(), name="introspect"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path(".well-known/jwks.json", views.jwks_view, name="jwks"),
+    path("oauth/", include((oauth_patterns, "oauth2_provider"))),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("", include("providers.urls")),
+    path("", include("consent.urls")),
+    path("", include("audit.urls")),
+]

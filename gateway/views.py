@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from gateway.celery import app as celery_app
+from gateway.errors import GatewayError, NotFound, problem_response
+from gateway.keys import jwks
+
+# Readiness probes must answer quickly even when a dependency hangs.
+PROBE_TIMEOUT_SECONDS = 2.0
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_redis() -> None:
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=PROBE_TIMEOUT_SECONDS, socket_connect_timeout=PROBE_TIMEOUT_SECONDS
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def _check_broker() -> None:
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=PROBE_TIMEOUT_SECONDS)
+
+
+@require_GET
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    checks: dict[str, Callable[[], None]] = {"database": _check_database}
+    if settings.REDIS_URL:
+        checks["redis"] = _check_redis
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        checks["broker"] = _check_broker
+    results: dict[str, dict[str, object]] = {}
+    for name, check in checks.items():
+        started = time.perf_counter()
+        try:
+            check()
+        except Exception as exc:  # a probe reports, it never raises
+            results[name] = {"status": "fail", "error": type(exc).__name__}
+        else:
+            results[name] = {"status": "ok", "ms": round((time.perf_counter() - started) * 1000, 1)}
+    if not settings.REDIS_URL:
+        results["redis"] = {"status": "ok", "mode": "embedded (eager tasks, local cache)"}
+    failed = sorted(name for name, result in results.items() if result["status"] != "ok")
+    body = {"status": "fail" if failed else "ok", "failed": failed, "checks": results}
+    return JsonResponse(body, status=503 if failed else 200)
+
+
+@require_GET
+def jwks_view(request: HttpRequest) -> JsonResponse:
+    response = JsonResponse(jwks())
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "gateway/home.html", {"title": "Dites-le-nous une fois"})
+
+
+def _wants_problem(request: HttpRequest) -> bool:
+    return request.path.startswith(("/api/", "/oauth/", "/.well-known/")) or "json" in request.headers.get("Accept", "")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_problem(request):
+        return problem_response(NotFound("No resource at this address."), request)
+    return render(request, "gateway/error.html", {"title": "Page introuvable", "status": 404}, status=404)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _wants_problem(request):
+        return problem_response(GatewayError("An internal error occurred. Quote the correlation id."), request)
+    return render(request, "gateway/error.html", {"title": "Erreur interne", "status": 500}, status=500)

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from providers.siret import siret_is_valid
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def validate_siret(value: str) -> None:
+    if not siret_is_valid(value):
+        raise ValidationError(
+            "Le SIRET doit comporter 14 chiffres et une clé de contrôle valide. / "
+            "A SIRET is 14 digits with a valid check digit.",
+            code="invalid_siret",
+        )
+
+
+def validate_type_slug(value: str) -> None:
+    if not SLUG_RE.match(value):
+        raise ValidationError(
+            "Le slug est de la forme <détenteur>.<nom> en minuscules. / A slug reads <holder>.<name> in lower case.",
+            code="invalid_slug",
+        )
+
+
+class EidasLevel(models.TextChoices):
+    LOW = "eidas1", "eIDAS faible / low"
+    SUBSTANTIAL = "eidas2", "eIDAS substantiel / substantial"
+    HIGH = "eidas3", "eIDAS élevé / high"
+
+    @classmethod
+    def rank(cls, level: str) -> int:
+        return {"eidas1": 1, "eidas2": 2, "eidas3": 3}.get(level, 0)
+
+
+class Organisation(models.Model):
+    class Kind(models.TextChoices):
+        STATE_SERVICE = "state_service", "Service de l'État / State service"
+        LOCAL_AUTHORITY = "local_authority", "Collectivité territoriale / Local authority"
+        SOCIAL_SECURITY = "social_security", "Organisme de sécurité sociale / Social security body"
+        PUBLIC_OPERATOR = "public_operator", "Opérateur public / Public operator"
+
+    siret = models.CharField(max_length=14, unique=True, validators=[validate_siret])
+    # Short lower-case code used as the prefix of the attestation types it holds (cnaf, dgfip…).
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    dpo_email = models.EmailField("DPO contact")
+    active = models.BooleanField(default=True)
+    # Requests per minute for this organisation's OAuth clients; null means the default.
+    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.siret})"
+
+
+class AttestationType(models.Model):
+    class SubjectKind(models.TextChoices):
+        PERSON = "person", "Personne / Person"
+        COMPANY = "company", "Entreprise / Company"
+
+    class AdapterKind(models.TextChoices):
+        DEMO = "demo", "En mémoire (démo) / In-process (demo)"
+        HTTP = "http", "HTTP"
+
+    slug = models.CharField(max_length=100, unique=True, validators=[validate_type_slug])
+    holder = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="attestation_types")
+    title_fr = models.CharField(max_length=200)
+    title_en = models.CharField(max_length=200)
+    description_fr = models.TextField(blank=True)
+    description_en = models.TextField(blank=True)
+    subject_kind = models.CharField(max_length=16, choices=SubjectKind.choices, default=SubjectKind.PERSON)
+    eidas_min = models.CharField(max_length=8, choices=EidasLevel.choices, default=EidasLevel.SUBSTANTIAL)
+    legal_basis_text = models.TextField()
+    legal_basis_reference = models.CharField(max_length=300, blank=True)
+    # [{"code": "...", "label_fr": "...", "label_en": "...", "iri": "https://w3id.org/dpv#..."}]
+    purposes = models.JSONField(default=list, blank=True)
+    adapter_kind = models.CharField(max_length=8, choices=AdapterKind.choices, default=AdapterKind.DEMO)
+    adapter_base_url = models.URLField(blank=True)
+    adapter_timeout_ms = models.PositiveIntegerField(default=5000)
+    # Name of the environment variable holding the provider's bearer token: secrets stay out of the DB.
+    adapter_token_env = models.CharField(max_length=100, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def clean(self) -> None:
+        if self.holder_id and not self.slug.startswith(self.holder.code + "."):
+            raise ValidationError({"slug": f"The slug must start with the holder's code '{self.holder.code}.'"})
+        if self.adapter_kind == self.AdapterKind.HTTP and not self.adapter_base_url:
+            raise ValidationError({"adapter_base_url": "An http adapter needs a base URL."})
+
+    @property
+    def purpose_codes(self) -> set[str]:
+        return {purpose["code"] for purpose in self.purposes}
+
+
+class AttestationField(models.Model):
+    class JsonType(models.TextChoices):
+        STRING = "string"
+        INTEGER = "integer"
+        NUMBER = "number"
+        BOOLEAN = "boolean"
+        ARRAY = "array"
+        OBJECT = "object"
+
+    attestation_type = models.ForeignKey(AttestationType, on_delete=models.CASCADE, related_name="fields")
+    name = models.CharField(max_length=64)
+    label_fr = models.CharField(max_length=200)
+    label_en = models.CharField(max_length=200)
+    json_type = models.CharField(max_length=16, choices=JsonType.choices)
+    format = models.CharField(max_length=32, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["attestation_type", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["attestation_type", "name"], name="attestation_field_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attestation_type_id}:{self.name}"
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.json_type, "title": self.label_fr}
+        if self.format:
+            schema["format"] = self.format
+        return schema
+
+
+class Habilitation(models.Model):
+    """A consumer's authorisation to ask for one attestation type (the DataPass idea)."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Soumise / Submitted"
+        CHANGES_REQUESTED = "changes_requested", "Modifications demandées / Changes requested"
+        APPROVED = "approved", "Validée / Approved"
+        REFUSED = "refused", "Refusée / Refused"
+        REVOKED = "revoked", "Révoquée / Revoked"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    consumer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="habilitations")
+    attestation_type = models.ForeignKey(AttestationType, on_delete=models.PROTECT, related_name="habilitations")
+    fields = models.JSONField(default=list)
+    purpose_code = models.CharField(max_length=100)
+    purpose_text = models.TextField()
+    legal_basis = models.TextField()
+    retention_days = models.PositiveIntegerField()
+    dpo_email = models.EmailField("DPO contact")
+    valid_until = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED)
+    status_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["consumer", "attestation_type", "status"], name="habilitation_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.consumer.code} → {self.attestation_type_id} ({self.status})"
+
+    def is_in_force(self, today: Any = None) -> bool:
+        today = today or timezone.localdate()
+        return self.status == self.Status.APPROVED and (self.valid_until is None or today <= self.valid_until)
+
+
+class ApiClient(models.Model):
+    """Links an OAuth client (django-oauth-toolkit Application) to the organisation it acts for."""
+
+    application = models.OneToOneField(
+        "oauth2_provider.Application", on_delete=models.CASCADE, related_name="api_client"
+    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="api_clients")
+    # Non-attestation scopes this client may ever hold (space separated: consents:read …).
+    # attestations:<slug> scopes are never listed here: they come from approved habilitations.
+    allowed_scopes = models.CharField(max_length=200, default="consents:read consents:write")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.application_id} for {self.organisation.code}"
