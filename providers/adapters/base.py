@@ -1,0 +1,67 @@
+"""The one interface through which the gateway reaches a provider, whatever its transport.
+
+Every adapter kind lives in its own module next to this one and subclasses `Adapter`. An adapter
+returns only the fields it was asked for and maps every failure to one of the stable errors
+`SubjectNotFound`, `ProviderTimeout` or `ProviderError` (gateway.errors), never leaking the
+provider's own messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from providers.models import AttestationType
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The citizen's pivot identity, as FranceConnect passes it to providers."""
+
+    nom_naissance: str
+    prenoms: tuple[str, ...]
+    date_naissance: dt.date
+    sexe: str
+    code_cog_lieu_naissance: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "nom_naissance": self.nom_naissance,
+            "prenoms": list(self.prenoms),
+            "date_naissance": self.date_naissance.isoformat(),
+            "sexe": self.sexe,
+            "code_cog_lieu_naissance": self.code_cog_lieu_naissance,
+        }
+
+
+@dataclass(frozen=True)
+class FetchContext:
+    purpose: str
+    consumer_siret: str
+    exchange_id: uuid.UUID
+    # True when the citizen previews their own data: nothing is delivered to a consumer.
+    preview: bool = False
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    fields: dict[str, Any]
+    issued_at: dt.datetime
+    provider_reference: str
+    # Time spent waiting for the provider, for the exchange record.
+    duration_ms: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Adapter:
+    kind: str = ""
+
+    def __init__(self, attestation_type: AttestationType) -> None:
+        self.attestation_type = attestation_type
+
+    def fetch(self, subject: Subject, fields: Sequence[str], context: FetchContext) -> ProviderResult:
+        raise NotImplementedError
