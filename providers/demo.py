@@ -1,7 +1,85 @@
+"""Demo data of the providers app: the sandbox catalogue as rows, and the demo habilitations."""
+
 from __future__ import annotations
 
 from typing import TextIO
 
+from django.utils import timezone
+
+from providers.models import AttestationField, AttestationType, Habilitation, Organisation
+from providers.sandbox import catalogue
+
+DEMO_CONSUMER = "mairie-villeurbanne"
+DEMO_CONSUMER_WITHOUT_HABILITATION = "cd-rhone"
+
+
+def catalogue_load(*, adapter_kind: str = AttestationType.AdapterKind.DEMO, base_url: str = "") -> None:
+    """Creates or updates the sandbox organisations and attestation types (idempotent)."""
+    for spec in catalogue.ORGANISATIONS:
+        kind = Organisation.Kind(spec.kind)
+        Organisation.objects.update_or_create(
+            code=spec.code, defaults={"siret": spec.siret, "name": spec.name, "kind": kind, "dpo_email": spec.dpo_email}
+        )
+    for type_spec in catalogue.ATTESTATION_TYPES:
+        attestation_type, _ = AttestationType.objects.update_or_create(
+            slug=type_spec.slug,
+            defaults={
+                "holder": Organisation.objects.get(code=type_spec.holder),
+                "title_fr": type_spec.title_fr,
+                "title_en": type_spec.title_en,
+                "description_fr": type_spec.description_fr,
+                "description_en": type_spec.description_en,
+                "subject_kind": type_spec.subject_kind,
+                "eidas_min": type_spec.min_eidas_level,
+                "legal_basis_text": type_spec.legal_basis.text_fr,
+                "legal_basis_reference": type_spec.legal_basis.reference,
+                "purposes": [
+                    {"code": p.code, "label_fr": p.label_fr, "label_en": p.label_en, "iri": p.dpv_iri}
+                    for p in type_spec.accepted_purposes()
+                ],
+                "adapter_kind": adapter_kind,
+                "adapter_base_url": base_url,
+                "adapter_token_env": "SANDBOX_PROVIDER_TOKEN" if base_url else "",
+            },
+        )
+        for position, field_spec in enumerate(type_spec.fields):
+            AttestationField.objects.update_or_create(
+                attestation_type=attestation_type,
+                name=field_spec.name,
+                defaults={
+                    "label_fr": field_spec.label_fr,
+                    "label_en": field_spec.label_en,
+                    "json_type": field_spec.type,
+                    "format": field_spec.format or "",
+                    "schema": field_spec.json_schema(),
+                    "position": position,
+                },
+            )
+
+
+def demo_habilitations_load() -> None:
+    """The demo city hall may ask for every type, all fields, for its first accepted purpose."""
+    consumer = Organisation.objects.get(code=DEMO_CONSUMER)
+    for attestation_type in AttestationType.objects.prefetch_related("fields"):
+        purpose = attestation_type.purposes[0]
+        Habilitation.objects.get_or_create(
+            consumer=consumer,
+            attestation_type=attestation_type,
+            status=Habilitation.Status.APPROVED,
+            defaults={
+                "fields": [f.name for f in attestation_type.fields.all()],
+                "purpose_code": purpose["code"],
+                "purpose_text": purpose["label_fr"],
+                "legal_basis": attestation_type.legal_basis_reference,
+                "retention_days": 90,
+                "dpo_email": consumer.dpo_email,
+                "decided_at": timezone.now(),
+            },
+        )
+
 
 def seed(out: TextIO) -> None:
-    """Demo data of this app (idempotent). Filled in as the app grows."""
+    catalogue_load()
+    demo_habilitations_load()
+    types, organisations = AttestationType.objects.count(), len(catalogue.ORGANISATIONS)
+    out.write(f"Catalogue: {types} attestation types from {organisations} organisations.\n")

@@ -125,6 +125,9 @@ class AttestationField(models.Model):
     label_en = models.CharField(max_length=200)
     json_type = models.CharField(max_length=16, choices=JsonType.choices)
     format = models.CharField(max_length=32, blank=True)
+    # The field's full JSON Schema when it says more than type and format (enum, nullable, the
+    # shape of an object or array); the delivered document is checked against it.
+    schema = models.JSONField(default=dict, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -137,7 +140,9 @@ class AttestationField(models.Model):
         return f"{self.attestation_type_id}:{self.name}"
 
     def json_schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": self.json_type, "title": self.label_fr}
+        if self.schema:
+            return dict(self.schema)
+        schema: dict[str, Any] = {"type": self.json_type}
         if self.format:
             schema["format"] = self.format
         return schema

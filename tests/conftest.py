@@ -1,1 +1,128 @@
+"""Personas shared by every suite.
+
+alice and bob are citizens from the synthetic population (so providers know them), mairie is a
+consumer with approved habilitations for every demo type, cd_rhone a consumer with none, cnaf and
+dgfip are providers. Tokens are real django-oauth-toolkit access tokens sent as bearer headers.
+"""
+
 from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application
+
+from consent.models import Citizen
+from providers.demo import DEMO_CONSUMER, DEMO_CONSUMER_WITHOUT_HABILITATION, catalogue_load, demo_habilitations_load
+from providers.models import ApiClient, Organisation
+from providers.sandbox.population import Person, Population, demo_citizens
+
+
+@dataclass
+class ApiCaller:
+    """A consumer's OAuth client and one bearer token, ready for `client.get(..., headers=...)`."""
+
+    organisation: Organisation
+    application: Application
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture(scope="session")
+def population() -> Population:
+    return Population()
+
+
+@pytest.fixture
+def catalogue(db: None) -> None:
+    catalogue_load()
+    demo_habilitations_load()
+
+
+@pytest.fixture
+def mairie(catalogue: None) -> Organisation:
+    return Organisation.objects.get(code=DEMO_CONSUMER)
+
+
+@pytest.fixture
+def cd_rhone(catalogue: None) -> Organisation:
+    return Organisation.objects.get(code=DEMO_CONSUMER_WITHOUT_HABILITATION)
+
+
+@pytest.fixture
+def cnaf(catalogue: None) -> Organisation:
+    return Organisation.objects.get(code="cnaf")
+
+
+@pytest.fixture
+def dgfip(catalogue: None) -> Organisation:
+    return Organisation.objects.get(code="dgfip")
+
+
+def citizen_from_person(person: Person, subject: str) -> Citizen:
+    citizen, _ = Citizen.objects.get_or_create(
+        subject=subject,
+        defaults={
+            "nom_naissance": person.nom_naissance,
+            "prenoms": " ".join(person.prenoms),
+            "date_naissance": person.date_naissance,
+            "sexe": person.sexe,
+            "code_cog_lieu_naissance": person.code_cog_lieu_naissance,
+        },
+    )
+    return citizen
+
+
+@pytest.fixture
+def alice(db: None, population: Population) -> Citizen:
+    """Known to all five datasets."""
+    return citizen_from_person(demo_citizens(population)[0], "alice-sub")
+
+
+@pytest.fixture
+def bob(db: None, population: Population) -> Citizen:
+    """Known to the CAF, the DGFiP and France Travail."""
+    return citizen_from_person(demo_citizens(population)[1], "bob-sub")
+
+
+@pytest.fixture
+def make_caller(db: None) -> Callable[..., ApiCaller]:
+    def make(
+        organisation: Organisation,
+        scopes: str = "consents:read consents:write",
+        *,
+        grant: str = Application.GRANT_CLIENT_CREDENTIALS,
+        allowed_scopes: str = "consents:read consents:write",
+    ) -> ApiCaller:
+        application = Application.objects.create(
+            name=f"{organisation.code} client",
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=grant,
+            redirect_uris="https://client.example.fr/callback" if grant != Application.GRANT_CLIENT_CREDENTIALS else "",
+            algorithm="",
+        )
+        ApiClient.objects.create(application=application, organisation=organisation, allowed_scopes=allowed_scopes)
+        token = secrets.token_urlsafe(32)
+        AccessToken.objects.create(
+            application=application, token=token, scope=scopes, expires=timezone.now() + dt.timedelta(minutes=10)
+        )
+        return ApiCaller(organisation=organisation, application=application, token=token)
+
+    return make
+
+
+@pytest.fixture
+def mairie_caller(mairie: Organisation, make_caller: Callable[..., ApiCaller]) -> ApiCaller:
+    return make_caller(mairie)
+
+
+@pytest.fixture
+def cd_rhone_caller(cd_rhone: Organisation, make_caller: Callable[..., ApiCaller]) -> ApiCaller:
+    return make_caller(cd_rhone)
