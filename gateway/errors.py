@@ -10,6 +10,7 @@ This module is project infrastructure: it imports no app, so every app may raise
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -220,6 +221,11 @@ def _from_drf(exc: Exception) -> GatewayError | None:
     return None
 
 
+def _origin(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+
+
 def _as_dict(detail: Any) -> dict[str, Any]:
     if isinstance(detail, dict):
         return {str(k): v for k, v in detail.items()}
@@ -231,8 +237,9 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
     error = _from_drf(exc)
     request = context.get("request")
     if error is None:
-        # Unexpected: log the type only (the message may carry personal data), answer generically.
-        logger.exception("Unhandled %s in %s", type(exc).__name__, context.get("view").__class__.__name__)
+        # Unexpected: log the type and where it was raised, never the message or the locals,
+        # which may carry personal data. The correlation id ties the log line to the response.
+        logger.error("Unhandled %s at %s in %s", type(exc).__name__, _origin(exc), type(context.get("view")).__name__)
         error = GatewayError("An internal error occurred. Quote the correlation id to the operator.")
     body = error.problem()
     if request is not None:

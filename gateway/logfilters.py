@@ -1,0 +1,23 @@
+"""Logging filters that keep personal data out of application logs.
+
+Exception messages and tracebacks can carry whatever the failing code held (names, identities,
+provider answers). Logs keep the exception type and where it was raised, nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+
+class RedactExceptions(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            frames = traceback.extract_tb(exc.__traceback__)
+            origin = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+            record.msg = f"{record.getMessage()} [{type(exc).__name__} at {origin}]"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.test import Client
+from django.urls import path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gateway import errors
+
+pytestmark = pytest.mark.django_db
+
+
+class RaisesConsentPaused(APIView):
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    def get(self, request: object) -> Response:
+        raise errors.ConsentPaused("The citizen paused this consent on the dashboard.")
+
+
+class RaisesUnexpected(APIView):
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    def get(self, request: object) -> Response:
+        raise RuntimeError("secret internals: Jeanne Dupont born 1990-01-01")
+
+
+class EchoesJson(APIView):
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    def post(self, request: Request) -> Response:
+        return Response({"received": request.data})
+
+
+urlpatterns = [
+    path("t/paused", RaisesConsentPaused.as_view()),
+    path("t/boom", RaisesUnexpected.as_view()),
+    path("t/echo", EchoesJson.as_view()),
+]
+
+
+@pytest.fixture
+def routes(settings: object) -> None:
+    settings.ROOT_URLCONF = __name__  # type: ignore[attr-defined]
+
+
+class TestProblemDetails:
+    def test_it_renders_a_gateway_error_as_problem_json_with_its_stable_code(
+        self, client: Client, routes: None
+    ) -> None:
+        response = client.get("/t/paused")
+        assert response.status_code == 403
+        assert response["Content-Type"] == "application/problem+json"
+        body = response.json()
+        assert body == {
+            "type": errors.PROBLEM_TYPE_BASE + "consent_paused",
+            "title": "The citizen paused this consent",
+            "status": 403,
+            "detail": "The citizen paused this consent on the dashboard.",
+            "code": "consent_paused",
+            "instance": "/t/paused",
+        }
+
+    def test_it_hides_internals_of_an_unexpected_error(
+        self, client: Client, routes: None, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        response = client.get("/t/boom")
+        assert response.status_code == 500
+        body = response.json()
+        assert body["code"] == "internal_error"
+        assert "Jeanne" not in response.content.decode() and "Traceback" not in response.content.decode()
+        # The log names the exception type, never its message (which may carry personal data).
+        assert "Unhandled RuntimeError at " in caplog.text
+        assert "Jeanne" not in caplog.text
+
+    def test_it_answers_malformed_json_with_validation_error(self, client: Client, routes: None) -> None:
+        response = client.post("/t/echo", data="{not json", content_type="application/json")
+        assert response.status_code == 400
+        assert response.json()["code"] == "validation_error"
+
+    def test_it_answers_a_non_json_body_with_unsupported_media_type(self, client: Client, routes: None) -> None:
+        response = client.post("/t/echo", data="a=1", content_type="application/x-www-form-urlencoded")
+        assert response.status_code == 415
+        assert response.json()["code"] == "unsupported_media_type"
+
+    def test_it_answers_an_unknown_api_address_with_a_problem(self, client: Client) -> None:
+        response = client.get("/api/v1/nothing-here")
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "not_found"
+
+    def test_it_answers_an_unknown_page_with_an_html_page(self, client: Client) -> None:
+        response = client.get("/nulle-part/")
+        assert response.status_code == 404
+        assert response["Content-Type"].startswith("text/html")
+        assert "Page introuvable" in response.content.decode()
+
+
+class TestCorrelationId:
+    def test_it_creates_a_correlation_id_when_none_is_given(self, client: Client) -> None:
+        response = client.get("/healthz")
+        assert len(response["X-Correlation-Id"]) == 32
+        uuid.UUID(response["X-Correlation-Id"])
+
+    def test_it_echoes_a_well_formed_correlation_id_on_an_error(self, client: Client, routes: None) -> None:
+        response = client.get("/t/paused", headers={"X-Correlation-Id": "mairie-req-2026-0042"})
+        assert response["X-Correlation-Id"] == "mairie-req-2026-0042"
+
+    def test_it_replaces_a_correlation_id_that_could_inject_headers_or_logs(self, client: Client) -> None:
+        response = client.get("/healthz", headers={"X-Correlation-Id": "abc\r\nSet-Cookie: x=1"})
+        assert response["X-Correlation-Id"] != "abc\r\nSet-Cookie: x=1"
+        assert len(response["X-Correlation-Id"]) == 32
+
+
+class TestHomePage:
+    def test_it_says_what_the_service_is_in_french_and_english(self, client: Client) -> None:
+        french = client.get("/")
+        assert french.status_code == 200
+        assert "Dites-le-nous une fois" in french.content.decode()
+        assert 'class="fr-header"' in french.content.decode()
+        english = client.get("/", headers={"Accept-Language": "en"})
+        assert "Provide it once" in english.content.decode()
+        assert "You no longer hand over a document" in english.content.decode()
+
+    def test_it_serves_the_openapi_schema_and_docs(self, client: Client) -> None:
+        schema = client.get("/api/v1/schema/")
+        assert schema.status_code == 200
+        assert b"openapi: 3" in schema.content
+        assert client.get("/api/v1/docs/").status_code == 200
+
+
+class TestLogs:
+    def test_it_logs_an_exception_without_its_message_or_traceback(self) -> None:
+        import logging
+
+        from gateway.logfilters import RedactExceptions
+
+        try:
+            raise ValueError("Jeanne Dupont, née le 1990-01-01")
+        except ValueError:
+            record = logging.LogRecord(
+                "django.request", logging.ERROR, __file__, 1, "Internal Server Error: %s", ("/x",), None
+            )
+            import sys
+
+            record.exc_info = sys.exc_info()
+        assert RedactExceptions().filter(record) is True
+        assert record.exc_info is None
+        text = logging.Formatter().format(record)
+        assert "Jeanne" not in text
+        assert text.startswith("Internal Server Error: /x [ValueError at ")
