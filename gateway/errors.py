@@ -207,7 +207,7 @@ def _from_drf(exc: Exception) -> GatewayError | None:
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
         return AuthenticationRequired()
     if isinstance(exc, drf_exceptions.Throttled):
-        return RateLimited(retry_after=int(exc.wait or 1))
+        return RateLimited(retry_after=int(getattr(exc, "wait", None) or 1))
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
         return MethodNotAllowed()
     if isinstance(exc, drf_exceptions.NotFound | Http404):

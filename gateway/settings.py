@@ -8,6 +8,7 @@ AUDIT_HMAC_KEY and the signing keys; a missing production secret stops the proce
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -128,7 +129,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": BASE_DIR / "var" / "gateway.sqlite3",
+            "NAME": str(BASE_DIR / "var" / "gateway.sqlite3"),
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
@@ -146,7 +147,20 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Asynchronous results nobody collected are wiped after EXCHANGE_RESULT_TTL_SECONDS.
+    "exchange-results-purge": {"task": "gateway.tasks.exchange_results_purge", "schedule": 60.0},
+    # The audit sealer: idempotent, one runs at a time (advisory lock); expires so a backlog of
+    # beats never piles up behind a slow seal.
+    "audit-seal": {"task": "audit.tasks.seal", "schedule": 1.0, "options": {"expires": 5}},
+    # Sweeps events older than the sealer's look-back window (belt and braces) and refreshes the
+    # cached verification of the whole log shown in the auditor console.
+    "audit-sweep": {"task": "audit.tasks.sweep", "schedule": 3600.0},
+    # Marks consents and requests whose time is up (reads enforce expiry too; this keeps the
+    # stored status honest for lists and the trail). Idempotent.
+    "consents-expire": {"task": "consent.tasks.consents_expire", "schedule": 60.0, "options": {"expires": 55}},
+    "audit-verify": {"task": "audit.tasks.verify", "schedule": 300.0},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -199,6 +213,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "gateway.errors.problem_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["gateway.services.ratelimit.ClientRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -238,7 +253,30 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": not DEMO_MODE,
+    # The gateway's hardening (gateway/oauth/): the scope ceiling, exact redirect URIs, code
+    # replay detection, the audit of token issue and revocation, and a server that knows only
+    # the authorization_code (PKCE S256, no refresh token) and client_credentials grants.
+    "OAUTH2_VALIDATOR_CLASS": "gateway.oauth.validators.GatewayOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "gateway.oauth.scopes.GatewayScopes",
+    "OAUTH2_SERVER_CLASS": "gateway.oauth.server.HardenedServer",
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials"],
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post"],
+    # Empty: the issuer is derived from the request (hosts are pinned by ALLOWED_HOSTS).
+    "OIDC_ISS_ENDPOINT": env_str("OAUTH_ISSUER"),
 }
+
+# A consent request the citizen has not decided on expires after this many days.
+CONSENT_REQUEST_TTL_DAYS = env_int("CONSENT_REQUEST_TTL_DAYS", 7)
+
+# Requests per minute per OAuth client; Organisation.rate_limit_per_minute overrides it.
+RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 600)
+# How long an asynchronous exchange's encrypted result waits to be collected.
+EXCHANGE_RESULT_TTL_SECONDS = env_int("EXCHANGE_RESULT_TTL_SECONDS", 15 * 60)
 
 # Declared explicitly because our models reference them (swappable-model lookups need them).
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
@@ -256,10 +294,19 @@ LOG_KEY_FILE = Path(env_str("GATEWAY_LOG_KEY_FILE")) if env_str("GATEWAY_LOG_KEY
 # every restart a new identity that no verifier trusts.
 KEYS_GENERATE = env_bool("GATEWAY_KEYS_GENERATE", DEBUG or DEMO_MODE)
 AUDIT_LOG_ORIGIN = env_str("AUDIT_LOG_ORIGIN", GATEWAY_BASE_URL.split("://", 1)[-1] + "/audit")
+# Embedded default (eager Celery, no beat): seal right after each commit that recorded events.
+AUDIT_SEAL_ON_COMMIT = env_bool("AUDIT_SEAL_ON_COMMIT", CELERY_TASK_ALWAYS_EAGER)
+# Late-committing transactions: the sealer rescans unsealed events this recent (seconds).
+AUDIT_SEAL_LOOKBACK_SECONDS = env_int("AUDIT_SEAL_LOOKBACK_SECONDS", 900)
+# Test-only escape from the audit tables' TRUNCATE trigger, for Django's test flush (audit/apps.py).
+# Needs the variable that only pyproject's [tool.pytest_env] sets AND a running pytest.
+AUDIT_ALLOW_TEST_TRUNCATE = env_bool("GATEWAY_AUDIT_TEST_TRUNCATE", False) and "pytest" in sys.modules
 
 # Outbound HTTP to providers: addresses in private ranges are refused unless listed here.
 OUTBOUND_ALLOWED_HOSTS = env_list("OUTBOUND_ALLOWED_HOSTS")
 OUTBOUND_MAX_RESPONSE_BYTES = env_int("OUTBOUND_MAX_RESPONSE_BYTES", 1_000_000)
+# Size of the synthetic population behind the in-process demo adapter (seed 2026, as the sandbox).
+SANDBOX_POPULATION_SIZE = env_int("SANDBOX_POPULATION_SIZE", 1000)
 
 LOGGING = {
     "version": 1,
