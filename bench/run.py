@@ -1,0 +1,351 @@
+"""Exchange benchmark: gunicorn on PostgreSQL and Redis, driven by wrk.
+
+Measures, at 1 and 32 connections, the throughput and latency of
+  - baseline:       a minimal Django view with the exchange's number of DB round trips and one
+                    Ed25519 signature (bench/baseline.py), the yardstick;
+  - exchange-demo:  GET /api/v1/attestations/{slug} with the in-process demo adapter;
+  - exchange-http:  the same through the sandbox provider over HTTP;
+  - sandbox-direct: the sandbox provider called directly;
+and prints the ratios, then writes everything as JSON to bench/results/.
+
+    make bench                      # defaults: 2,000 citizens, 10 s per run
+    .venv/bin/python bench/run.py --citizens 5000 --duration 20
+
+Needs PostgreSQL and Redis on 127.0.0.1 (bin/ensure-services) and Debian's wrk. It creates and
+drops its own database, `gateway_bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+SANDBOX_TOKEN = "bench-sandbox-token"  # noqa: S105
+DB_NAME = "gateway_bench"
+
+WRK_SCRIPT = r"""
+local lines = {}
+for line in io.lines(os.getenv("BENCH_INPUT")) do lines[#lines + 1] = line end
+local path = os.getenv("BENCH_PATH")
+local method = os.getenv("BENCH_METHOD")
+local auth = os.getenv("BENCH_AUTH")
+local counter = 0
+request = function()
+  counter = counter + 1
+  local item = lines[(counter % #lines) + 1]
+  local headers = {["Authorization"] = auth}
+  if method == "POST" then
+    headers["Content-Type"] = "application/json"
+    return wrk.format("POST", path, headers, item)
+  end
+  return wrk.format("GET", path .. item, headers)
+end
+local errors = 0
+response = function(status, headers, body)
+  if status ~= 200 then errors = errors + 1 end
+end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'BENCH_JSON {"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d, ' ..
+    '"p50_ms": %.3f, "p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f}\n',
+    summary.requests, summary.duration,
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up in {timeout:.0f} s")
+
+
+def bench_env(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": "bench-only-secret-key-0123456789abcdef0123456789",
+            "AUDIT_HMAC_KEY": "bench-only-audit-key",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+            "REDIS_URL": "redis://127.0.0.1:6379/14",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+            "SECURE_SSL_REDIRECT": "0",
+            "SESSION_COOKIE_SECURE": "0",
+            "STATIC_MANIFEST": "0",
+            "GATEWAY_KEYS_DIR": str(ROOT / "var" / "bench-keys"),
+            "GATEWAY_KEYS_GENERATE": "1",
+            "GATEWAY_DEMO": "0",
+            "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
+            "SANDBOX_PROVIDER_TOKEN": SANDBOX_TOKEN,
+            "SANDBOX_POPULATION_SIZE": str(args.population),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env
+
+
+def recreate_database() -> None:
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+@contextlib.contextmanager
+def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            yield proc
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wrk(url: str, path: str, input_file: Path, *, method: str, auth: str, connections: int, duration: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT)
+    env = dict(os.environ, BENCH_INPUT=str(input_file), BENCH_PATH=path, BENCH_METHOD=method, BENCH_AUTH=auth)
+    # One wrk thread: on two cores the load generator must leave the server the rest.
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("BENCH_JSON "))
+    result = json.loads(line.removeprefix("BENCH_JSON "))
+    result["rps"] = round(result["requests"] / (result["duration_us"] / 1e6), 1)
+    result["connections"] = connections
+    return result
+
+
+def rss_mb(pid: int) -> list[float]:
+    """Resident memory of gunicorn's worker processes (children of the master)."""
+    sizes = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        for line in Path(f"/proc/{child}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(round(int(line.split()[1]) / 1024, 1))
+    return sizes
+
+
+def fetch_token(base: str, client_id: str, secret: str, slug: str) -> str:
+    body = urllib.parse.urlencode(
+        {"grant_type": "client_credentials", "scope": f"attestations:{slug} consents:read"}
+    ).encode()
+    request = urllib.request.Request(f"{base}/oauth/token/", data=body, method="POST")  # noqa: S310
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    basic = urllib.parse.quote(client_id) + ":" + urllib.parse.quote(secret)
+    request.add_header("Authorization", "Basic " + base64.b64encode(basic.encode()).decode())
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+        return str(json.loads(response.read())["access_token"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--citizens", type=int, default=2000)
+    parser.add_argument("--population", type=int, default=10000)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: apt-get install wrk")
+
+    env = bench_env(args)
+    workdir = ROOT / "bench" / "results"
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"Creating {DB_NAME} and migrating…", flush=True)
+    recreate_database()
+    subprocess.run([PY, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
+    print(f"Seeding {args.citizens} citizens with active consents…", flush=True)
+    seeded = json.loads(
+        subprocess.run(
+            [PY, "bench/seed.py", "seed", str(args.citizens), str(args.population)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()[-1]
+    )
+    slug = seeded["slug"]
+    consents_file = workdir / "consents.txt"
+    consents_file.write_text("".join(f"?consent={c}\n" for c in seeded["consents"]))
+    subjects_file = workdir / "subjects.txt"
+    subjects_file.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "subject": s,
+                    "fields": seeded["fields"],
+                    "purpose": seeded["purpose"],
+                    "consumer_siret": seeded["consumer_siret"],
+                    "exchange_id": "00000000-0000-4000-8000-000000000000",
+                }
+            )
+            + "\n"
+            for s in seeded["subjects"]
+        )
+    )
+
+    web_port, sandbox_port = free_port(), free_port()
+    base, sandbox = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{sandbox_port}"
+    sandbox_cmd = [
+        PY,
+        "-m",
+        "providers.sandbox",
+        "--port",
+        str(sandbox_port),
+        "--population",
+        str(args.population),
+        "--token",
+        SANDBOX_TOKEN,
+    ]
+    results: dict[str, object] = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "citizens": args.citizens,
+        "duration_s": args.duration,
+        "gunicorn": {"workers": args.workers, "threads": args.threads},
+        "runs": {},
+    }
+    runs: dict[str, dict[str, object]] = results["runs"]  # type: ignore[assignment]
+    with process(sandbox_cmd, env, workdir / "sandbox.log"):
+        wait_http(f"{sandbox}/healthz")
+        token = None
+        round_trips = None
+        for phase in ("count", "measure"):
+            gunicorn_env = dict(env, BENCH_ROUND_TRIPS=str(round_trips or 10))
+            gunicorn_cmd = [
+                PY,
+                "-m",
+                "gunicorn",
+                "gateway.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{web_port}",
+                "--workers",
+                str(args.workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(args.threads),
+                "--log-level",
+                "warning",
+            ]
+            with process(gunicorn_cmd, gunicorn_env, workdir / "gunicorn.log") as server:
+                wait_http(f"{base}/healthz")
+                token = fetch_token(base, seeded["client_id"], seeded["client_secret"], slug)
+                if phase == "count":
+                    round_trips = int(
+                        subprocess.run(
+                            [PY, "bench/seed.py", "count", token, seeded["consents"][0]],
+                            cwd=ROOT,
+                            env=env,
+                            check=True,
+                            capture_output=True,
+                            text=True,
+                        ).stdout.split()[-1]
+                    )
+                    results["exchange_round_trips"] = round_trips
+                    print(f"One exchange makes {round_trips} database round trips.", flush=True)
+                    continue
+                auth = f"Bearer {token}"
+                plan = [
+                    ("baseline", "/bench/baseline", consents_file, "GET", auth, None),
+                    ("exchange-demo", f"/api/v1/attestations/{slug}", consents_file, "GET", auth, ("demo", "")),
+                    ("exchange-http", f"/api/v1/attestations/{slug}", consents_file, "GET", auth, ("http", sandbox)),
+                    ("sandbox-direct", f"/attestations/{slug}", subjects_file, "POST", f"Bearer {SANDBOX_TOKEN}", None),
+                ]
+                for name, path, input_file, method, authorization, adapter in plan:
+                    if adapter:
+                        subprocess.run([PY, "bench/seed.py", "adapter", *adapter], cwd=ROOT, env=env, check=True)
+                    url = sandbox if name == "sandbox-direct" else base
+                    for connections in (1, 32):
+                        wrk(
+                            url,
+                            path,
+                            input_file,
+                            method=method,
+                            auth=authorization,
+                            connections=connections,
+                            duration=2,
+                        )  # warm-up: connections, caches, JIT-free but import-heavy first calls
+                        run = wrk(
+                            url,
+                            path,
+                            input_file,
+                            method=method,
+                            auth=authorization,
+                            connections=connections,
+                            duration=args.duration,
+                        )
+                        runs[f"{name}@{connections}"] = run
+                        print(
+                            f"{name:15s} c={connections:<3d} {run['rps']:9.1f} req/s  p50 {run['p50_ms']:7.2f} ms  "
+                            f"p99 {run['p99_ms']:7.2f} ms  non-2xx {run['non_2xx']}",
+                            flush=True,
+                        )
+                results["gunicorn_worker_rss_mb"] = rss_mb(server.pid)
+
+    ratios = {}
+    for connections in (1, 32):
+        base_rps = runs[f"baseline@{connections}"]["rps"]  # type: ignore[index]
+        for name in ("exchange-demo", "exchange-http"):
+            ratios[f"{name}/baseline@{connections}"] = round(runs[f"{name}@{connections}"]["rps"] / base_rps, 3)  # type: ignore[index]
+        ratios[f"exchange-http/sandbox-direct@{connections}"] = round(
+            runs[f"exchange-http@{connections}"]["rps"] / runs[f"sandbox-direct@{connections}"]["rps"],
+            3,  # type: ignore[index]
+        )
+    results["ratios"] = ratios
+    results["target"] = {
+        "exchange-demo/baseline@32 >= 0.5": ratios["exchange-demo/baseline@32"] >= 0.5,
+        "exchange-demo p99@32 <= 50 ms": runs["exchange-demo@32"]["p99_ms"] <= 50,  # type: ignore[index]
+    }
+    for key, value in ratios.items():
+        print(f"ratio {key:38s} {value:.3f}")
+    for key, ok in results["target"].items():  # type: ignore[attr-defined]
+        print(f"target {key:32s} {'met' if ok else 'NOT met'}")
+    print(f"gunicorn worker RSS after the run: {results['gunicorn_worker_rss_mb']} MB")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    out = workdir / f"exchange-{stamp}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"Written to {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
