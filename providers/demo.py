@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from django.utils import timezone
-
+from audit.services import Actor
 from providers.models import AttestationField, AttestationType, Habilitation, Organisation
 from providers.sandbox import catalogue
+from providers.selectors import habilitation_in_force
+from providers.services import habilitation_approve, habilitation_submit
 
 DEMO_CONSUMER = "mairie-villeurbanne"
 DEMO_CONSUMER_WITHOUT_HABILITATION = "cd-rhone"
@@ -57,29 +58,45 @@ def catalogue_load(*, adapter_kind: str = AttestationType.AdapterKind.DEMO, base
             )
 
 
-def demo_habilitations_load() -> None:
-    """The demo city hall may ask for every type, all fields, for its first accepted purpose."""
+def demo_habilitations_load() -> int:
+    """The demo city hall may ask for every type, all fields, for its first accepted purpose.
+
+    Goes through the habilitation services, so the trail shows how each came to be approved.
+    Idempotent: a type already covered is left alone. Returns how many were approved now.
+    """
     consumer = Organisation.objects.get(code=DEMO_CONSUMER)
-    for attestation_type in AttestationType.objects.prefetch_related("fields"):
-        purpose = attestation_type.purposes[0]
-        Habilitation.objects.get_or_create(
-            consumer=consumer,
-            attestation_type=attestation_type,
-            status=Habilitation.Status.APPROVED,
-            defaults={
-                "fields": [f.name for f in attestation_type.fields.all()],
-                "purpose_code": purpose["code"],
-                "purpose_text": purpose["label_fr"],
-                "legal_basis": attestation_type.legal_basis_reference,
-                "retention_days": 90,
-                "dpo_email": consumer.dpo_email,
-                "decided_at": timezone.now(),
-            },
-        )
+    actor = Actor.system()
+    approved = 0
+    for attestation_type in AttestationType.objects.select_related("holder").prefetch_related("fields"):
+        if habilitation_in_force(consumer=consumer, attestation_type=attestation_type) is not None:
+            continue
+        habilitation = Habilitation.objects.filter(
+            consumer=consumer, attestation_type=attestation_type, status=Habilitation.Status.SUBMITTED
+        ).first()
+        if habilitation is None:
+            purpose = attestation_type.purposes[0]
+            habilitation = habilitation_submit(
+                consumer=consumer,
+                attestation_type=attestation_type,
+                fields=[f.name for f in attestation_type.fields.all()],
+                purpose_code=purpose["code"],
+                purpose_text=purpose["label_fr"],
+                legal_basis=attestation_type.legal_basis_reference or attestation_type.legal_basis_text,
+                retention_days=90,
+                dpo_email=consumer.dpo_email,
+                actor=actor,
+            )
+        habilitation_approve(habilitation=habilitation, actor=actor)
+        approved += 1
+    return approved
 
 
 def seed(out: TextIO) -> None:
     catalogue_load()
-    demo_habilitations_load()
+    approved = demo_habilitations_load()
     types, organisations = AttestationType.objects.count(), len(catalogue.ORGANISATIONS)
-    out.write(f"Catalogue: {types} attestation types from {organisations} organisations.\n")
+    in_force = Habilitation.objects.filter(consumer__code=DEMO_CONSUMER, status=Habilitation.Status.APPROVED).count()
+    out.write(
+        f"Catalogue: {types} attestation types from {organisations} organisations; "
+        f"{DEMO_CONSUMER} holds {in_force} approved habilitations ({approved} new).\n"
+    )

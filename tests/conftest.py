@@ -8,9 +8,13 @@ dgfip are providers. Tokens are real django-oauth-toolkit access tokens sent as 
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import secrets
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -20,6 +24,9 @@ from consent.models import Citizen
 from providers.demo import DEMO_CONSUMER, DEMO_CONSUMER_WITHOUT_HABILITATION, catalogue_load, demo_habilitations_load
 from providers.models import ApiClient, Organisation
 from providers.sandbox.population import Person, Population, demo_citizens
+from providers.sandbox.server import SandboxProviderServer, make_server
+
+SANDBOX_TOKEN = "sandbox-test-token"
 
 
 @dataclass
@@ -126,3 +133,40 @@ def mairie_caller(mairie: Organisation, make_caller: Callable[..., ApiCaller]) -
 @pytest.fixture
 def cd_rhone_caller(cd_rhone: Organisation, make_caller: Callable[..., ApiCaller]) -> ApiCaller:
     return make_caller(cd_rhone)
+
+
+def _sandbox_faults_clear(base_url: str) -> None:
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=5)
+    try:
+        connection.request("DELETE", "/_sandbox/faults", headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"})
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(population: Population) -> Iterator[SandboxProviderServer]:
+    # A `timeout` fault holds the request for 5 s: longer than any adapter timeout a test sets.
+    server = make_server("127.0.0.1", 0, token=SANDBOX_TOKEN, population=population, timeout_fault_seconds=5.0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def sandbox_url(sandbox_server: SandboxProviderServer, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Base URL of a real sandbox provider (HTTP on 127.0.0.1, same population as the personas).
+
+    Faults are cleared before and after each test (PUT {url}/_sandbox/faults with the bearer
+    SANDBOX_TOKEN sets one). For the test's duration the gateway may reach 127.0.0.1
+    (OUTBOUND_ALLOWED_HOSTS) and finds the token in $SANDBOX_PROVIDER_TOKEN, as `catalogue_load(
+    adapter_kind="http", base_url=sandbox_url)` configures the types.
+    """
+    monkeypatch.setenv("SANDBOX_PROVIDER_TOKEN", SANDBOX_TOKEN)
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
+    _sandbox_faults_clear(sandbox_server.url)
+    yield sandbox_server.url
+    _sandbox_faults_clear(sandbox_server.url)

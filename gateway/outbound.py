@@ -1,0 +1,276 @@
+"""The project's single door to the outside world over HTTP.
+
+Every call to a provider (or any other server) goes through `post_json`, which enforces what a
+gateway holding citizens' data owes its network: a mandatory timeout (for the whole exchange, not
+per socket read), a response size cap read as a stream, no redirects, http(s) only, and no
+requests to private, loopback, link-local or reserved addresses unless the host is explicitly
+listed in `settings.OUTBOUND_ALLOWED_HOSTS` (server-side request forgery). The name is resolved
+once and the connection goes to the very address that was checked, so a DNS answer that changes
+between the check and the connection (DNS rebinding) gains nothing.
+
+Bodies are never logged: they carry personal data. This module imports no app.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json as jsonlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+from django.conf import settings
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "dites-le-nous-une-fois-gateway/1.0"
+CHUNK_BYTES = 64 * 1024
+# Connection pools kept per (scheme, address, port, host name); enough for a few dozen providers.
+MAX_POOLS = 64
+POOL_MAXSIZE = 16
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class OutboundError(Exception):
+    """The request did not produce a usable response. Messages never quote the remote body."""
+
+
+class OutboundRefused(OutboundError):
+    """Refused by policy before any connection was attempted."""
+
+
+class OutboundTimeout(OutboundError):
+    """No complete response within the timeout."""
+
+
+class OutboundTooLarge(OutboundError):
+    """The response body exceeded the size cap; reading stopped there."""
+
+
+@dataclass(frozen=True)
+class OutboundResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    duration_ms: int
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    def json(self) -> Any:
+        """The body as JSON; raises OutboundError (without quoting the body) when it is not."""
+        try:
+            return jsonlib.loads(self.body)
+        except (UnicodeDecodeError, ValueError):
+            raise OutboundError("The response body is not valid JSON.") from None
+
+    def json_or_none(self) -> Any:
+        try:
+            return self.json()
+        except OutboundError:
+            return None
+
+
+def address_is_public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    # is_global is False for private, loopback, link-local, shared (100.64/10), reserved and
+    # unspecified ranges; multicast is never a provider.
+    return address.is_global and not address.is_multicast
+
+
+def host_is_allowed(host: str) -> bool:
+    allowed = {entry.strip().lower().rstrip(".") for entry in settings.OUTBOUND_ALLOWED_HOSTS}
+    return host.lower().rstrip(".") in allowed
+
+
+def resolve(host: str, port: int, *, allow_private: bool) -> IPAddress:
+    """The address to connect to, after checking every address the name resolves to."""
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [literal]
+    else:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            raise OutboundError("The host name does not resolve.") from None
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+        if not addresses:
+            raise OutboundError("The host name does not resolve.")
+    # One private answer taints the name: an attacker controlling its DNS could return a public
+    # and a private address and let the connection pick the private one.
+    tainted = any(not address_is_public(address) for address in addresses)
+    if tainted and not allow_private and not host_is_allowed(host):
+        raise OutboundRefused("The host resolves to a non-public address and is not in OUTBOUND_ALLOWED_HOSTS.")
+    return addresses[0]
+
+
+_pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(scheme: str, address: IPAddress, port: int, host: str) -> urllib3.HTTPConnectionPool:
+    key = (scheme, str(address), port, host)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is not None:
+            return pool
+        if len(_pools) >= MAX_POOLS:
+            _pools.pop(next(iter(_pools))).close()
+        if scheme == "https":
+            # Connect to the checked address but verify the certificate (and send SNI) for the name.
+            pool = urllib3.HTTPSConnectionPool(
+                str(address),
+                port,
+                maxsize=POOL_MAXSIZE,
+                cert_reqs="CERT_REQUIRED",
+                assert_hostname=host,
+                server_hostname=host,
+            )
+        else:
+            pool = urllib3.HTTPConnectionPool(str(address), port, maxsize=POOL_MAXSIZE)
+        _pools[key] = pool
+        return pool
+
+
+def post_json(
+    url: str,
+    *,
+    json: Any,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+    max_bytes: int | None = None,
+    allow_private: bool = False,
+) -> OutboundResponse:
+    """POSTs `json` to `url` and returns the response, whatever its status (3xx are not followed).
+
+    `timeout` (seconds) bounds connecting plus reading the whole body. Raises OutboundRefused,
+    OutboundTimeout, OutboundTooLarge or OutboundError.
+    """
+    if not timeout or timeout <= 0:
+        raise ValueError("a positive timeout is mandatory")
+    cap = settings.OUTBOUND_MAX_RESPONSE_BYTES if max_bytes is None else max_bytes
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in {"http", "https"}:
+        raise OutboundRefused("Only http and https URLs are allowed.")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise OutboundRefused("The URL's port is not valid.") from None
+    if not host or parts.username is not None or parts.password is not None:
+        raise OutboundRefused("The URL needs a host and must not carry credentials.")
+    port = port or (443 if scheme == "https" else 80)
+    address = resolve(host, port, allow_private=allow_private)
+
+    netloc_host = f"[{host}]" if ":" in host else host
+    default_port = port == (443 if scheme == "https" else 80)
+    request_headers = {
+        "Host": netloc_host if default_port else f"{netloc_host}:{port}",
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        # Compressed bodies would defeat the size cap (a small body can inflate a thousandfold).
+        "Accept-Encoding": "identity",
+        "User-Agent": USER_AGENT,
+        **(headers or {}),
+    }
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    body = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
+
+    started = time.monotonic()
+    deadline = started + timeout
+    pool = _pool(scheme, address, port, host)
+    try:
+        response = pool.urlopen(
+            "POST",
+            path,
+            body=body,
+            headers=request_headers,
+            retries=False,
+            redirect=False,
+            assert_same_host=False,
+            timeout=urllib3.Timeout(total=timeout),
+            preload_content=False,
+            decode_content=False,
+        )
+    except NewConnectionError as exc:
+        # Checked first: urllib3 makes NewConnectionError a subclass of ConnectTimeoutError.
+        raise OutboundError(_connection_failure(exc)) from None
+    except (ConnectTimeoutError, ReadTimeoutError, Urllib3TimeoutError):
+        raise OutboundTimeout("The server did not answer in time.") from None
+    except MaxRetryError as exc:
+        if isinstance(exc.reason, NewConnectionError):
+            raise OutboundError(_connection_failure(exc.reason)) from None
+        if isinstance(exc.reason, ConnectTimeoutError | ReadTimeoutError | Urllib3TimeoutError):
+            raise OutboundTimeout("The server did not answer in time.") from None
+        raise OutboundError("The connection failed.") from None
+    except (HTTPError, OSError) as exc:
+        raise OutboundError(f"The request failed ({type(exc).__name__}).") from None
+
+    try:
+        content = _read_capped(response, cap=cap, deadline=deadline)
+    finally:
+        response.release_conn()
+    duration_ms = int((time.monotonic() - started) * 1000)
+    logger.info("outbound POST %s -> %s in %sms (%s bytes)", host, response.status, duration_ms, len(content))
+    return OutboundResponse(
+        status=response.status,
+        headers={name.lower(): value for name, value in response.headers.items()},
+        body=content,
+        duration_ms=duration_ms,
+    )
+
+
+def _connection_failure(reason: BaseException | None) -> str:
+    if isinstance(reason, NewConnectionError) and isinstance(reason.__cause__, ConnectionRefusedError):
+        return "The connection was refused."
+    return "The connection failed."
+
+
+def _read_capped(response: urllib3.BaseHTTPResponse, *, cap: int, deadline: float) -> bytes:
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in {"", "identity"}:
+        response.drain_conn()
+        raise OutboundError("The server sent a compressed body although identity was asked for.")
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > cap:
+        # Do not read what we will throw away; the connection cannot be reused mid-body.
+        response.close()
+        raise OutboundTooLarge(f"The response body exceeds {cap} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                response.close()
+                raise OutboundTimeout("The server did not send the whole body in time.")
+            chunk = response.read(min(CHUNK_BYTES, cap + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                response.close()
+                raise OutboundTooLarge(f"The response body exceeds {cap} bytes.")
+    except (TimeoutError, ReadTimeoutError, Urllib3TimeoutError):
+        response.close()
+        raise OutboundTimeout("The server did not send the whole body in time.") from None
+    except (HTTPError, OSError) as exc:
+        response.close()
+        raise OutboundError(f"The response could not be read ({type(exc).__name__}).") from None
+    return b"".join(chunks)

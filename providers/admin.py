@@ -1,0 +1,187 @@
+"""Operators' and providers' back office: organisations, the catalogue and habilitation decisions.
+
+Habilitations are never edited in place: every decision goes through the services (one audit
+event each), from the admin actions below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from audit.models import ActorKind
+from audit.services import Actor
+from gateway.errors import GatewayError
+from providers.models import ApiClient, AttestationField, AttestationType, Habilitation, Organisation
+from providers.services import (
+    habilitation_approve,
+    habilitation_refuse,
+    habilitation_request_changes,
+    habilitation_revoke,
+)
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "siret", "kind", "active")
+    list_filter = ("kind", "active")
+    search_fields = ("name", "code", "siret")
+    ordering = ("name",)
+
+
+class AttestationFieldInline(admin.TabularInline):
+    model = AttestationField
+    extra = 0
+    fields = ("position", "name", "label_fr", "label_en", "json_type", "format", "schema")
+    ordering = ("position", "name")
+    verbose_name = "Champ / Field"
+    verbose_name_plural = "Champs / Fields"
+
+
+@admin.register(AttestationType)
+class AttestationTypeAdmin(admin.ModelAdmin):
+    list_display = ("slug", "title_fr", "holder", "eidas_min", "adapter_kind", "active")
+    list_filter = ("holder", "eidas_min", "adapter_kind", "active")
+    search_fields = ("slug", "title_fr", "title_en")
+    list_select_related = ("holder",)
+    inlines = [AttestationFieldInline]
+    # Providers are reached over TLS; a bare host typed in the admin means https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fieldsets = (
+        (None, {"fields": ("slug", "holder", "active")}),
+        ("Présentation / Presentation", {"fields": ("title_fr", "title_en", "description_fr", "description_en")}),
+        (
+            "Règles / Rules",
+            {"fields": ("subject_kind", "eidas_min", "legal_basis_text", "legal_basis_reference", "purposes")},
+        ),
+        (
+            "Connecteur / Adapter",
+            {"fields": ("adapter_kind", "adapter_base_url", "adapter_timeout_ms", "adapter_token_env")},
+        ),
+    )
+
+
+class HabilitationActionForm(ActionForm):
+    reason = forms.CharField(
+        label="Motif (demande de modifications, refus, révocation) / Reason (changes, refusal, revocation)",
+        required=False,
+        max_length=2000,
+    )
+    valid_until = forms.DateField(
+        label="Valide jusqu'au (validation) / Valid until (approval)",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+def _operator(request: HttpRequest) -> Actor:
+    return Actor(ActorKind.OPERATOR, request.user.get_username())
+
+
+def _apply_each(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Habilitation],
+    service: Callable[[Habilitation], Habilitation],
+    done: str,
+) -> None:
+    succeeded = 0
+    for habilitation in queryset.select_related("consumer", "attestation_type"):
+        try:
+            service(habilitation)
+        except GatewayError as error:
+            modeladmin.message_user(request, f"{habilitation} : {error.detail} [{error.code}]", messages.ERROR)
+        else:
+            succeeded += 1
+    if succeeded:
+        modeladmin.message_user(request, f"{done} : {succeeded}", messages.SUCCESS)
+
+
+def _form_value(request: HttpRequest, name: str) -> str:
+    return request.POST.get(name, "").strip()
+
+
+@admin.register(Habilitation)
+class HabilitationAdmin(admin.ModelAdmin):
+    list_display = ("consumer", "attestation_type", "status", "purpose_code", "valid_until", "version", "decided_at")
+    list_filter = ("status", "attestation_type")
+    search_fields = ("consumer__name", "consumer__siret", "attestation_type__slug")
+    list_select_related = ("consumer", "attestation_type")
+    action_form = HabilitationActionForm
+    actions = ("approve", "request_changes", "refuse", "revoke")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Requests come from consumers through the service, never typed in by an operator.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in Habilitation._meta.fields]
+
+    @admin.action(description="Valider / Approve", permissions=["change"])
+    def approve(self, request: HttpRequest, queryset: QuerySet[Habilitation]) -> None:
+        raw = _form_value(request, "valid_until")
+        field = HabilitationActionForm.base_fields["valid_until"]
+        try:
+            valid_until = field.clean(raw) if raw else None
+        except forms.ValidationError:
+            self.message_user(request, "Date de fin invalide / Invalid end date.", messages.ERROR)
+            return
+        actor = _operator(request)
+        _apply_each(
+            self,
+            request,
+            queryset,
+            lambda h: habilitation_approve(habilitation=h, actor=actor, valid_until=valid_until),
+            "Validées / Approved",
+        )
+
+    @admin.action(description="Demander des modifications / Request changes", permissions=["change"])
+    def request_changes(self, request: HttpRequest, queryset: QuerySet[Habilitation]) -> None:
+        actor, reason = _operator(request), _form_value(request, "reason")
+        _apply_each(
+            self,
+            request,
+            queryset,
+            lambda h: habilitation_request_changes(habilitation=h, reason=reason, actor=actor),
+            "Modifications demandées / Changes requested",
+        )
+
+    @admin.action(description="Refuser / Refuse", permissions=["change"])
+    def refuse(self, request: HttpRequest, queryset: QuerySet[Habilitation]) -> None:
+        actor, reason = _operator(request), _form_value(request, "reason")
+        _apply_each(
+            self,
+            request,
+            queryset,
+            lambda h: habilitation_refuse(habilitation=h, reason=reason, actor=actor),
+            "Refusées / Refused",
+        )
+
+    @admin.action(description="Révoquer / Revoke", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Habilitation]) -> None:
+        actor, reason = _operator(request), _form_value(request, "reason")
+        _apply_each(
+            self,
+            request,
+            queryset,
+            lambda h: habilitation_revoke(habilitation=h, reason=reason, actor=actor),
+            "Révoquées / Revoked",
+        )
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    list_display = ("application", "organisation", "allowed_scopes", "created_at")
+    list_select_related = ("application", "organisation")
+    search_fields = ("organisation__name", "organisation__siret", "application__name", "application__client_id")
+    raw_id_fields = ("application",)

@@ -1,0 +1,214 @@
+"""The outbound wrapper against real sockets: a tiny local HTTP server plays the remote side."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from gateway.outbound import (
+    OutboundError,
+    OutboundRefused,
+    OutboundTimeout,
+    OutboundTooLarge,
+    post_json,
+)
+
+
+class RemoteHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: RemoteServer
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        self.server.hits.append((self.path, self.headers.get("Host", ""), body))
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "/target")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path == "/big-declared":
+            self.send_response(200)
+            self.send_header("Content-Length", str(10_000))
+            self.end_headers()
+            self.wfile.write(b"x" * 10_000)
+        elif self.path == "/big-chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for _ in range(20):
+                self.wfile.write(b"400\r\n" + b"y" * 1024 + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/slow":
+            time.sleep(1.5)
+            self._json({"late": True})
+        elif self.path == "/gzip":
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            self.wfile.write(b"\x1f\x8b\x08\x00")
+        else:
+            self._json({"echo": json.loads(body)})
+
+    def _json(self, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
+class RemoteServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), RemoteHandler)
+        self.hits: list[tuple[str, str, bytes]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The client hanging up mid-body is what the size-cap tests expect.
+        return
+
+
+@pytest.fixture(scope="module")
+def remote() -> Iterator[RemoteServer]:
+    server = RemoteServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def remote_allowed(remote: RemoteServer) -> Iterator[RemoteServer]:
+    remote.hits.clear()
+    with override_settings(OUTBOUND_ALLOWED_HOSTS=["127.0.0.1"]):
+        yield remote
+
+
+@pytest.fixture
+def no_connection(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Records any attempt to open a socket connection (and fails it), to prove none happens."""
+    attempts: list[Any] = []
+
+    def refuse(self: socket.socket, address: Any) -> None:
+        attempts.append(address)
+        raise AssertionError(f"a connection to {address} was attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return attempts
+
+
+class TestOutboundAddressPolicy:
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://10.0.0.1/attestations/x",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://127.0.0.1:9/",
+            "http://192.168.1.10/",
+            "http://[::1]:8100/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://localhost:8100/",
+        ],
+    )
+    def test_it_refuses_a_non_public_address_before_connecting(self, url: str, no_connection: list[Any]) -> None:
+        with pytest.raises(OutboundRefused):
+            post_json(url, json={}, timeout=1)
+
+        assert no_connection == []
+
+    @pytest.mark.parametrize("url", ["ftp://example.org/x", "file:///etc/passwd", "gopher://example.org/"])
+    def test_it_refuses_other_schemes(self, url: str, no_connection: list[Any]) -> None:
+        with pytest.raises(OutboundRefused):
+            post_json(url, json={}, timeout=1)
+
+        assert no_connection == []
+
+    def test_it_refuses_credentials_in_the_url(self, no_connection: list[Any]) -> None:
+        with pytest.raises(OutboundRefused):
+            post_json("http://user:secret@example.org/", json={}, timeout=1)
+
+    def test_it_refuses_loopback_when_only_another_host_is_allowed(self, remote: RemoteServer) -> None:
+        remote.hits.clear()
+        with override_settings(OUTBOUND_ALLOWED_HOSTS=["provider.example.fr"]), pytest.raises(OutboundRefused):
+            post_json(remote.url + "/echo", json={"a": 1}, timeout=1)
+
+        assert remote.hits == []
+
+    def test_it_requires_a_timeout(self, remote_allowed: RemoteServer) -> None:
+        with pytest.raises(ValueError, match="timeout"):
+            post_json(remote_allowed.url + "/echo", json={}, timeout=0)
+
+
+class TestOutboundExchange:
+    def test_it_posts_json_to_an_allowed_host(self, remote_allowed: RemoteServer) -> None:
+        response = post_json(remote_allowed.url + "/echo", json={"prénom": "Zoé"}, headers={"X-Test": "1"}, timeout=2)
+
+        assert response.status == 200
+        assert response.json() == {"echo": {"prénom": "Zoé"}}
+        path, host, _ = remote_allowed.hits[-1]
+        assert (path, host) == ("/echo", remote_allowed.url.removeprefix("http://"))
+
+    def test_it_does_not_follow_redirects(self, remote_allowed: RemoteServer) -> None:
+        response = post_json(remote_allowed.url + "/redirect", json={}, timeout=2)
+
+        assert response.status == 302
+        assert [hit[0] for hit in remote_allowed.hits] == ["/redirect"]
+
+    def test_it_stops_at_the_size_cap_announced_by_content_length(self, remote_allowed: RemoteServer) -> None:
+        with pytest.raises(OutboundTooLarge):
+            post_json(remote_allowed.url + "/big-declared", json={}, timeout=2, max_bytes=5_000)
+
+    def test_it_stops_reading_a_chunked_body_past_the_cap(self, remote_allowed: RemoteServer) -> None:
+        with pytest.raises(OutboundTooLarge):
+            post_json(remote_allowed.url + "/big-chunked", json={}, timeout=2, max_bytes=5_000)
+
+    def test_it_reads_a_body_within_the_cap(self, remote_allowed: RemoteServer) -> None:
+        response = post_json(remote_allowed.url + "/big-chunked", json={}, timeout=2, max_bytes=50_000)
+
+        assert len(response.body) == 20 * 1024
+
+    def test_it_applies_the_settings_cap_by_default(self, remote_allowed: RemoteServer) -> None:
+        with override_settings(OUTBOUND_MAX_RESPONSE_BYTES=1_000), pytest.raises(OutboundTooLarge):
+            post_json(remote_allowed.url + "/big-declared", json={}, timeout=2)
+
+    def test_it_times_out(self, remote_allowed: RemoteServer) -> None:
+        with pytest.raises(OutboundTimeout):
+            post_json(remote_allowed.url + "/slow", json={}, timeout=0.3)
+
+    def test_it_refuses_a_compressed_body(self, remote_allowed: RemoteServer) -> None:
+        with pytest.raises(OutboundError):
+            post_json(remote_allowed.url + "/gzip", json={}, timeout=2)
+
+    def test_it_reports_a_refused_connection(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            closed_port = probe.getsockname()[1]
+        with override_settings(OUTBOUND_ALLOWED_HOSTS=["127.0.0.1"]), pytest.raises(OutboundError) as caught:
+            post_json(f"http://127.0.0.1:{closed_port}/", json={}, timeout=2)
+
+        assert not isinstance(caught.value, OutboundTimeout)
+        assert "refused" in str(caught.value)
