@@ -19,6 +19,7 @@ import os
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -291,6 +292,14 @@ class SandboxProviderServer(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, SandboxRequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-answer (a gateway giving up on an oversized body or a
+        # timeout) is expected here; anything else is logged by type only, never with data.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        logger.warning("sandbox: unhandled %s while serving a request", type(exc).__name__)
 
     @property
     def port(self) -> int:
