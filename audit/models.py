@@ -70,3 +70,50 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} #{self.pk}"
+
+
+class LogLeaf(models.Model):
+    """Leaf `index` of the Merkle log: the event the sealer put there and its RFC 9162 leaf hash.
+
+    Level 0 of the tree lives here only (LogNode holds levels >= 1), so each leaf hash is stored
+    once. Append-only like the events.
+    """
+
+    index = models.BigIntegerField(primary_key=True)
+    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="leaf")
+    hash = models.BinaryField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"leaf {self.index}"
+
+
+class LogNode(models.Model):
+    """A complete interior node: the perfect subtree of 2**level leaves from index * 2**level.
+
+    Written once, when the batch that completes it is sealed; never changes afterwards.
+    """
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="audit_lognode_key")]
+
+    def __str__(self) -> str:
+        return f"node ({self.level}, {self.index})"
+
+
+class Checkpoint(models.Model):
+    """A signed tree head (C2SP tlog-checkpoint in a signed note), one per sealed batch.
+
+    `tree_size` is unique: two sealers can never both publish a root for the same size.
+    """
+
+    tree_size = models.BigIntegerField(unique=True)
+    root = models.BinaryField(max_length=32)
+    note = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size}"

@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 
 from audit.context import get_correlation_id
@@ -41,7 +42,7 @@ def event_record(
         # An event written outside the action's transaction could survive a rolled-back action,
         # or be lost when the action commits.
         raise RuntimeError("event_record must be called inside the action's transaction.atomic block")
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         type=type,
         actor_kind=actor.kind,
         actor=actor.id,
@@ -55,4 +56,42 @@ def event_record(
         exchange_id=exchange_id,
         correlation_id=get_correlation_id(),
         detail=dict(detail or {}),
+    )
+    if settings.AUDIT_SEAL_ON_COMMIT:
+        # Embedded default only (no beat): production leaves sealing to the beat task, so the
+        # request path never waits for it.
+        from audit.sealer import seal_after_commit
+
+        transaction.on_commit(seal_after_commit)
+    return event
+
+
+# Justifications are free text: kept short, and they must not contain personal data.
+JUSTIFICATION_MAX = 500
+
+
+@transaction.atomic
+def auditor_search_record(
+    *,
+    actor: Actor,
+    filters: Mapping[str, DetailValue],
+    justification: str = "",
+    export_format: str = "",
+) -> AuditEvent:
+    """Records an auditor's search (or export, with `export_format`) in its own transaction.
+
+    The searched citizen reference, if any, goes in the event's citizen_ref, so the citizen sees
+    in their own history that an auditor looked them up, and why.
+    """
+    detail: dict[str, DetailValue] = {key: value for key, value in filters.items() if value not in (None, "")}
+    citizen = str(detail.pop("citizen_ref", "") or "")
+    if justification:
+        detail["justification"] = justification.strip()[:JUSTIFICATION_MAX]
+    if export_format:
+        detail["format"] = export_format
+    return event_record(
+        type=EventType.AUDITOR_EXPORTED if export_format else EventType.AUDITOR_SEARCHED,
+        actor=actor,
+        citizen_ref=citizen,
+        detail=detail,
     )

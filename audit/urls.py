@@ -1,5 +1,22 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from audit import apis, views
+
+app_name = "audit"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("api/v1/audit/checkpoint", apis.CheckpointApi.as_view(), name="api-checkpoint"),
+    path("api/v1/audit/public-key", apis.PublicKeyApi.as_view(), name="api-public-key"),
+    path("api/v1/audit/proofs/inclusion", apis.InclusionProofApi.as_view(), name="api-inclusion-proof"),
+    path("api/v1/audit/proofs/consistency", apis.ConsistencyProofApi.as_view(), name="api-consistency-proof"),
+    path("api/v1/audit/events", apis.EventsApi.as_view(), name="api-events"),
+    path("api/v1/stats/exchanges", apis.ExchangeStatsApi.as_view(), name="api-stats-exchanges"),
+    path("statistiques/", views.statistics, name="statistics"),
+    path("audit/console/login/", views.ConsoleLoginView.as_view(), name="console-login"),
+    path("audit/console/logout/", views.console_logout, name="console-logout"),
+    path("audit/console/", views.console, name="console"),
+    path("audit/console/export.csv", views.console_export_csv, name="console-export-csv"),
+    path("audit/console/export.jsonl", views.console_export_jsonl, name="console-export-jsonl"),
+]

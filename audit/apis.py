@@ -1,0 +1,318 @@
+"""The trail's HTTP API: public checkpoint, key, proofs and statistics; auditors' event search.
+
+Proof hashes (leaf_hash, root, inclusion_proof, consistency_proof, ...) are lower-case hex of the
+32-byte SHA-256 values; the checkpoint's own root line is base64, as C2SP specifies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.apps import apps
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from oauth2_provider.contrib.rest_framework import OAuth2Authentication, TokenHasScope
+from oauth2_provider.models import AccessToken
+from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit.exports import csv_lines, export_lines
+from audit.models import ActorKind, EventType
+from audit.sealer import event_projection, log_verifier_key
+from audit.selectors import (
+    EventFilters,
+    checkpoint_latest,
+    consistency_proof_get,
+    events_matching,
+    events_search,
+    exchange_stats_daily,
+    inclusion_proof_get,
+)
+from audit.services import Actor, auditor_search_record
+from gateway.errors import NotFound, PermissionDeniedError, ScopeMissing, ValidationError
+
+AUDIT_SCOPE = "audit:read"
+
+
+class _PassThroughRenderer(BaseRenderer):
+    """Lets `?format=` select a representation the view itself builds."""
+
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        # Errors raised before the view builds its own response arrive here as problem dicts.
+        if isinstance(data, bytes):
+            return data
+        return data.encode() if isinstance(data, str) else json.dumps(data).encode()
+
+
+class PlainTextRenderer(_PassThroughRenderer):
+    media_type = "text/plain"
+    format = "txt"
+
+
+class CsvRenderer(_PassThroughRenderer):
+    media_type = "text/csv"
+    format = "csv"
+
+
+class JsonLinesRenderer(_PassThroughRenderer):
+    media_type = "application/jsonl"
+    format = "jsonl"
+
+
+def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class PublicApi(APIView):
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+
+class CheckpointApi(PublicApi):
+    """The latest signed checkpoint, as a C2SP signed note (text/plain)."""
+
+    renderer_classes = [JSONRenderer, PlainTextRenderer]
+
+    def get(self, request: Request) -> HttpResponse:
+        checkpoint = checkpoint_latest()
+        if checkpoint is None:
+            raise NotFound("The log has no checkpoint yet.")
+        response = HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
+        response["Cache-Control"] = "no-cache"
+        return response
+
+
+class PublicKeyApi(PublicApi):
+    """The log's Ed25519 public key as a C2SP verifier key (`<name>+<hash>+<base64 key>`)."""
+
+    renderer_classes = [JSONRenderer, PlainTextRenderer]
+
+    def get(self, request: Request) -> HttpResponse:
+        response = HttpResponse(log_verifier_key() + "\n", content_type="text/plain; charset=utf-8")
+        response["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+class InclusionProofApi(PublicApi):
+    class InputSerializer(serializers.Serializer):
+        index = serializers.IntegerField(min_value=0, max_value=2**62)
+        tree_size = serializers.IntegerField(min_value=1, max_value=2**62, required=False)
+
+    def get(self, request: Request) -> Response:
+        data = _validated(self.InputSerializer, request)
+        proof = inclusion_proof_get(index=data["index"], tree_size=data.get("tree_size"))
+        return Response(
+            {
+                "encoding": "hex",
+                "index": proof.index,
+                "tree_size": proof.tree_size,
+                "leaf_hash": proof.leaf_hash.hex(),
+                "inclusion_proof": [digest.hex() for digest in proof.proof],
+                "root": proof.root.hex(),
+                "checkpoint": proof.checkpoint,
+            }
+        )
+
+
+class ConsistencyProofApi(PublicApi):
+    class InputSerializer(serializers.Serializer):
+        first = serializers.IntegerField(min_value=1, max_value=2**62)
+        second = serializers.IntegerField(min_value=1, max_value=2**62)
+
+    def get(self, request: Request) -> Response:
+        data = _validated(self.InputSerializer, request)
+        proof = consistency_proof_get(first=data["first"], second=data["second"])
+        return Response(
+            {
+                "encoding": "hex",
+                "first": proof.first,
+                "second": proof.second,
+                "first_root": proof.first_root.hex(),
+                "second_root": proof.second_root.hex(),
+                "consistency_proof": [digest.hex() for digest in proof.proof],
+                "first_checkpoint": proof.first_checkpoint,
+                "second_checkpoint": proof.second_checkpoint,
+            }
+        )
+
+
+def _token(request: Request) -> AccessToken:
+    token = request.auth
+    if not isinstance(token, AccessToken):
+        raise NotAuthenticated
+    return token
+
+
+class HasAuditScope(TokenHasScope):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.auth is None:
+            raise NotAuthenticated
+        if not super().has_permission(request, view):
+            raise ScopeMissing(f"This operation needs the scope {AUDIT_SCOPE}.")
+        return True
+
+
+class AuditClientAllowed(BasePermission):
+    """The OAuth client itself must be registered as an auditor's (ApiClient.allowed_scopes).
+
+    A token is only as good as its client: this holds even if a token was minted with a scope
+    its client was never granted. Looked up by name, not imported: audit depends on no app.
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        api_client = apps.get_model("providers", "ApiClient")
+        allowed = (
+            api_client.objects.filter(application_id=_token(request).application_id)
+            .values_list("allowed_scopes", flat=True)
+            .first()
+        )
+        if allowed is None or AUDIT_SCOPE not in allowed.split():
+            raise PermissionDeniedError("This client is not registered for audit access.")
+        return True
+
+
+class EventFilterSerializer(serializers.Serializer):
+    # `from`/`to` are Python keywords: declared below under their query-parameter names.
+    consumer = serializers.RegexField(r"^\d{14}$", required=False, allow_blank=True)
+    provider = serializers.RegexField(r"^\d{14}$", required=False, allow_blank=True)
+    attestation_type = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    type = serializers.ChoiceField(choices=EventType.choices, required=False, allow_blank=True)
+    consent_id = serializers.UUIDField(required=False, allow_null=True)
+    citizen_ref = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True)
+    justification = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = serializers.DateTimeField(required=False, allow_null=True)
+        fields["to"] = serializers.DateTimeField(required=False, allow_null=True)
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("citizen_ref") and len((attrs.get("justification") or "").strip()) < 10:
+            raise serializers.ValidationError(
+                {"justification": ["A search by citizen reference needs a written justification (10+ characters)."]}
+            )
+        return attrs
+
+
+def filters_from(data: dict[str, Any]) -> EventFilters:
+    def aware(value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and timezone.is_naive(value):
+            return timezone.make_aware(value, dt.UTC)
+        return value
+
+    return EventFilters(
+        occurred_from=aware(data.get("from")),
+        occurred_to=aware(data.get("to")),
+        consumer=data.get("consumer") or "",
+        provider=data.get("provider") or "",
+        attestation_type=data.get("attestation_type") or "",
+        type=data.get("type") or "",
+        consent_id=data.get("consent_id"),
+        citizen_ref=data.get("citizen_ref") or "",
+    )
+
+
+class EventsApi(APIView):
+    """Auditors' search of the trail (scope audit:read), paginated, or exported as CSV or JSONL.
+
+    `format=jsonl` is the whole log in the verifier's export format (it only verifies as a whole,
+    from leaf 0, so it takes no filters); `format=csv` exports the filtered events. Every search
+    and export is recorded as an auditor event before any result is returned.
+    """
+
+    authentication_classes = [OAuth2Authentication]
+    permission_classes = [HasAuditScope, AuditClientAllowed]
+    required_scopes = [AUDIT_SCOPE]
+    renderer_classes = [JSONRenderer, CsvRenderer, JsonLinesRenderer]
+
+    class InputSerializer(EventFilterSerializer):
+        cursor = serializers.CharField(required=False, max_length=100)
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
+        format = serializers.ChoiceField(choices=["json", "csv", "jsonl"], required=False, default="json")
+        checkpoints = serializers.ChoiceField(choices=["all", "latest"], required=False, default="latest")
+
+    class OutputSerializer(serializers.Serializer):
+        leaf_index = serializers.IntegerField(allow_null=True)
+        event = serializers.DictField()
+
+    def get(self, request: Request) -> Response | StreamingHttpResponse:
+        data = _validated(self.InputSerializer, request)
+        filters = filters_from(data)
+        export = data["format"]
+        if export == "jsonl" and any(value for value in filters.as_detail().values()):
+            raise ValidationError(
+                "The JSONL export is the whole verifiable log and takes no filters.",
+                errors={"format": ["jsonl takes no filters; use csv for a filtered export"]},
+            )
+        actor = Actor(ActorKind.AUDITOR, _token(request).application.client_id)
+        auditor_search_record(
+            actor=actor,
+            filters=filters.as_detail(),
+            justification=data.get("justification", ""),
+            export_format="" if export == "json" else export,
+        )
+        if export == "csv":
+            response = StreamingHttpResponse(
+                csv_lines(events_matching(filters).iterator(chunk_size=2000)), content_type="text/csv; charset=utf-8"
+            )
+            response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
+            return response
+        if export == "jsonl":
+            response = StreamingHttpResponse(
+                export_lines(checkpoints=data["checkpoints"]), content_type="application/jsonl; charset=utf-8"
+            )
+            response["Content-Disposition"] = 'attachment; filename="audit-export.jsonl"'
+            return response
+        page = events_search(filters=filters, cursor=data.get("cursor"), limit=data["limit"])
+        rows = [{"leaf_index": getattr(e, "leaf_index", None), "event": event_projection(e)} for e in page.events]
+        return Response({"results": self.OutputSerializer(rows, many=True).data, "next_cursor": page.next_cursor})
+
+
+class ExchangeStatsApi(PublicApi):
+    """Daily succeeded exchanges per attestation type, consumer and provider; counts < 10 withheld."""
+
+    renderer_classes = [JSONRenderer, CsvRenderer]
+
+    class InputSerializer(serializers.Serializer):
+        since = serializers.DateField(required=False)
+        until = serializers.DateField(required=False)
+        format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            until = attrs.get("until") or timezone.now().astimezone(dt.UTC).date()
+            since = attrs.get("since") or until - dt.timedelta(days=30)
+            if since > until or (until - since).days > 366:
+                raise serializers.ValidationError({"since": ["the period must be 0 to 366 days long"]})
+            return {**attrs, "since": since, "until": until}
+
+    def get(self, request: Request) -> Response | HttpResponse:
+        data = _validated(self.InputSerializer, request)
+        rows = exchange_stats_daily(since=data["since"], until=data["until"])
+        if data["format"] == "csv":
+            lines = ["date,attestation_type,consumer,provider,count"]
+            lines += [
+                f"{r['date']},{r['attestation_type']},{r['consumer']},{r['provider']},"
+                f"{'<10' if r['suppressed'] else r['count']}"
+                for r in rows
+            ]
+            return HttpResponse("\n".join(lines) + "\n", content_type="text/csv; charset=utf-8")
+        return Response(
+            {
+                "since": data["since"].isoformat(),
+                "until": data["until"].isoformat(),
+                "suppression_threshold": 10,
+                "results": rows,
+            }
+        )

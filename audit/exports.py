@@ -1,0 +1,114 @@
+"""Exports of the trail: the verifier's JSONL format, CSV for auditors, and verification of the
+stored log (cached per tree size so the auditor console stays fast)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from audit.models import AuditEvent, Checkpoint, LogLeaf
+from audit.sealer import PROJECTION_FIELDS, event_projection, log_size, log_verifier_key, projection_from_values
+from audit.verify import (
+    VerificationError,
+    canonical_json,
+    export_checkpoint_line,
+    export_event_line,
+    export_header_line,
+    verify_export,
+)
+
+CHUNK = 10_000
+
+
+def export_lines(
+    *,
+    from_index: int = 0,
+    to_index: int | None = None,
+    checkpoints: str = "all",
+    leaf_hashes: bool = True,
+) -> Iterator[str]:
+    """The `gateway-audit-export/1` lines of leaves [from_index, to_index) and their checkpoints.
+
+    `to_index` defaults to the latest signed size. `checkpoints` is "all" (every checkpoint up to
+    to_index: the verifier then locates a bad event to the batch) or "latest" (the last one only).
+    Only a range starting at 0 verifies on its own; others are for inspection.
+    """
+    size = log_size() if to_index is None else min(to_index, log_size())
+    yield export_header_line(settings.AUDIT_LOG_ORIGIN, log_verifier_key())
+    columns = ["index", "hash", *(f"event__{name}" for name in PROJECTION_FIELDS)]
+    start = max(0, from_index)
+    while start < size:
+        end = min(start + CHUNK, size)
+        rows = LogLeaf.objects.filter(index__gte=start, index__lt=end).order_by("index").values_list(*columns)
+        for row in rows:
+            event = projection_from_values(row[2:])
+            yield export_event_line(row[0], event, bytes(row[1]) if leaf_hashes else None)
+        start = end
+    notes = Checkpoint.objects.filter(tree_size__lte=size).order_by("tree_size")
+    if checkpoints == "latest":
+        latest = notes.last()
+        selected: Iterable[str] = [latest.note] if latest else []
+    else:
+        selected = notes.values_list("note", flat=True).iterator(chunk_size=2000)
+    for note in selected:
+        yield export_checkpoint_line(note)
+
+
+def log_verification_status(*, compute: bool = True) -> dict[str, Any] | None:
+    """Verification of the whole stored log against its signed checkpoints, cached per tree size.
+
+    Recomputes every leaf from the stored events, so an event changed behind the triggers' back
+    shows here. With compute=False, returns the newest cached result, possibly for a smaller size.
+    """
+    size = log_size()
+    key = f"audit:verification:{size}"
+    result: dict[str, Any] | None = cache.get(key)
+    if result is not None:
+        return result
+    if not compute:
+        last: dict[str, Any] | None = cache.get("audit:verification:last")
+        return last
+    try:
+        report = verify_export(export_lines(to_index=size, checkpoints="all"), log_verifier_key())
+        result = {"ok": True, "tree_size": report.tree_size, "checkpoints": report.checkpoints_checked, "error": ""}
+    except VerificationError as exc:
+        result = {"ok": False, "tree_size": size, "index": exc.index, "error": exc.summary()}
+    cache.set(key, result, timeout=24 * 3600)
+    cache.set("audit:verification:last", result, timeout=24 * 3600)
+    return result
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    # A spreadsheet would run a cell starting like a formula (CSV injection).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+CSV_COLUMNS = ["leaf_index", *PROJECTION_FIELDS]
+
+
+def csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
+    """CSV of events (one header row), streamed; lists and objects as compact JSON."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for event in events:
+        projection = event_projection(event)
+        row = [getattr(event, "leaf_index", None)]
+        for name in PROJECTION_FIELDS:
+            value = projection[name]
+            row.append(canonical_json(value).decode() if isinstance(value, list | dict) else value)
+        writer.writerow([_cell(value) for value in row])
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

@@ -1,0 +1,312 @@
+"""Reads of the trail: checkpoints, proofs, auditor searches and a citizen's own history.
+
+Proofs come from stored nodes with a constant number of queries (checkpoint, leaf, one batched
+node read), so O(log n) work whatever the log size. Hashes are returned as bytes; the APIs encode
+them as lower-case hex.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, F, QuerySet
+from django.db.models.functions import TruncDate
+
+from audit import merkle
+from audit.models import AuditEvent, Checkpoint, EventType, LogLeaf
+from audit.sealer import DbNodeReader, event_projection, log_verifier_key
+from gateway.errors import NotFound, ValidationError
+
+BUNDLE_FORMAT = "gateway-audit-proof/1"
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints and proofs
+
+
+def checkpoint_latest() -> Checkpoint | None:
+    return Checkpoint.objects.order_by("-tree_size").first()
+
+
+def checkpoint_for_size(tree_size: int, *, field_name: str = "tree_size") -> Checkpoint:
+    """The checkpoint signed for exactly `tree_size`; proofs are only served for signed sizes."""
+    checkpoint = Checkpoint.objects.filter(tree_size=tree_size).first()
+    if checkpoint is None:
+        raise ValidationError(
+            f"No checkpoint was signed for tree size {tree_size}.",
+            errors={field_name: ["not a published tree size"]},
+        )
+    return checkpoint
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    index: int
+    tree_size: int
+    leaf_hash: bytes
+    proof: list[bytes]
+    root: bytes
+    checkpoint: str
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    first: int
+    second: int
+    first_root: bytes
+    second_root: bytes
+    proof: list[bytes]
+    first_checkpoint: str
+    second_checkpoint: str
+
+
+def inclusion_proof_get(*, index: int, tree_size: int | None = None) -> InclusionProof:
+    """RFC 9162 inclusion proof of leaf `index` in the signed tree of `tree_size` (default latest)."""
+    if tree_size is None:
+        checkpoint = checkpoint_latest()
+        if checkpoint is None:
+            raise ValidationError("The log has no checkpoint yet.", errors={"tree_size": ["no checkpoint yet"]})
+    else:
+        checkpoint = checkpoint_for_size(tree_size)
+    if not 0 <= index < checkpoint.tree_size:
+        raise ValidationError(
+            f"Leaf {index} is not in the tree of size {checkpoint.tree_size}.",
+            errors={"index": [f"must be in [0, {checkpoint.tree_size})"]},
+        )
+    leaf = LogLeaf.objects.filter(index=index).values_list("hash", flat=True).first()
+    if leaf is None:  # pragma: no cover - leaves are committed with their checkpoint
+        raise NotFound("Leaf not stored.")
+    proof = merkle.inclusion_proof(index, checkpoint.tree_size, DbNodeReader())
+    return InclusionProof(
+        index=index,
+        tree_size=checkpoint.tree_size,
+        leaf_hash=bytes(leaf),
+        proof=proof,
+        root=bytes(checkpoint.root),
+        checkpoint=checkpoint.note,
+    )
+
+
+def consistency_proof_get(*, first: int, second: int) -> ConsistencyProof:
+    """RFC 9162 consistency proof between two signed tree sizes, first <= second."""
+    if first > second:
+        raise ValidationError("first must not exceed second.", errors={"first": ["must be <= second"]})
+    checkpoints = {c.tree_size: c for c in Checkpoint.objects.filter(tree_size__in=[first, second])}
+    if first not in checkpoints:
+        raise ValidationError(f"No checkpoint for size {first}.", errors={"first": ["not a published tree size"]})
+    if second not in checkpoints:
+        raise ValidationError(f"No checkpoint for size {second}.", errors={"second": ["not a published tree size"]})
+    proof = merkle.consistency_proof(first, second, DbNodeReader())
+    return ConsistencyProof(
+        first=first,
+        second=second,
+        first_root=bytes(checkpoints[first].root),
+        second_root=bytes(checkpoints[second].root),
+        proof=proof,
+        first_checkpoint=checkpoints[first].note,
+        second_checkpoint=checkpoints[second].note,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Auditor searches
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    occurred_from: dt.datetime | None = None
+    occurred_to: dt.datetime | None = None
+    consumer: str = ""
+    provider: str = ""
+    attestation_type: str = ""
+    type: str = ""
+    consent_id: uuid.UUID | None = None
+    citizen_ref: str = ""
+
+    def as_detail(self) -> dict[str, str | None]:
+        """The filters as recorded in the auditor's own audit event."""
+        return {
+            "from": self.occurred_from.isoformat() if self.occurred_from else None,
+            "to": self.occurred_to.isoformat() if self.occurred_to else None,
+            "consumer": self.consumer,
+            "provider": self.provider,
+            "attestation_type": self.attestation_type,
+            "type": self.type,
+            "consent_id": str(self.consent_id) if self.consent_id else None,
+            "citizen_ref": self.citizen_ref,
+        }
+
+
+@dataclass
+class EventPage:
+    events: list[AuditEvent]
+    next_cursor: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def cursor_encode(event_id: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{event_id}".encode()).decode().rstrip("=")
+
+
+def cursor_decode(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "v1" or not number.isdigit():
+            raise ValueError(cursor)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError("The cursor is not valid.", errors={"cursor": ["invalid cursor"]}) from None
+
+
+def events_matching(filters: EventFilters) -> QuerySet[AuditEvent]:
+    """Events matching the filters, newest first, with `leaf_index` (None until sealed)."""
+    queryset = AuditEvent.objects.annotate(leaf_index=F("leaf__index")).order_by("-id")
+    if filters.occurred_from:
+        queryset = queryset.filter(occurred_at__gte=filters.occurred_from)
+    if filters.occurred_to:
+        queryset = queryset.filter(occurred_at__lt=filters.occurred_to)
+    for name in ("consumer", "provider", "attestation_type", "type", "citizen_ref"):
+        value = getattr(filters, name)
+        if value:
+            queryset = queryset.filter(**{name: value})
+    if filters.consent_id:
+        queryset = queryset.filter(consent_id=filters.consent_id)
+    return queryset
+
+
+def events_search(*, filters: EventFilters, cursor: str | None = None, limit: int = 50) -> EventPage:
+    """One page of an auditor's search (keyset pagination on id, newest first)."""
+    queryset = events_matching(filters)
+    if cursor:
+        queryset = queryset.filter(id__lt=cursor_decode(cursor))
+    events = list(queryset[: limit + 1])
+    next_cursor = cursor_encode(events[limit - 1].pk) if len(events) > limit else None
+    return EventPage(events=events[:limit], next_cursor=next_cursor)
+
+
+# ---------------------------------------------------------------------------------------------
+# A citizen's own history
+
+
+def events_for_citizen(*, citizen_ref: str, limit: int = 100, before_id: int | None = None) -> list[AuditEvent]:
+    """Every event about this citizen, newest first, in one query.
+
+    Each event carries `leaf_index` (int, or None while not sealed yet). `before_id` pages on.
+    An empty citizen_ref matches nothing (events about no citizen have it empty).
+    """
+    if not citizen_ref:
+        return []
+    queryset = AuditEvent.objects.filter(citizen_ref=citizen_ref).annotate(leaf_index=F("leaf__index"))
+    if before_id is not None:
+        queryset = queryset.filter(id__lt=before_id)
+    return list(queryset.order_by("-id")[:limit])
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One line of a citizen's history: who, from whom, what, why, when, under which consent."""
+
+    event_id: int
+    type: str
+    who: str  # the consumer's SIRET (or the actor for auditor and citizen actions)
+    from_whom: str  # the provider's SIRET
+    attestation_type: str
+    fields: list[str]
+    why: str  # the purpose code
+    when: dt.datetime
+    consent_id: uuid.UUID | None
+    actor_kind: str
+    leaf_index: int | None
+
+    @property
+    def sealed(self) -> bool:
+        return self.leaf_index is not None
+
+
+def history_rows_for_citizen(*, citizen_ref: str, limit: int = 100, before_id: int | None = None) -> list[HistoryRow]:
+    """`events_for_citizen` shaped for the citizen's history page (organisation names: SIRETs)."""
+    return [
+        HistoryRow(
+            event_id=event.pk,
+            type=event.type,
+            who=event.consumer or (event.actor if event.type.startswith("auditor.") else ""),
+            from_whom=event.provider,
+            attestation_type=event.attestation_type,
+            fields=list(event.fields or []),
+            why=event.purpose,
+            when=event.occurred_at,
+            consent_id=event.consent_id,
+            actor_kind=event.actor_kind,
+            leaf_index=getattr(event, "leaf_index", None),
+        )
+        for event in events_for_citizen(citizen_ref=citizen_ref, limit=limit, before_id=before_id)
+    ]
+
+
+def proof_bundle(*, event_id: int, citizen_ref: str) -> dict[str, Any]:
+    """A proof, verifiable offline with `audit.verify.verify_bundle`, that the event is in the log.
+
+    NotFound if the event is not about this citizen or is not sealed yet. Three queries.
+    """
+    event = (
+        AuditEvent.objects.filter(pk=event_id, citizen_ref=citizen_ref)
+        .exclude(citizen_ref="")
+        .annotate(leaf_index=F("leaf__index"))
+        .first()
+    )
+    leaf_index = getattr(event, "leaf_index", None)
+    if event is None or leaf_index is None:
+        raise NotFound("No sealed event with this id in your history.")
+    proof = inclusion_proof_get(index=leaf_index)
+    return {
+        "format": BUNDLE_FORMAT,
+        "event": event_projection(event),
+        "leaf_index": leaf_index,
+        "tree_size": proof.tree_size,
+        "inclusion_proof": [digest.hex() for digest in proof.proof],
+        "checkpoint": proof.checkpoint,
+        "verifier_key": log_verifier_key(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Public statistics
+
+SUPPRESSION_THRESHOLD = 10
+
+
+def exchange_stats_daily(*, since: dt.date, until: dt.date) -> list[dict[str, Any]]:
+    """Daily succeeded-exchange counts per attestation type, consumer and provider.
+
+    Counts below SUPPRESSION_THRESHOLD are withheld (count None, suppressed True): a small count
+    about one administration and one day can point at a person.
+    """
+    start = dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC)
+    end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+    rows = (
+        AuditEvent.objects.filter(type=EventType.EXCHANGE_SUCCEEDED, occurred_at__gte=start, occurred_at__lt=end)
+        .annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
+        .values("day", "attestation_type", "consumer", "provider")
+        .annotate(count=Count("id"))
+        .order_by("day", "attestation_type", "consumer", "provider")
+    )
+    result = []
+    for row in rows:
+        suppressed = row["count"] < SUPPRESSION_THRESHOLD
+        result.append(
+            {
+                "date": row["day"].isoformat(),
+                "attestation_type": row["attestation_type"],
+                "consumer": row["consumer"],
+                "provider": row["provider"],
+                "count": None if suppressed else row["count"],
+                "suppressed": suppressed,
+            }
+        )
+    return result

@@ -1,0 +1,33 @@
+"""Celery tasks of the trail. The sealer runs from beat every second (CELERY_BEAT_SCHEDULE)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from audit.exports import log_verification_status
+from audit.sealer import log_seal
+
+
+@shared_task(name="audit.tasks.seal", acks_late=True, ignore_result=True)
+def seal() -> int:
+    """Seals what is pending, one batch per call; idempotent and safe to run concurrently.
+
+    A concurrent run finds the advisory lock taken and returns at once; a redelivered message
+    (acks late) finds nothing left to seal. Returns the tree size after the seal (0 if none).
+    """
+    checkpoint = log_seal()
+    return checkpoint.tree_size if checkpoint else 0
+
+
+@shared_task(name="audit.tasks.sweep", acks_late=True, ignore_result=True)
+def sweep() -> int:
+    """Seals events older than the look-back window, if any ever slipped past it."""
+    checkpoint = log_seal(sweep=True)
+    return checkpoint.tree_size if checkpoint else 0
+
+
+@shared_task(name="audit.tasks.verify", acks_late=True, ignore_result=True)
+def verify() -> bool:
+    """Verifies the whole stored log and caches the result for the auditor console."""
+    status = log_verification_status()
+    return bool(status and status["ok"])

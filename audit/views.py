@@ -1,0 +1,200 @@
+"""Pages of the trail: the auditor console (staff in the `auditor` group) and public statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib.auth import logout
+from django.contrib.auth.views import LoginView
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from audit.exports import csv_lines, export_lines, log_verification_status
+from audit.models import ActorKind, EventType
+from audit.sealer import log_size
+from audit.selectors import EventFilters, checkpoint_latest, events_matching, events_search, exchange_stats_daily
+from audit.services import Actor, auditor_search_record
+from gateway.errors import ValidationError
+
+AUDITOR_GROUP = "auditor"
+# Verifying the whole log inline is fine while it is small; beyond, the console shows the result
+# cached by the periodic `audit.tasks.verify`.
+INLINE_VERIFY_MAX = 100_000
+PAGE_SIZE = 50
+
+
+def is_auditor(user: Any) -> bool:
+    return bool(
+        user.is_authenticated and user.is_active and user.is_staff and user.groups.filter(name=AUDITOR_GROUP).exists()
+    )
+
+
+def auditor_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Anonymous visitors do not learn the console exists (404); other users are refused (403)."""
+
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            raise Http404
+        if not is_auditor(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+class SearchForm(forms.Form):
+    date_from = forms.DateField(required=False, label="Du / From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(
+        required=False, label="Au (inclus) / To (included)", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    consumer = forms.RegexField(regex=r"^\d{14}$", required=False, label="SIRET du demandeur / Consumer SIRET")
+    provider = forms.RegexField(regex=r"^\d{14}$", required=False, label="SIRET du fournisseur / Provider SIRET")
+    attestation_type = forms.CharField(required=False, max_length=100, label="Type d'attestation / Attestation type")
+    type = forms.ChoiceField(
+        required=False, choices=[("", "—"), *EventType.choices], label="Type d'événement / Event type"
+    )
+    consent_id = forms.UUIDField(required=False, label="Identifiant de consentement / Consent id")
+    citizen_ref = forms.RegexField(
+        regex=r"^[0-9a-f]{64}$", required=False, label="Référence citoyen / Citizen reference"
+    )
+    justification = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Justification (obligatoire pour une référence citoyen, sans donnée personnelle) / "
+        "Justification (required with a citizen reference, no personal data)",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("citizen_ref") and len((data.get("justification") or "").strip()) < 10:
+            self.add_error(
+                "justification", "Une justification écrite est requise. / A written justification is required."
+            )
+        return data
+
+    def filters(self) -> EventFilters:
+        data = self.cleaned_data
+
+        def start(day: dt.date | None, shift: int = 0) -> dt.datetime | None:
+            return dt.datetime.combine(day + dt.timedelta(days=shift), dt.time.min, tzinfo=dt.UTC) if day else None
+
+        return EventFilters(
+            occurred_from=start(data.get("date_from")),
+            occurred_to=start(data.get("date_to"), 1),
+            consumer=data.get("consumer") or "",
+            provider=data.get("provider") or "",
+            attestation_type=data.get("attestation_type") or "",
+            type=data.get("type") or "",
+            consent_id=data.get("consent_id"),
+            citizen_ref=data.get("citizen_ref") or "",
+        )
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor(ActorKind.AUDITOR, request.user.get_username())
+
+
+def _bound_form(request: HttpRequest) -> SearchForm | None:
+    params = request.GET.copy()
+    for name in ("cursor", "search"):
+        params.pop(name, None)
+    return SearchForm(params) if "search" in request.GET else None
+
+
+@require_GET
+@never_cache
+@auditor_required
+def console(request: HttpRequest) -> HttpResponse:
+    form = _bound_form(request) or SearchForm()
+    page = None
+    if form.is_bound and form.is_valid():
+        filters = form.filters()
+        auditor_search_record(
+            actor=_actor(request), filters=filters.as_detail(), justification=form.cleaned_data["justification"]
+        )
+        try:
+            page = events_search(filters=filters, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE)
+        except ValidationError:
+            form.add_error(None, "Curseur de pagination invalide. / Invalid pagination cursor.")
+    size = log_size()
+    status = log_verification_status(compute=size <= INLINE_VERIFY_MAX)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    context = {
+        "title": "Console d'audit / Audit console",
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "checkpoint": checkpoint_latest(),
+        "verification": status,
+        "tree_size": size,
+    }
+    return render(request, "audit/console.html", context)
+
+
+@require_GET
+@auditor_required
+def console_export_csv(request: HttpRequest) -> HttpResponseBase:
+    form = _bound_form(request) or SearchForm({})
+    if not form.is_valid():
+        return redirect(reverse("audit:console") + "?" + request.GET.urlencode())
+    filters = form.filters()
+    auditor_search_record(
+        actor=_actor(request),
+        filters=filters.as_detail(),
+        justification=form.cleaned_data["justification"],
+        export_format="csv",
+    )
+    response = StreamingHttpResponse(
+        csv_lines(events_matching(filters).iterator(chunk_size=2000)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
+    return response
+
+
+@require_GET
+@auditor_required
+def console_export_jsonl(request: HttpRequest) -> HttpResponseBase:
+    """The whole log in the verifier's format: `python audit/verify.py FILE --key KEY`."""
+    auditor_search_record(actor=_actor(request), filters={}, export_format="jsonl")
+    response = StreamingHttpResponse(export_lines(checkpoints="all"), content_type="application/jsonl; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="audit-export.jsonl"'
+    return response
+
+
+class ConsoleLoginView(LoginView):
+    template_name = "audit/login.html"
+    redirect_authenticated_user = False
+    extra_context = {"title": "Connexion auditeur / Auditor login"}
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("audit:console")
+
+
+@require_POST
+def console_logout(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("audit:console-login")
+
+
+@require_GET
+def statistics(request: HttpRequest) -> HttpResponse:
+    until = timezone.now().astimezone(dt.UTC).date()
+    since = until - dt.timedelta(days=30)
+    rows = exchange_stats_daily(since=since, until=until)
+    return render(
+        request,
+        "audit/statistics.html",
+        {"title": "Statistiques / Statistics", "rows": rows, "since": since, "until": until},
+    )

@@ -1,0 +1,162 @@
+"""Audit trail benchmark (PostgreSQL; not part of the test run).
+
+    .venv/bin/python bench/audit_bench.py --events 1000000 [--database gw_audit_bench]
+
+Recreates the database (DROP/CREATE: the append-only triggers forbid emptying it otherwise),
+migrates, COPYs N synthetic events (one citizen with ~100 of them), then measures: sealing
+throughput (events/s, 50,000 per checkpoint), export and offline verification throughput
+(leaves/s over the JSONL export), inclusion-proof time (p50/p99 over 1,000 random leaves) and the
+citizen-history selector time. Prints the figures and writes JSON to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _recreate(server_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--database", default="gw_audit_bench")
+    parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--proofs", type=int, default=1_000)
+    args = parser.parse_args()
+
+    _recreate(args.server, args.database)
+    os.environ["DATABASE_URL"] = f"{args.server}/{args.database}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
+    os.environ.setdefault("DEBUG", "1")
+    os.environ.pop("REDIS_URL", None)
+    os.environ["AUDIT_SEAL_ON_COMMIT"] = "0"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from audit import verify
+    from audit.exports import export_lines
+    from audit.sealer import log_seal_all, log_verifier_key
+    from audit.selectors import events_for_citizen, inclusion_proof_get
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(42)
+    target = "f" * 64
+    n = args.events
+    target_rows = set(rng.sample(range(n), min(100, n)))
+    start_time = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    types = ["exchange.succeeded", "exchange.succeeded", "exchange.denied", "consent.approved", "consent.requested"]
+    print(f"inserting {n:,} events ...", flush=True)
+    t0 = time.perf_counter()
+    with connection.cursor() as cursor:
+        columns = (
+            "type, occurred_at, actor_kind, actor, citizen_ref, consumer, provider, attestation_type, "
+            "fields, purpose, consent_id, exchange_id, correlation_id, detail"
+        )
+        with cursor.cursor.copy(f"COPY audit_auditevent ({columns}) FROM STDIN") as copy:
+            for i in range(n):
+                ref = target if i in target_rows else f"{rng.getrandbits(256):064x}"
+                copy.write_row(
+                    (
+                        types[i % len(types)],
+                        start_time + dt.timedelta(seconds=i * 2),
+                        "consumer",
+                        "21690123100011",
+                        ref,
+                        "21690123100011",
+                        "18003502400011",
+                        "cnaf.quotient-familial",
+                        '["quotient_familial", "allocataire"]',
+                        "instruction-aide-sociale",
+                        str(uuid.UUID(int=rng.getrandbits(128))),
+                        str(uuid.UUID(int=rng.getrandbits(128))),
+                        f"{i:032x}",
+                        '{"status": 200}',
+                    )
+                )
+    insert_s = time.perf_counter() - t0
+    print(f"  {insert_s:.1f}s", flush=True)
+
+    t0 = time.perf_counter()
+    checkpoints = log_seal_all(max_batch=args.batch)
+    seal_s = time.perf_counter() - t0
+    size = checkpoints[-1].tree_size
+    print(f"sealed {size:,} events in {len(checkpoints)} checkpoints: {size / seal_s:,.0f} events/s", flush=True)
+
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as handle:
+        t0 = time.perf_counter()
+        handle.writelines(export_lines(checkpoints="all"))
+        export_s = time.perf_counter() - t0
+        export_path = handle.name
+    t0 = time.perf_counter()
+    with open(export_path, encoding="utf-8") as lines:
+        report = verify.verify_export(lines, log_verifier_key())
+    verify_s = time.perf_counter() - t0
+    os.unlink(export_path)
+    print(
+        f"export {size / export_s:,.0f} events/s; verification {report.tree_size / verify_s:,.0f} leaves/s", flush=True
+    )
+
+    proof_ms = []
+    for index in (rng.randrange(size) for _ in range(args.proofs)):
+        t0 = time.perf_counter()
+        inclusion_proof_get(index=index)
+        proof_ms.append((time.perf_counter() - t0) * 1000)
+    history_ms = []
+    for _ in range(100):
+        t0 = time.perf_counter()
+        rows = events_for_citizen(citizen_ref=target, limit=100)
+        history_ms.append((time.perf_counter() - t0) * 1000)
+    assert len(rows) == len(target_rows)
+
+    results = {
+        "events": n,
+        "insert_seconds": round(insert_s, 2),
+        "seal_events_per_s": round(size / seal_s),
+        "seal_seconds": round(seal_s, 2),
+        "checkpoints": len(checkpoints),
+        "export_events_per_s": round(size / export_s),
+        "verify_leaves_per_s": round(report.tree_size / verify_s),
+        "inclusion_proof_ms_p50": round(statistics.median(proof_ms), 3),
+        "inclusion_proof_ms_p99": round(_percentile(proof_ms, 0.99), 3),
+        "citizen_history_ms_p50": round(statistics.median(history_ms), 3),
+        "citizen_history_ms_p99": round(_percentile(history_ms, 0.99), 3),
+        "citizen_history_rows": len(rows),
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    print(json.dumps(results, indent=2))
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"audit-{n}.json").write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

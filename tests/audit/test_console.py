@@ -1,0 +1,101 @@
+"""The auditor console: auditors only, every search and export recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+
+from audit import verify
+from audit.models import AuditEvent
+from audit.sealer import log_seal, log_verifier_key
+
+CONSOLE = "/audit/console/"
+ALICE_REF = "a" * 64
+
+
+@pytest.fixture
+def trail(record: Callable[..., Any]) -> None:
+    for _ in range(3):
+        record(citizen_ref=ALICE_REF)
+    assert log_seal() is not None
+
+
+@pytest.fixture
+def auditor(db: None) -> User:
+    user = User.objects.create_user("inspectrice", password="correct horse battery", is_staff=True)
+    user.groups.add(Group.objects.get(name="auditor"))
+    return user
+
+
+def _auditor_events() -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(type__startswith="auditor.").order_by("id"))
+
+
+@pytest.mark.usefixtures("trail")
+class TestAccess:
+    def test_an_anonymous_visitor_gets_404(self, client: Client) -> None:
+        assert client.get(CONSOLE).status_code == 404
+        assert client.get(CONSOLE + "export.jsonl").status_code == 404
+
+    def test_a_staff_user_outside_the_auditor_group_gets_403(self, client: Client) -> None:
+        client.force_login(User.objects.create_user("operateur", is_staff=True))
+
+        assert client.get(CONSOLE).status_code == 403
+        assert client.get(CONSOLE + "export.csv").status_code == 403
+        assert _auditor_events() == []
+
+    def test_an_auditor_logs_in_with_the_form(self, client: Client, auditor: User) -> None:
+        response = client.post(CONSOLE + "login/", {"username": "inspectrice", "password": "correct horse battery"})
+
+        assert response.status_code == 302 and response["Location"] == CONSOLE
+        page = client.get(CONSOLE)
+        assert page.status_code == 200
+        assert "Vérification complète réussie" in page.content.decode()
+
+
+@pytest.mark.usefixtures("trail")
+class TestSearch:
+    def test_a_search_is_recorded_and_lists_events(self, client: Client, auditor: User) -> None:
+        client.force_login(auditor)
+
+        page = client.get(CONSOLE, {"search": "1", "type": "exchange.succeeded"})
+
+        assert page.status_code == 200
+        assert page.content.decode().count("<td>exchange.succeeded</td>") == 3
+        (event,) = _auditor_events()
+        assert (event.type, event.actor, event.detail) == (
+            "auditor.searched",
+            "inspectrice",
+            {"type": "exchange.succeeded"},
+        )
+
+    def test_a_citizen_search_without_justification_is_refused_and_not_run(self, client: Client, auditor: User) -> None:
+        client.force_login(auditor)
+
+        page = client.get(CONSOLE, {"search": "1", "citizen_ref": ALICE_REF})
+
+        assert page.status_code == 200
+        assert "fr-error-text" in page.content.decode()
+        assert _auditor_events() == []
+
+    def test_exports_are_recorded_and_jsonl_verifies(self, client: Client, auditor: User) -> None:
+        client.force_login(auditor)
+
+        csv_response = client.get(
+            CONSOLE + "export.csv",
+            {"search": "1", "citizen_ref": ALICE_REF, "justification": "Contrôle sur pièces n°7"},
+        )
+        jsonl_response = client.get(CONSOLE + "export.jsonl")
+
+        assert csv_response.status_code == 200
+        assert len(b"".join(csv_response.streaming_content).decode().strip().splitlines()) == 1 + 4
+        lines = b"".join(jsonl_response.streaming_content).decode().splitlines(keepends=True)
+        assert verify.verify_export(lines, log_verifier_key()).tree_size == 3
+        assert [(e.type, e.detail.get("format")) for e in _auditor_events()] == [
+            ("auditor.exported", "csv"),
+            ("auditor.exported", "jsonl"),
+        ]
