@@ -75,6 +75,10 @@ class Consent(models.Model):
     version = models.PositiveIntegerField(default=1)
     # Compact JWS over the consent's terms, signed on approval.
     artefact = models.TextField(blank=True)
+    # The consumer's Idempotency-Key for the creating POST, scoped per OAuth client, and a hash of
+    # the request it came with: a replay with another body is refused, not silently merged.
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -85,6 +89,11 @@ class Consent(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(max_uses__isnull=True) | models.Q(max_uses__gte=1), name="consent_max_uses_positive"
+            ),
+            models.UniqueConstraint(
+                fields=["client", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="consent_idempotency_key_per_client",
             ),
         ]
 

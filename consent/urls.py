@@ -1,5 +1,27 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from consent import apis
+from consent.views import approval, dashboard, login
+
+app_name = "consent"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("api/v1/consent-requests", apis.ConsentRequestCreateApi.as_view(), name="api-consent-request-create"),
+    path("api/v1/consents", apis.ConsentListApi.as_view(), name="api-consent-list"),
+    path("api/v1/consents/<uuid:consent_id>", apis.ConsentDetailApi.as_view(), name="api-consent-detail"),
+    path("connexion/", login.login_page, name="login"),
+    path("connexion/demo/", login.demo_login, name="demo-login"),
+    path("deconnexion/", login.logout, name="logout"),
+    path("consentements/demandes/<uuid:consent_id>/", approval.approval, name="approval"),
+    path("consentements/demandes/<uuid:consent_id>/apercu/", approval.approval_preview, name="approval-preview"),
+    path("consentements/demandes/<uuid:consent_id>/accepter/", approval.approval_approve, name="approval-approve"),
+    path("consentements/demandes/<uuid:consent_id>/refuser/", approval.approval_reject, name="approval-reject"),
+    path("mes-consentements/", dashboard.dashboard, name="dashboard"),
+    path("mes-consentements/<uuid:consent_id>/", dashboard.detail, name="detail"),
+    path("mes-consentements/<uuid:consent_id>/suspendre/", dashboard.pause, name="pause"),
+    path("mes-consentements/<uuid:consent_id>/reprendre/", dashboard.resume, name="resume"),
+    path("mes-consentements/<uuid:consent_id>/retirer/", dashboard.revoke, name="revoke"),
+    path("mes-consentements/<uuid:consent_id>/recu.json", dashboard.receipt, name="receipt"),
+]

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from consent.models import Consent, ConsentItem
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Transitions happen only through services (each writes its audit event): the admin reads."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ConsentItemInline(admin.TabularInline):
+    model = ConsentItem
+    fields = ["attestation_type", "fields", "habilitation"]
+    readonly_fields = ["attestation_type", "fields", "habilitation"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Consent)
+class ConsentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "consumer", "status", "purpose_code", "created_at", "valid_until"]
+    list_filter = ["status"]
+    list_select_related = ["consumer"]
+    search_fields = ["id", "reference"]
+    # The citizen is left out on purpose: operators see consents, not who gave them.
+    exclude = ["citizen", "idempotency_key", "request_fingerprint"]
+    inlines = [ConsentItemInline]

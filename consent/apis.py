@@ -1,0 +1,263 @@
+"""The consumer side of consents (v1 contract): ask for one, read them, end one.
+
+The caller is an OAuth client (client_credentials) linked to an organisation by an ApiClient;
+every read goes through a selector scoped to that organisation, so another organisation's consent
+id answers 404 exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from oauth2_provider.contrib.rest_framework import OAuth2Authentication, TokenHasScope
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit.models import ActorKind
+from audit.services import Actor
+from consent.models import Consent
+from consent.selectors import consent_get_for_consumer, consents_for_consumer
+from consent.services import approval_url, consent_request_create, consent_revoke
+from gateway.errors import PermissionDeniedError, ScopeMissing, ValidationError
+from providers.models import ApiClient, Organisation
+
+PROBLEM = inline_serializer(
+    "Problem",
+    fields={
+        "type": serializers.CharField(),
+        "title": serializers.CharField(),
+        "status": serializers.IntegerField(),
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(),
+    },
+)
+
+
+class ConsumerTokenHasScope(TokenHasScope):
+    """TokenHasScope that names the problem (a valid token without the scope is `scope_missing`),
+    with the scope chosen per HTTP method (`view.scopes`), for views serving two operations."""
+
+    def get_scopes(self, request: Request, view: Any) -> list[str]:
+        method = "GET" if request.method == "HEAD" else request.method
+        # Methods the view does not serve need no scope: they end in 405 right after.
+        return list(view.scopes.get(method or "", []))
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not request.auth:
+            return False  # DRF answers 401 with WWW-Authenticate
+        if not super().has_permission(request, view):
+            raise ScopeMissing(f"This operation needs the scope {' '.join(self.get_scopes(request, view))}.")
+        return True
+
+
+def _flatten(errors: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
+    """DRF's nested error details as {"purpose.code": [{"code", "message"}]}, like the services'."""
+    flat: dict[str, list[dict[str, str]]] = {}
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(errors, list) and errors and all(isinstance(e, dict) and "code" in e for e in errors):
+        flat[prefix or "non_field_errors"] = [{"code": str(e["code"]), "message": str(e["message"])} for e in errors]
+    elif isinstance(errors, list):
+        for index, value in enumerate(errors):
+            flat.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+    return flat
+
+
+def validated(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
+    if not serializer.is_valid():
+        details = drf_exceptions.ValidationError(serializer.errors).get_full_details()
+        raise ValidationError("Some fields are missing or invalid.", errors=_flatten(details))
+    return dict(serializer.validated_data)
+
+
+class ConsumerApi(APIView):
+    authentication_classes = [OAuth2Authentication]
+    permission_classes = [ConsumerTokenHasScope]
+    scopes: dict[str, list[str]] = {}
+
+    def consumer(self, request: Request) -> Organisation:
+        api_client = (
+            ApiClient.objects.select_related("organisation").filter(application_id=request.auth.application_id).first()  # type: ignore[union-attr]
+        )
+        if api_client is None:
+            raise PermissionDeniedError("This OAuth client is not registered for an organisation.")
+        organisation = api_client.organisation
+        if not organisation.active:
+            raise PermissionDeniedError("This organisation is not active on the gateway.")
+        return organisation
+
+
+class PurposeSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(max_length=100)
+    text = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class ConsentOutputSerializer(serializers.Serializer[Consent]):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=Consent.Status.choices)
+    status_reason = serializers.CharField()
+    approval_url = serializers.SerializerMethodField()
+    request_expires_at = serializers.DateTimeField()
+    attestation_types = serializers.SerializerMethodField()
+    # method_name: the default, get_fields, is Serializer's own method.
+    fields = serializers.SerializerMethodField(method_name="fields_by_type")  # type: ignore[assignment]
+    purpose = serializers.SerializerMethodField()
+    duration_days = serializers.IntegerField()
+    max_uses = serializers.IntegerField(allow_null=True)
+    uses = serializers.IntegerField()
+    valid_from = serializers.DateTimeField(allow_null=True)
+    valid_until = serializers.DateTimeField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    reference = serializers.CharField()
+    return_url = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    version = serializers.IntegerField()
+    artefact = serializers.SerializerMethodField(help_text="Compact JWS over the terms (while active).")
+
+    def get_approval_url(self, consent: Consent) -> str:
+        return approval_url(consent)
+
+    def get_attestation_types(self, consent: Consent) -> list[str]:
+        return [item.attestation_type.slug for item in consent.items.all()]
+
+    @extend_schema_field(serializers.DictField(child=serializers.ListField(child=serializers.CharField())))
+    def fields_by_type(self, consent: Consent) -> dict[str, list[str]]:
+        return {item.attestation_type.slug: list(item.fields) for item in consent.items.all()}
+
+    @extend_schema_field(PurposeSerializer)
+    def get_purpose(self, consent: Consent) -> dict[str, str]:
+        return {"code": consent.purpose_code, "text": consent.purpose_text}
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_artefact(self, consent: Consent) -> str | None:
+        return consent.artefact if consent.status == Consent.Status.ACTIVE and consent.artefact else None
+
+
+class ConsentRequestCreateApi(ConsumerApi):
+    scopes = {"POST": ["consents:write"]}
+
+    class InputSerializer(serializers.Serializer[Any]):
+        attestation_types = serializers.ListField(
+            child=serializers.CharField(max_length=100), min_length=1, max_length=20
+        )
+        # The contract's key; DRF pops declared fields, so Serializer.fields is not shadowed.
+        fields = serializers.DictField(  # type: ignore[assignment]
+            child=serializers.ListField(child=serializers.CharField(max_length=64), max_length=100),
+            required=False,
+            allow_null=True,
+            default=None,
+        )
+        purpose = PurposeSerializer()
+        duration_days = serializers.IntegerField()
+        max_uses = serializers.IntegerField(required=False, allow_null=True, default=None)
+        return_url = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+        reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+        class Meta:
+            # The OpenAPI component name; "Input" alone collides with other APIs' inputs.
+            ref_name = "ConsentRequestCreate"
+
+    @extend_schema(
+        operation_id="consent_request_create",
+        request=InputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Same key and body: the same consent again. Same key, other body: 409.",
+            )
+        ],
+        responses={201: ConsentOutputSerializer, 400: PROBLEM, 403: PROBLEM, 409: PROBLEM},
+        tags=["consents"],
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(self.InputSerializer(data=request.data))
+        consent = consent_request_create(
+            consumer=self.consumer(request),
+            client=request.auth.application,  # type: ignore[union-attr]
+            attestation_types=data["attestation_types"],
+            fields=data["fields"],
+            purpose_code=data["purpose"]["code"],
+            purpose_text=data["purpose"]["text"],
+            duration_days=data["duration_days"],
+            max_uses=data["max_uses"],
+            return_url=data["return_url"],
+            reference=data["reference"],
+            idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+        )
+        consent = consent_get_for_consumer(consumer=consent.consumer, consent_id=consent.pk)
+        location = request.build_absolute_uri(reverse("consent:api-consent-detail", args=[consent.pk]))
+        return Response(ConsentOutputSerializer(consent).data, status=201, headers={"Location": location})
+
+
+class ConsentCursorPagination(CursorPagination):
+    ordering = "-created_at"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class ConsentListApi(ConsumerApi):
+    scopes = {"GET": ["consents:read"]}
+
+    class FilterSerializer(serializers.Serializer[Any]):
+        status = serializers.CharField(required=False)
+
+    @extend_schema(
+        operation_id="consents_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=list(Consent.Status.values)),
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("page_size", int),
+        ],
+        responses={
+            200: inline_serializer(
+                "ConsentPage",
+                fields={
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "results": ConsentOutputSerializer(many=True),
+                },
+            ),
+            400: PROBLEM,
+        },
+        tags=["consents"],
+    )
+    def get(self, request: Request) -> Response:
+        filters = validated(self.FilterSerializer(data=request.query_params))
+        consents = consents_for_consumer(consumer=self.consumer(request), status=filters.get("status"))
+        paginator = ConsentCursorPagination()
+        page = paginator.paginate_queryset(consents, request, view=self)
+        return paginator.get_paginated_response(ConsentOutputSerializer(page or [], many=True).data)  # type: ignore[arg-type]
+
+
+class ConsentDetailApi(ConsumerApi):
+    scopes = {"GET": ["consents:read"], "DELETE": ["consents:write"]}
+
+    @extend_schema(
+        operation_id="consent_retrieve", responses={200: ConsentOutputSerializer, 404: PROBLEM}, tags=["consents"]
+    )
+    def get(self, request: Request, consent_id: str) -> Response:
+        consent = consent_get_for_consumer(consumer=self.consumer(request), consent_id=consent_id)
+        return Response(ConsentOutputSerializer(consent).data)
+
+    @extend_schema(
+        operation_id="consent_end",
+        description="The consumer ends the consent, or withdraws its pending request (revoked, reason consumer).",
+        responses={204: None, 404: PROBLEM, 409: PROBLEM},
+        tags=["consents"],
+    )
+    def delete(self, request: Request, consent_id: str) -> Response:
+        consent = consent_get_for_consumer(consumer=self.consumer(request), consent_id=consent_id)
+        actor = Actor(ActorKind.CONSUMER, request.auth.application.client_id)  # type: ignore[union-attr]
+        consent_revoke(consent=consent, actor=actor, reason="consumer")
+        return Response(status=204)

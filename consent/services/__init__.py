@@ -1,0 +1,31 @@
+"""Every write of the consent app. Views and APIs import from here."""
+
+from __future__ import annotations
+
+from consent.services.lifecycle import (
+    consent_approve,
+    consent_expire_if_due,
+    consent_pause,
+    consent_reject,
+    consent_resume,
+    consent_revoke,
+    consents_expire_due,
+    expiry_due,
+)
+from consent.services.preview import PreviewItem, consent_preview
+from consent.services.requests import approval_url, consent_request_create
+
+__all__ = [
+    "PreviewItem",
+    "approval_url",
+    "consent_approve",
+    "consent_expire_if_due",
+    "consent_pause",
+    "consent_preview",
+    "consent_reject",
+    "consent_request_create",
+    "consent_resume",
+    "consent_revoke",
+    "consents_expire_due",
+    "expiry_due",
+]

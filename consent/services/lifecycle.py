@@ -1,0 +1,248 @@
+"""Consent transitions. Each one locks the row, checks the move is allowed, saves, and writes its
+audit event in the same transaction; a refused move raises and changes nothing.
+
+    pending --approve--> active --pause--> paused --resume--> active
+    pending --reject--> rejected
+    pending | active | paused --revoke--> revoked      (pending: the consumer withdraws its request)
+    pending | active | paused --(time)--> expired
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from oauth2_provider.models import RefreshToken
+
+from audit.models import ActorKind, EventType
+from audit.services import Actor, event_record
+from consent.models import Citizen, Consent
+from consent.services.artefacts import consent_artefact_sign
+from consent.services.trail import citizen_actor, consent_event_record, consent_items
+from gateway.errors import HabilitationMissing, InvalidTransition, LoaInsufficient, NotFound, ValidationError
+from providers.models import EidasLevel
+
+Status = Consent.Status
+
+
+def _lock(consent: Consent) -> Consent:
+    # Every transition reads the status under this lock: two concurrent decisions serialise here.
+    return Consent.objects.select_for_update(of=("self",)).select_related("consumer", "citizen").get(pk=consent.pk)
+
+
+def expiry_due(consent: Consent, now: dt.datetime | None = None) -> bool:
+    now = now or timezone.now()
+    if consent.status == Status.PENDING:
+        return consent.request_expires_at <= now
+    if consent.status in (Status.ACTIVE, Status.PAUSED):
+        return consent.valid_until is not None and consent.valid_until <= now
+    return False
+
+
+def _refuse(consent: Consent, action: str) -> InvalidTransition:
+    state = "expired" if expiry_due(consent) else consent.status
+    return InvalidTransition(
+        f"A consent that is {state} cannot be {action}.", extra={"status": state, "consent_id": str(consent.pk)}
+    )
+
+
+def _require(consent: Consent, action: str, *allowed: str) -> None:
+    if consent.status not in allowed or expiry_due(consent):
+        raise _refuse(consent, action)
+
+
+def _require_owner(consent: Consent, citizen: Citizen) -> None:
+    # Selectors already keep other people's consents away; this is the last line.
+    if consent.citizen_id != citizen.pk:
+        raise NotFound("No such consent.")
+
+
+def _save(consent: Consent, now: dt.datetime, *fields: str) -> None:
+    consent.version += 1
+    consent.updated_at = now
+    consent.save(update_fields=[*fields, "version", "updated_at"])
+
+
+@transaction.atomic
+def consent_approve(*, consent: Consent, citizen: Citizen, eidas_level: str) -> Consent:
+    consent = _lock(consent)
+    _require(consent, "approved", Status.PENDING)
+    if eidas_level not in EidasLevel.values:
+        raise ValidationError(
+            "Unknown eIDAS level.", errors={"eidas_level": [{"code": "invalid", "message": eidas_level}]}
+        )
+    items = consent_items(consent)
+    required = max((item.attestation_type.eidas_min for item in items), key=EidasLevel.rank)
+    if EidasLevel.rank(eidas_level) < EidasLevel.rank(required):
+        raise LoaInsufficient(
+            f"These attestations need a login at level {required} or above.",
+            extra={"required_level": required, "current_level": eidas_level},
+        )
+    if any(not item.habilitation.is_in_force() for item in items):
+        raise HabilitationMissing("The requesting organisation's habilitation is no longer in force.")
+    now = timezone.now()
+    consent.citizen = citizen
+    consent.status = Status.ACTIVE
+    consent.status_reason = ""
+    consent.eidas_level = eidas_level
+    consent.decided_at = now
+    consent.valid_from = now
+    consent.valid_until = now + dt.timedelta(days=consent.duration_days)
+    consent.artefact = consent_artefact_sign(consent=consent, items=items, issued_at=now)
+    _save(
+        consent,
+        now,
+        "citizen",
+        "status",
+        "status_reason",
+        "eidas_level",
+        "decided_at",
+        "valid_from",
+        "valid_until",
+        "artefact",
+    )
+    consent_event_record(
+        type=EventType.CONSENT_APPROVED,
+        actor=citizen_actor(citizen),
+        consent=consent,
+        items=items,
+        detail={"eidas_level": eidas_level},
+    )
+    return consent
+
+
+@transaction.atomic
+def consent_reject(*, consent: Consent, citizen: Citizen) -> Consent:
+    consent = _lock(consent)
+    _require(consent, "rejected", Status.PENDING)
+    now = timezone.now()
+    # Recorded so the citizen finds the refusal in their list; it grants nothing.
+    consent.citizen = citizen
+    consent.status = Status.REJECTED
+    consent.status_reason = "citizen"
+    consent.decided_at = now
+    _save(consent, now, "citizen", "status", "status_reason", "decided_at")
+    consent_event_record(
+        type=EventType.CONSENT_REJECTED, actor=citizen_actor(citizen), consent=consent, items=consent_items(consent)
+    )
+    return consent
+
+
+@transaction.atomic
+def consent_pause(*, consent: Consent, citizen: Citizen) -> Consent:
+    consent = _lock(consent)
+    _require_owner(consent, citizen)
+    _require(consent, "paused", Status.ACTIVE)
+    now = timezone.now()
+    consent.status = Status.PAUSED
+    consent.status_reason = "citizen"
+    _save(consent, now, "status", "status_reason")
+    consent_event_record(
+        type=EventType.CONSENT_PAUSED, actor=citizen_actor(citizen), consent=consent, items=consent_items(consent)
+    )
+    return consent
+
+
+@transaction.atomic
+def consent_resume(*, consent: Consent, citizen: Citizen) -> Consent:
+    consent = _lock(consent)
+    _require_owner(consent, citizen)
+    _require(consent, "resumed", Status.PAUSED)
+    now = timezone.now()
+    consent.status = Status.ACTIVE
+    consent.status_reason = ""
+    _save(consent, now, "status", "status_reason")
+    consent_event_record(
+        type=EventType.CONSENT_RESUMED, actor=citizen_actor(citizen), consent=consent, items=consent_items(consent)
+    )
+    return consent
+
+
+@transaction.atomic
+def consent_revoke(*, consent: Consent, actor: Actor, reason: str) -> Consent:
+    """The citizen or the consumer ends the consent; tokens bound to it die in the same commit."""
+    consent = _lock(consent)
+    if actor.kind == ActorKind.CITIZEN:
+        if consent.citizen is None or consent.citizen.ref != actor.id:
+            raise NotFound("No such consent.")
+        _require(consent, "revoked", Status.ACTIVE, Status.PAUSED)
+    else:
+        _require(consent, "revoked", Status.PENDING, Status.ACTIVE, Status.PAUSED)
+    items = consent_items(consent)
+    now = timezone.now()
+    consent.status = Status.REVOKED
+    consent.status_reason = reason[:200]
+    _save(consent, now, "status", "status_reason")
+    consent_event_record(
+        type=EventType.CONSENT_REVOKED, actor=actor, consent=consent, items=items, detail={"reason": reason[:200]}
+    )
+    _tokens_revoke(consent=consent, actor=actor)
+    return consent
+
+
+def _tokens_revoke(*, consent: Consent, actor: Actor) -> None:
+    bindings = consent.token_bindings.select_related("access_token__application")
+    for binding in list(bindings):
+        access_token = binding.access_token
+        event_record(
+            type=EventType.TOKEN_REVOKED,
+            actor=actor,
+            citizen_ref=consent.citizen.ref if consent.citizen else "",
+            consumer=consent.consumer.siret,
+            purpose=consent.purpose_code,
+            consent_id=consent.pk,
+            detail={
+                "token_id": access_token.pk,
+                "client_id": access_token.application.client_id,
+                "reason": "consent_revoked",
+            },
+        )
+        # A refresh token would mint a fresh, unbound access token: it goes too. Deleting the
+        # access token also deletes the binding (CASCADE).
+        refresh = RefreshToken.objects.filter(access_token=access_token).first()
+        if refresh is not None:
+            refresh.revoke()
+        else:
+            access_token.revoke()
+
+
+@transaction.atomic
+def consent_expire_if_due(*, consent: Consent) -> Consent:
+    """Idempotent: a consent that is not due, or already ended, comes back unchanged."""
+    consent = _lock(consent)
+    if not expiry_due(consent):
+        return consent
+    reason = "request_expired" if consent.status == Status.PENDING else "validity_ended"
+    now = timezone.now()
+    consent.status = Status.EXPIRED
+    consent.status_reason = reason
+    _save(consent, now, "status", "status_reason")
+    consent_event_record(
+        type=EventType.CONSENT_EXPIRED,
+        actor=Actor.system(),
+        consent=consent,
+        items=consent_items(consent),
+        detail={"reason": reason},
+    )
+    return consent
+
+
+def due_for_expiry(now: dt.datetime) -> Q:
+    """The consents whose time is up but whose status does not say so yet."""
+    return Q(status=Status.PENDING, request_expires_at__lte=now) | Q(
+        status__in=[Status.ACTIVE, Status.PAUSED], valid_until__lte=now
+    )
+
+
+def consents_expire_due(*, limit: int = 1000) -> int:
+    """Marks the consents whose time is up, each in its own short transaction so one failure does
+    not roll back the others. Idempotent: a second run finds nothing. Returns how many expired."""
+    ids = list(Consent.objects.filter(due_for_expiry(timezone.now())).values_list("pk", flat=True)[:limit])
+    expired = 0
+    for consent in Consent.objects.filter(pk__in=ids):
+        # Another worker may have got there first: only a version bump means this run expired it.
+        if consent_expire_if_due(consent=consent).version != consent.version:
+            expired += 1
+    return expired

@@ -1,0 +1,84 @@
+"""The citizen previews the data a consent would release, before deciding.
+
+The data goes to the citizen's screen only: it is neither stored nor sent to the consumer, and the
+trail records that a preview happened (`citizen.previewed`), never what it showed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from audit.models import EventType
+from audit.services import event_record
+from consent.models import Citizen, Consent, ConsentItem
+from consent.services.trail import citizen_actor
+from gateway.errors import GatewayError, InvalidTransition, LoaInsufficient, ProviderTimeout, SubjectNotFound
+from providers.adapters import adapter_for
+from providers.adapters.base import FetchContext, Subject
+from providers.models import EidasLevel
+
+
+@dataclass(frozen=True)
+class PreviewItem:
+    item: ConsentItem
+    fields: dict[str, Any] = field(default_factory=dict)
+    # A stable error code (subject_not_found, provider_timeout, provider_error) when it failed.
+    error: str = ""
+
+
+def citizen_subject(citizen: Citizen) -> Subject:
+    return Subject(
+        nom_naissance=citizen.nom_naissance,
+        prenoms=tuple(citizen.prenoms.split()),
+        date_naissance=citizen.date_naissance,
+        sexe=citizen.sexe,
+        code_cog_lieu_naissance=citizen.code_cog_lieu_naissance,
+    )
+
+
+def consent_preview(*, consent: Consent, citizen: Citizen, eidas_level: str) -> list[PreviewItem]:
+    """Fetches each type's consented fields live. Not atomic as a whole on purpose: a provider call
+    must never hold a database transaction open; each event is written in its own short one."""
+    if consent.status != Consent.Status.PENDING:
+        raise InvalidTransition("Only a request awaiting your decision can be previewed.")
+    items = list(consent.items.select_related("attestation_type__holder").order_by("id"))
+    required = max((item.attestation_type.eidas_min for item in items), key=EidasLevel.rank)
+    if EidasLevel.rank(eidas_level) < EidasLevel.rank(required):
+        raise LoaInsufficient(extra={"required_level": required, "current_level": eidas_level})
+    subject = citizen_subject(citizen)
+    results = []
+    for item in items:
+        context = FetchContext(
+            purpose=consent.purpose_code, consumer_siret=consent.consumer.siret, exchange_id=uuid.uuid4(), preview=True
+        )
+        try:
+            result = adapter_for(item.attestation_type).fetch(subject, list(item.fields), context)
+        except (SubjectNotFound, ProviderTimeout) as error:
+            results.append(PreviewItem(item=item, error=error.code))
+        except GatewayError:
+            # Whatever else went wrong at the provider is the same thing to the citizen.
+            results.append(PreviewItem(item=item, error="provider_error"))
+        else:
+            results.append(PreviewItem(item=item, fields=result.fields))
+        _previewed_record(consent=consent, citizen=citizen, item=item, outcome=results[-1].error or "succeeded")
+    return results
+
+
+@transaction.atomic
+def _previewed_record(*, consent: Consent, citizen: Citizen, item: ConsentItem, outcome: str) -> None:
+    event_record(
+        type=EventType.CITIZEN_PREVIEWED,
+        actor=citizen_actor(citizen),
+        citizen_ref=citizen.ref,
+        consumer=consent.consumer.siret,
+        provider=item.attestation_type.holder.siret,
+        attestation_type=item.attestation_type.slug,
+        fields=list(item.fields),
+        purpose=consent.purpose_code,
+        consent_id=consent.pk,
+        detail={"outcome": outcome},
+    )

@@ -1,0 +1,239 @@
+"""A consumer asks a citizen for consent: the request is checked against the consumer's
+habilitations (the scope ceiling) before anything is stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from oauth2_provider.models import Application
+
+from audit.models import ActorKind, EventType
+from audit.services import Actor
+from consent.models import Consent, ConsentItem
+from consent.services.trail import consent_event_record
+from gateway.errors import HabilitationMissing, IdempotencyConflict, ValidationError
+from providers.models import AttestationType, Habilitation, Organisation
+from providers.selectors import habilitation_in_force
+
+# The 12-month cap on a consent's validity.
+MAX_DURATION_DAYS = 365
+MAX_PURPOSE_TEXT = 1000
+MAX_IDEMPOTENCY_KEY = 200
+_LOOPBACK_HOSTS = {"localhost"}
+
+Errors = dict[str, list[dict[str, str]]]
+
+
+def _add(errors: Errors, field: str, code: str, message: str) -> None:
+    errors.setdefault(field, []).append({"code": code, "message": message})
+
+
+def approval_url(consent: Consent) -> str:
+    return f"{settings.GATEWAY_BASE_URL}/consentements/demandes/{consent.pk}/"
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _return_url_error(url: str) -> tuple[str, str] | None:
+    if len(url) > 200:
+        return "too_long", "The return URL is at most 200 characters."
+    try:
+        URLValidator(schemes=["https", "http"])(url)
+    except DjangoValidationError:
+        return "invalid_url", "The return URL is not a valid absolute URL."
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return None
+    if settings.DEMO_MODE and _is_loopback(parts.hostname or ""):
+        return None
+    return "https_required", "The return URL must use https (http only to a loopback address in demo mode)."
+
+
+def request_fingerprint(**request: Any) -> str:
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(*, client: Application | None, idempotency_key: str, fingerprint: str) -> Consent | None:
+    if not idempotency_key or client is None:
+        return None
+    existing = Consent.objects.filter(client=client, idempotency_key=idempotency_key).first()
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise IdempotencyConflict("This Idempotency-Key was already used with a different request body.")
+    return existing
+
+
+@transaction.atomic
+def consent_request_create(
+    *,
+    consumer: Organisation,
+    client: Application | None,
+    attestation_types: Sequence[str],
+    fields: Mapping[str, Sequence[str]] | None,
+    purpose_code: str,
+    purpose_text: str,
+    duration_days: int,
+    max_uses: int | None,
+    return_url: str = "",
+    reference: str = "",
+    idempotency_key: str = "",
+) -> Consent:
+    """Creates a pending consent and records `consent.requested`.
+
+    With an `idempotency_key` (scoped to the client), the same request again returns the consent
+    the first one created; the same key with a different request raises IdempotencyConflict.
+    """
+    slugs = list(attestation_types)
+    fingerprint = request_fingerprint(
+        attestation_types=slugs,
+        fields={k: list(v) for k, v in fields.items()} if fields is not None else None,
+        purpose_code=purpose_code,
+        purpose_text=purpose_text,
+        duration_days=duration_days,
+        max_uses=max_uses,
+        return_url=return_url,
+        reference=reference,
+    )
+    replayed = _replay(client=client, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    if replayed is not None:
+        return replayed
+
+    errors: Errors = {}
+    types = _types_check(slugs, errors)
+    if fields is not None:
+        for slug in fields:
+            if slug not in slugs:
+                _add(errors, f"fields.{slug}", "type_not_requested", "Fields are given for a type not requested.")
+            elif not fields[slug]:
+                _add(errors, f"fields.{slug}", "empty", "Ask for at least one field, or leave the type out.")
+    if not purpose_code:
+        _add(errors, "purpose.code", "required", "A purpose code is required.")
+    if len(purpose_text) > MAX_PURPOSE_TEXT:
+        _add(errors, "purpose.text", "too_long", f"The purpose text is at most {MAX_PURPOSE_TEXT} characters.")
+    if not 1 <= duration_days <= MAX_DURATION_DAYS:
+        _add(errors, "duration_days", "out_of_range", f"A consent lasts from 1 to {MAX_DURATION_DAYS} days.")
+    if max_uses is not None and max_uses < 1:
+        _add(errors, "max_uses", "out_of_range", "max_uses is at least 1 (omit it for no limit).")
+    if return_url and (error := _return_url_error(return_url)):
+        _add(errors, "return_url", *error)
+    if len(reference) > 100:
+        _add(errors, "reference", "too_long", "The reference is at most 100 characters.")
+    if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        _add(errors, "idempotency_key", "too_long", f"The Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} characters.")
+    if errors:
+        raise ValidationError("The consent request is not valid.", errors=errors)
+
+    habilitations = _habilitations(consumer, types)
+    chosen: dict[str, list[str]] = {}
+    for attestation_type in types:
+        habilitation = habilitations[attestation_type.slug]
+        allowed = list(habilitation.fields)
+        wanted = list(fields[attestation_type.slug]) if fields and attestation_type.slug in fields else allowed
+        outside = [name for name in wanted if name not in allowed]
+        if outside:
+            _add(
+                errors,
+                f"fields.{attestation_type.slug}",
+                "outside_habilitation",
+                "Not covered by your habilitation: " + ", ".join(sorted(outside)),
+            )
+        # Stored in catalogue order whatever order was asked, so equal consents compare equal.
+        order = {field.name: field.position for field in attestation_type.fields.all()}
+        chosen[attestation_type.slug] = sorted(dict.fromkeys(wanted), key=lambda name: order.get(name, 0))
+        if habilitation.purpose_code != purpose_code:
+            _add(
+                errors,
+                "purpose.code",
+                "outside_habilitation",
+                f"Your habilitation for {attestation_type.slug} is for the purpose '{habilitation.purpose_code}'.",
+            )
+    if errors:
+        raise ValidationError("The consent request goes beyond your habilitations.", errors=errors)
+
+    now = timezone.now()
+    first = habilitations[types[0].slug]
+    consent = Consent(
+        consumer=consumer,
+        client=client,
+        purpose_code=purpose_code,
+        purpose_text=purpose_text or first.purpose_text,
+        duration_days=duration_days,
+        max_uses=max_uses,
+        return_url=return_url,
+        reference=reference,
+        request_expires_at=now + dt.timedelta(days=settings.CONSENT_REQUEST_TTL_DAYS),
+        created_at=now,
+        updated_at=now,
+        idempotency_key=idempotency_key if client is not None else "",
+        request_fingerprint=fingerprint,
+    )
+    try:
+        # A concurrent request with the same key loses on the unique constraint, not on a race.
+        with transaction.atomic():
+            consent.save(force_insert=True)
+    except IntegrityError:
+        replayed = _replay(client=client, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if replayed is None:
+            raise
+        return replayed
+    items = [
+        ConsentItem.objects.create(
+            consent=consent,
+            attestation_type=attestation_type,
+            habilitation=habilitations[attestation_type.slug],
+            fields=chosen[attestation_type.slug],
+        )
+        for attestation_type in types
+    ]
+    actor = Actor(ActorKind.CONSUMER, client.client_id if client is not None else consumer.siret)
+    consent_event_record(type=EventType.CONSENT_REQUESTED, actor=actor, consent=consent, items=items)
+    return consent
+
+
+def _types_check(slugs: list[str], errors: Errors) -> list[AttestationType]:
+    if not slugs:
+        _add(errors, "attestation_types", "required", "Ask for at least one attestation type.")
+        return []
+    if len(set(slugs)) != len(slugs):
+        _add(errors, "attestation_types", "duplicate", "Each attestation type may appear once.")
+    found = {
+        t.slug: t
+        for t in AttestationType.objects.filter(slug__in=slugs, active=True)
+        .select_related("holder")
+        .prefetch_related("fields")
+    }
+    for slug in dict.fromkeys(slugs):
+        if slug not in found:
+            _add(errors, "attestation_types", "unknown_type", f"No active attestation type '{slug}'.")
+    return [found[slug] for slug in dict.fromkeys(slugs) if slug in found]
+
+
+def _habilitations(consumer: Organisation, types: list[AttestationType]) -> dict[str, Habilitation]:
+    found: dict[str, Habilitation] = {}
+    for attestation_type in types:
+        habilitation = habilitation_in_force(consumer=consumer, attestation_type=attestation_type)
+        if habilitation is None:
+            raise HabilitationMissing(
+                f"Your organisation has no approved habilitation for {attestation_type.slug}.",
+                extra={"attestation_type": attestation_type.slug},
+            )
+        found[attestation_type.slug] = habilitation
+    return found

@@ -1,0 +1,26 @@
+"""The citizen's pages: login, the approval page, the consent dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from django.http import Http404, HttpRequest, HttpResponse
+
+from gateway.errors import NotFound
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def not_found_as_404(view: View) -> View:
+    """Selectors raise the API's NotFound; a page answers with the site's 404 page instead."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound:
+            raise Http404 from None
+
+    return cast(View, wrapper)

@@ -1,0 +1,125 @@
+"""The citizen's consents: list by status, detail, pause / resume / revoke, receipt."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from consent.auth import citizen_required, current_citizen
+from consent.models import Citizen, Consent
+from consent.selectors import consent_get_for_citizen, consents_for_citizen
+from consent.services import consent_pause, consent_resume, consent_revoke
+from consent.services.artefacts import consent_receipt
+from consent.services.trail import citizen_actor
+from consent.terms import terms_for_consent
+from consent.views import not_found_as_404
+from gateway.errors import GatewayError
+
+Status = Consent.Status
+
+# The order and headings of the list: what is in force first, what has ended last.
+GROUPS = [
+    (Status.ACTIVE, "Actifs", "Active"),
+    (Status.PAUSED, "Suspendus", "Paused"),
+    (Status.PENDING, "En attente", "Pending"),
+    (Status.REJECTED, "Refusés", "Rejected"),
+    (Status.REVOKED, "Retirés", "Withdrawn"),
+    (Status.EXPIRED, "Expirés", "Expired"),
+]
+
+
+def _citizen(request: HttpRequest) -> Citizen:
+    citizen = current_citizen(request)
+    assert citizen is not None  # citizen_required
+    return citizen
+
+
+@require_GET
+@never_cache
+@citizen_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    consents = list(consents_for_citizen(citizen=_citizen(request)))
+    groups = []
+    for status, title_fr, title_en in GROUPS:
+        members = [consent for consent in consents if consent.status == status]
+        if members:
+            groups.append({"status": status, "title_fr": title_fr, "title_en": title_en, "consents": members})
+    return render(request, "consent/dashboard.html", {"title": "Mes consentements", "groups": groups})
+
+
+def _detail(request: HttpRequest, consent: Consent, *, error: GatewayError | None = None) -> HttpResponse:
+    context = {"title": "Consentement", "consent": consent, "terms": terms_for_consent(consent), "error": error}
+    return render(request, "consent/detail.html", context, status=error.status if error else 200)
+
+
+@require_GET
+@never_cache
+@citizen_required
+@not_found_as_404
+def detail(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
+    return _detail(request, consent_get_for_citizen(citizen=_citizen(request), consent_id=consent_id))
+
+
+@require_POST
+@citizen_required
+@not_found_as_404
+def pause(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
+    citizen = _citizen(request)
+    consent = consent_get_for_citizen(citizen=citizen, consent_id=consent_id)
+    try:
+        consent_pause(consent=consent, citizen=citizen)
+    except GatewayError as error:
+        return _detail(request, consent_get_for_citizen(citizen=citizen, consent_id=consent_id), error=error)
+    return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
+
+
+@require_POST
+@citizen_required
+@not_found_as_404
+def resume(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
+    citizen = _citizen(request)
+    consent = consent_get_for_citizen(citizen=citizen, consent_id=consent_id)
+    try:
+        consent_resume(consent=consent, citizen=citizen)
+    except GatewayError as error:
+        return _detail(request, consent_get_for_citizen(citizen=citizen, consent_id=consent_id), error=error)
+    return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+@citizen_required
+@not_found_as_404
+def revoke(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
+    """GET asks to confirm (withdrawing cannot be undone); POST withdraws."""
+    citizen = _citizen(request)
+    consent = consent_get_for_citizen(citizen=citizen, consent_id=consent_id)
+    error = None
+    if request.method == "POST":
+        try:
+            consent_revoke(consent=consent, actor=citizen_actor(citizen), reason="citizen")
+        except GatewayError as exc:
+            error = exc
+        else:
+            return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
+    context = {"title": "Retirer mon consentement", "consent": consent, "terms": terms_for_consent(consent)}
+    context["error"] = error
+    return render(request, "consent/revoke_confirm.html", context, status=error.status if error else 200)
+
+
+@require_GET
+@never_cache
+@citizen_required
+@not_found_as_404
+def receipt(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
+    consent = consent_get_for_citizen(citizen=_citizen(request), consent_id=consent_id)
+    body = json.dumps(consent_receipt(consent=consent), ensure_ascii=False, indent=2)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="recu-consentement-{consent.pk}.json"'
+    return response

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from audit.models import AuditEvent
+from consent import demo
+from consent.models import Consent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_seed_adds_a_request_and_an_active_consent_once(catalogue: None):
+    out = io.StringIO()
+    demo.seed(out)
+    demo.seed(out)
+    statuses = dict(Consent.objects.values_list("reference", "status"))
+    assert statuses == {demo.PENDING_REFERENCE: "pending", demo.ACTIVE_REFERENCE: "active"}
+    assert Consent.objects.get(reference=demo.ACTIVE_REFERENCE).citizen.subject == "demo-0"
+    assert AuditEvent.objects.filter(type="consent.requested").count() == 2
+    pending = Consent.objects.get(reference=demo.PENDING_REFERENCE)
+    assert f"/consentements/demandes/{pending.pk}/" in out.getvalue()
