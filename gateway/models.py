@@ -43,6 +43,37 @@ class Exchange(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["consumer", "-created_at"], name="exchange_consumer_time")]
+        constraints = [
+            # A retried POST /api/v1/exchanges with the same Idempotency-Key finds the first one.
+            models.UniqueConstraint(
+                fields=["consumer", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="exchange_idempotency_key_per_consumer",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Exchange {self.pk} ({self.status})"
+
+
+class AuthorizationCode(models.Model):
+    """What the gateway keeps of an authorization code once django-oauth-toolkit deletes its Grant.
+
+    Enough to recognise a second redemption and revoke the tokens the first one obtained (RFC 6749
+    §4.1.2, ASVS 10.4.2), and to bind those tokens to the consent the citizen gave on the consent
+    screen. Only hashes: neither the code nor the tokens are stored here.
+    """
+
+    code_sha256 = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey("oauth2_provider.Application", on_delete=models.CASCADE, related_name="+")
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    # SHA-256 checksums of the access tokens issued from this code (DOT's token_checksum).
+    token_checksums = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="authorization_code_time")]
+
+    def __str__(self) -> str:
+        return f"AuthorizationCode #{self.pk}"

@@ -5,7 +5,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from oauth2_provider import views as oauth_views
 
-from gateway import views
+from gateway import apis, views
+from gateway.oauth import views as gateway_oauth_views
 
 handler404 = "gateway.views.handler404"
 handler500 = "gateway.views.handler500"
@@ -13,8 +14,8 @@ handler500 = "gateway.views.handler500"
 # Only the endpoints of the v1 contract are mounted: no self-service application registration,
 # no token management pages.
 oauth_patterns = [
-    path("authorize/", oauth_views.AuthorizationView.as_view(), name="authorize"),
-    path("token/", oauth_views.TokenView.as_view(), name="token"),
+    path("authorize/", gateway_oauth_views.GatewayAuthorizationView.as_view(), name="authorize"),
+    path("token/", gateway_oauth_views.GatewayTokenView.as_view(), name="token"),
     path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", oauth_views.IntrospectTokenView.as_view(), name="introspect"),
 ]
@@ -24,7 +25,15 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path(".well-known/jwks.json", views.jwks_view, name="jwks"),
+    path(
+        ".well-known/oauth-authorization-server",
+        gateway_oauth_views.AuthorizationServerMetadataView.as_view(),
+        name="oauth-server-metadata",
+    ),
     path("oauth/", include((oauth_patterns, "oauth2_provider"))),
+    path("api/v1/attestations/<str:slug>", apis.AttestationGetApi.as_view(), name="attestation-get"),
+    path("api/v1/exchanges", apis.ExchangeCreateApi.as_view(), name="exchange-create"),
+    path("api/v1/exchanges/<uuid:exchange_id>", apis.ExchangeGetApi.as_view(), name="exchange-get"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),

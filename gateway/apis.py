@@ -1,0 +1,130 @@
+"""The exchange API (v1): one view per operation, thin, problems raised as gateway errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from oauth2_provider.models import AccessToken
+from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gateway.errors import ValidationError
+from gateway.selectors import caller_for_token
+from gateway.services.async_exchanges import exchange_collect, exchange_submit
+from gateway.services.exchanges import exchange_perform
+
+
+class HeaderBearerAuthentication(OAuth2Authentication):
+    """Bearer tokens in the Authorization header only (RFC 9700 §4.3.2): a token in the URL ends up
+    in logs and browser history, so a request carrying one is refused even with a valid header."""
+
+    def authenticate(self, request: Request) -> Any:
+        if "access_token" in request.query_params:
+            raise AuthenticationFailed("Send the access token in the Authorization header, never in the URL.")
+        return super().authenticate(request)
+
+
+class HasClientToken(BasePermission):
+    """A valid OAuth access token (client_credentials tokens carry no user, so IsAuthenticated
+    would refuse them); what the token may do is decided by the service."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.auth, AccessToken)
+
+
+class AttestationSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    issuer = serializers.CharField(help_text="SIRET of the administration that holds the data")
+    issued_at = serializers.DateTimeField()
+    subject_ref = serializers.CharField(help_text="Keyed hash standing for the citizen")
+    consent = serializers.UUIDField()
+    fields = serializers.DictField(help_text="The consented fields only")  # type: ignore[assignment]
+
+
+class AttestationResultSerializer(serializers.Serializer):
+    exchange_id = serializers.UUIDField()
+    attestation = AttestationSerializer()
+    jws = serializers.CharField(
+        help_text="Compact JWS (EdDSA) over exactly `attestation`; keys at /.well-known/jwks.json"
+    )
+
+
+def _no_store(response: Response) -> Response:
+    # An attestation is personal data: no shared or browser cache may keep it.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class AttestationGetApi(APIView):
+    authentication_classes = [HeaderBearerAuthentication]
+    permission_classes = [HasClientToken]
+
+    class InputSerializer(serializers.Serializer):
+        consent = serializers.UUIDField(required=False)
+
+    @extend_schema(
+        operation_id="attestation_get",
+        parameters=[OpenApiParameter("consent", str, description="Consent id (not needed with a consent-bound token)")],
+        responses={200: AttestationResultSerializer},
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        caller = caller_for_token(request.auth)
+        serializer = self.InputSerializer(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        result = exchange_perform(caller=caller, slug=slug, consent_id=serializer.validated_data.get("consent"))
+        return _no_store(Response(result.as_json()))
+
+
+class ExchangeCreateApi(APIView):
+    authentication_classes = [HeaderBearerAuthentication]
+    permission_classes = [HasClientToken]
+
+    class InputSerializer(serializers.Serializer):
+        attestation_type = serializers.CharField(max_length=100)
+        consent = serializers.UUIDField(required=False)
+
+    class OutputSerializer(serializers.Serializer):
+        exchange_id = serializers.UUIDField()
+        status = serializers.CharField()
+
+    @extend_schema(
+        operation_id="exchange_create",
+        request=InputSerializer,
+        responses={202: OutputSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request: Request) -> Response:
+        caller = caller_for_token(request.auth)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 200:
+            raise ValidationError(
+                errors={"Idempotency-Key": [{"code": "max_length", "message": "200 characters at most."}]}
+            )
+        exchange, _ = exchange_submit(
+            caller=caller,
+            slug=serializer.validated_data["attestation_type"],
+            consent_id=serializer.validated_data.get("consent"),
+            idempotency_key=key,
+        )
+        location = reverse("exchange-get", kwargs={"exchange_id": exchange.pk})
+        body = self.OutputSerializer({"exchange_id": exchange.pk, "status": exchange.status}).data
+        return Response(body, status=202, headers={"Location": location})
+
+
+class ExchangeGetApi(APIView):
+    authentication_classes = [HeaderBearerAuthentication]
+    permission_classes = [HasClientToken]
+
+    @extend_schema(operation_id="exchange_get", responses={200: AttestationResultSerializer})
+    def get(self, request: Request, exchange_id: Any) -> Response:
+        caller = caller_for_token(request.auth)
+        return _no_store(Response(exchange_collect(caller=caller, exchange_id=exchange_id)))

@@ -1,0 +1,183 @@
+"""The gateway's OAuth2Validator: django-oauth-toolkit's, with the gateway's rules on top.
+
+- only confidential clients linked to an active organisation (ApiClient) exist for the server,
+  and never one with `skip_authorization` (the citizen always sees the consent screen);
+- the scope ceiling (see `gateway.oauth.scopes`) at the authorization and token endpoints;
+- redirect URIs compared as exact strings, always sent, https only (http loopback in demo mode);
+- an authorization code redeemed twice revokes the tokens of its first redemption;
+- token issue and revocation are recorded in the trail in the transaction of the token write.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from oauth2_provider.models import AbstractApplication, AccessToken, Application
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
+
+from consent.models import TokenBinding
+from gateway.models import AuthorizationCode
+from gateway.oauth.scopes import api_client_for, scope_ceiling
+from gateway.services.tokens import (
+    client_actor,
+    code_replay_revoke,
+    token_checksum,
+    token_issued_record,
+    token_revoked_record,
+)
+
+# Application.authorization_grant_type values, and the grant_type parameters they allow.
+ALLOWED_GRANTS = (AbstractApplication.GRANT_AUTHORIZATION_CODE, AbstractApplication.GRANT_CLIENT_CREDENTIALS)
+ALLOWED_GRANT_TYPES = ("authorization_code", "client_credentials")
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why a redirect URI may not be registered or used, or None when it may."""
+    parts = urlsplit(uri)
+    if "#" in uri:
+        return "A redirect URI has no fragment (RFC 6749 §3.1.2)."
+    if "@" in parts.netloc:
+        return "A redirect URI carries no user information."
+    if not parts.hostname:
+        return "A redirect URI is absolute."
+    if parts.scheme == "https":
+        return None
+    if parts.scheme == "http" and settings.DEMO_MODE and parts.hostname in LOOPBACK_HOSTS:
+        return None
+    return "A redirect URI uses https (http only on a loopback address, in demo mode)."
+
+
+def redirect_uri_registered(uri: str, registered: list[str]) -> bool:
+    # Exact string comparison (RFC 9700 §4.1.3): no case folding, no extra query, no prefix.
+    return redirect_uri_problem(uri) is None and uri in registered
+
+
+class CodeReplayed(Exception):
+    pass
+
+
+class GatewayOAuth2Validator(OAuth2Validator):
+    # --- Clients -----------------------------------------------------------------------------
+
+    def _load_application(self, client_id: str, request: Any) -> Application | None:
+        client = super()._load_application(client_id, request)
+        if client is None:
+            return None
+        api_client = api_client_for(client)
+        if (
+            client.skip_authorization
+            or client.client_type != AbstractApplication.CLIENT_CONFIDENTIAL
+            or client.authorization_grant_type not in ALLOWED_GRANTS
+            or api_client is None
+            or not api_client.organisation.active
+        ):
+            request.client = None
+            return None
+        return client
+
+    def client_authentication_required(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        # Confidential clients only: every token request authenticates (FAPI 2.0 §5.3.2.1).
+        return True
+
+    def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        if not super().authenticate_client(request, *args, **kwargs):
+            return False
+        # DOT loaded the client without our checks when it authenticated it; apply them now.
+        return self._load_application(request.client.client_id, request) is not None
+
+    def authenticate_client_id(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> bool:
+        return False
+
+    def validate_grant_type(
+        self, client_id: str, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if grant_type not in ALLOWED_GRANT_TYPES:
+            return False
+        return bool(super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs))
+
+    # --- Scopes ------------------------------------------------------------------------------
+
+    def validate_scopes(
+        self, client_id: str, scopes: list[str], client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        return set(scopes) <= scope_ceiling(client)
+
+    # --- Redirect URIs -----------------------------------------------------------------------
+
+    def get_default_redirect_uri(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> None:
+        # No default: a request without redirect_uri is refused rather than completed silently.
+        return None
+
+    def validate_redirect_uri(self, client_id: str, redirect_uri: str, request: Any, *args: Any, **kwargs: Any) -> bool:
+        return redirect_uri_registered(redirect_uri, request.client.redirect_uris.split())
+
+    # --- Authorization codes -----------------------------------------------------------------
+
+    def save_authorization_code(
+        self, client_id: str, code: dict[str, str], request: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        with transaction.atomic():
+            super().save_authorization_code(client_id, code, request, *args, **kwargs)
+            AuthorizationCode.objects.create(
+                code_sha256=token_checksum(code["code"]),
+                application=request.client,
+                # Set by the consent screen (gateway.oauth.views) when the citizen approved a consent.
+                consent_id=getattr(request, "consent_id", None),
+            )
+
+    def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
+        redeemed = AuthorizationCode.objects.filter(code_sha256=token_checksum(code), redeemed_at__isnull=False)
+        if redeemed.exists():
+            code_replay_revoke(code_sha256=token_checksum(code))
+            return False
+        return bool(super().validate_code(client_id, code, client, request, *args, **kwargs))
+
+    # --- Tokens ------------------------------------------------------------------------------
+
+    def _create_access_token(self, expires: Any, request: Any, token: Any, source_refresh_token: Any = None) -> Any:
+        access_token = super()._create_access_token(expires, request, token, source_refresh_token)
+        request.gateway_access_token = access_token
+        return access_token
+
+    def save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            with transaction.atomic():
+                super().save_bearer_token(token, request, *args, **kwargs)
+                access_token: AccessToken = request.gateway_access_token
+                if request.grant_type == "authorization_code":
+                    self._redeem(request.code, access_token)
+                token_issued_record(access_token=access_token, grant_type=request.grant_type)
+        except CodeReplayed:
+            # Two redemptions raced: the one that lost is a replay like any other.
+            code_replay_revoke(code_sha256=token_checksum(request.code))
+            raise errors.InvalidGrantError(request=request) from None
+
+    def _redeem(self, code: str, access_token: AccessToken) -> None:
+        record = AuthorizationCode.objects.select_for_update().filter(code_sha256=token_checksum(code)).first()
+        if record is None or record.redeemed_at is not None:
+            raise CodeReplayed()
+        record.redeemed_at = timezone.now()
+        record.token_checksums = [access_token.token_checksum]
+        record.save(update_fields=["redeemed_at", "token_checksums"])
+        if record.consent_id is not None:
+            TokenBinding.objects.create(access_token=access_token, consent_id=record.consent_id)
+
+    def revoke_token(self, token: str, token_type_hint: str | None, request: Any, *args: Any, **kwargs: Any) -> None:
+        application_pk = getattr(request.client, "pk", None)
+        with transaction.atomic():
+            if application_pk is not None:
+                for access_token in AccessToken.objects.select_related("application").filter(
+                    token_checksum=token_checksum(token), application_id=application_pk
+                ):
+                    token_revoked_record(
+                        access_token=access_token,
+                        actor=client_actor(request.client.client_id),
+                        reason="revoked_by_client",
+                    )
+            super().revoke_token(token, token_type_hint, request, *args, **kwargs)

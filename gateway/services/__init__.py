@@ -1,0 +1,1 @@
+"""Writes of the gateway: exchanges, tokens, OAuth clients, rate limits (one module per role)."""

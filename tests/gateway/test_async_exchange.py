@@ -1,0 +1,243 @@
+"""POST /api/v1/exchanges and GET /api/v1/exchanges/{id}: the same exchange, through Celery."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from audit.models import AuditEvent, EventType
+from consent.models import Citizen, Consent
+from consent.services.lifecycle import consent_revoke
+from gateway.celery import app as celery_app
+from gateway.models import Exchange
+from providers.models import Organisation
+from tests.gateway.conftest import QF, Consumer, bearer, citizen_actor
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def mairie_token(client: Client, mairie_client: Consumer) -> str:
+    return mairie_client.token(client, f"attestations:{QF}")
+
+
+@pytest.fixture
+def alice_consent(alice: Citizen, mairie: Organisation, make_consent: Callable[..., Consent]) -> Consent:
+    return make_consent(alice, mairie)
+
+
+def submit(client: Client, token: str, consent: Consent, key: str = "", slug: str = QF) -> Any:
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return client.post(
+        "/api/v1/exchanges",
+        {"attestation_type": slug, "consent": str(consent.pk)},
+        content_type="application/json",
+        **bearer(token),
+        **headers,
+    )
+
+
+class TestAsyncExchange:
+    def test_it_accepts_runs_and_hands_the_result_over_once(
+        self,
+        client: Client,
+        mairie_token: str,
+        alice_consent: Consent,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            response = submit(client, mairie_token, alice_consent)
+
+        assert response.status_code == 202
+        exchange_id = response.json()["exchange_id"]
+        assert response["Location"] == f"/api/v1/exchanges/{exchange_id}"
+        assert response.json()["status"] == "pending"
+        pending = client.get(response["Location"], **bearer(mairie_token))
+        assert pending.json() == {"exchange_id": exchange_id, "status": "pending"}
+
+        for callback in callbacks:
+            callback()
+        row = Exchange.objects.get(pk=exchange_id)
+        assert row.status == Exchange.Status.SUCCEEDED and row.is_async
+        # Held encrypted: no field value readable at rest.
+        assert row.result_ciphertext is not None
+        assert b"quotient" not in bytes(row.result_ciphertext)
+        assert AuditEvent.objects.get(type=EventType.EXCHANGE_SUCCEEDED).exchange_id == row.pk
+
+        collected = client.get(response["Location"], **bearer(mairie_token))
+        assert collected.status_code == 200
+        body = collected.json()
+        assert body["status"] == "succeeded"
+        assert body["attestation"]["subject_ref"] == alice_consent.citizen.ref
+        assert body["jws"].count(".") == 2
+        row.refresh_from_db()
+        assert row.result_ciphertext is None
+
+        again = client.get(response["Location"], **bearer(mairie_token))
+        assert again.status_code == 410
+        assert again.json()["code"] == "result_gone"
+
+    def test_it_hides_the_exchange_from_other_consumers(
+        self,
+        client: Client,
+        mairie_token: str,
+        alice_consent: Consent,
+        cd_rhone: Organisation,
+        make_consumer: Callable[..., Consumer],
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            location = submit(client, mairie_token, alice_consent)["Location"]
+        other = make_consumer(cd_rhone).token(client, "consents:read")
+
+        response = client.get(location, **bearer(other))
+
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+        assert Exchange.objects.get().result_ciphertext is not None
+
+    def test_it_honours_the_idempotency_key(
+        self, client: Client, mairie_token: str, alice_consent: Consent, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            first = submit(client, mairie_token, alice_consent, key="k-1")
+            second = submit(client, mairie_token, alice_consent, key="k-1")
+            other = submit(client, mairie_token, alice_consent, key="k-1", slug="dgfip.avis-imposition")
+
+        assert first.status_code == second.status_code == 202
+        assert first.json()["exchange_id"] == second.json()["exchange_id"]
+        assert other.status_code == 409
+        assert other.json()["code"] == "idempotency_key_reused"
+        assert Exchange.objects.count() == 1
+        alice_consent.refresh_from_db()
+        assert alice_consent.uses == 1
+
+    def test_it_denies_at_once_what_the_synchronous_endpoint_would(
+        self, client: Client, mairie_token: str, alice: Citizen, alice_consent: Consent
+    ) -> None:
+        consent_revoke(consent=alice_consent, actor=citizen_actor(alice), reason="test")
+
+        response = submit(client, mairie_token, alice_consent)
+
+        assert response.status_code == 403
+        assert response.json()["code"] == "consent_revoked"
+        assert Exchange.objects.get().status == Exchange.Status.DENIED
+
+    def test_a_consent_revoked_before_the_task_runs_is_refused_then(
+        self,
+        client: Client,
+        mairie_token: str,
+        alice: Citizen,
+        alice_consent: Consent,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            location = submit(client, mairie_token, alice_consent)["Location"]
+        consent_revoke(consent=alice_consent, actor=citizen_actor(alice), reason="test")
+        for callback in callbacks:
+            callback()
+
+        body = client.get(location, **bearer(mairie_token)).json()
+
+        assert body["status"] == "denied"
+        assert body["problem"]["code"] == "consent_revoked"
+        assert "attestation" not in body
+        assert AuditEvent.objects.get(type=EventType.EXCHANGE_DENIED).detail == {"code": "consent_revoked"}
+
+    def test_an_uncollected_result_expires(
+        self, client: Client, mairie_token: str, alice_consent: Consent, django_capture_on_commit_callbacks: Any
+    ) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            location = submit(client, mairie_token, alice_consent)["Location"]
+        Exchange.objects.update(result_expires_at=timezone.now())
+
+        from gateway.tasks import exchange_results_purge
+
+        assert exchange_results_purge() == 1
+        assert client.get(location, **bearer(mairie_token)).status_code == 410
+
+    def test_bad_input_changes_nothing(self, client: Client, mairie_token: str, alice_consent: Consent) -> None:
+        response = client.post(
+            "/api/v1/exchanges", {"consent": "nope"}, content_type="application/json", **bearer(mairie_token)
+        )
+
+        assert response.status_code == 400
+        assert response.json()["code"] == "validation_error"
+        assert not Exchange.objects.exists()
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker (solo pool) on the test database and the test Redis."""
+    database = settings.DATABASES["default"]
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    if database.get("PASSWORD"):
+        url = f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL}
+    celery_app.control.purge()
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "gateway",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            "celery",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+    )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_exchange(
+    celery_worker: subprocess.Popen[bytes],
+    client: Client,
+    mairie_client: Consumer,
+    alice: Citizen,
+    mairie: Organisation,
+    make_consent: Callable[..., Consent],
+) -> None:
+    celery_app.conf.task_always_eager = False
+    consent = make_consent(alice, mairie)
+    token = mairie_client.token(client, f"attestations:{QF}")
+
+    location = submit(client, token, consent)["Location"]
+    deadline = time.monotonic() + 60
+    body = client.get(location, **bearer(token)).json()
+    while body["status"] == "pending" and time.monotonic() < deadline:
+        assert celery_worker.poll() is None, "the worker died"
+        time.sleep(0.3)
+        body = client.get(location, **bearer(token)).json()
+
+    assert body["status"] == "succeeded", body
+    assert body["attestation"]["consent"] == str(consent.pk)
+    assert Exchange.objects.get().result_ciphertext is None
