@@ -13,7 +13,9 @@ from typing import Any
 from django.apps import apps
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
-from oauth2_provider.contrib.rest_framework import OAuth2Authentication, TokenHasScope
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from oauth2_provider.contrib.rest_framework import TokenHasScope
 from oauth2_provider.models import AccessToken
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
@@ -36,9 +38,14 @@ from audit.selectors import (
     inclusion_proof_get,
 )
 from audit.services import Actor, auditor_search_record
+from gateway.authentication import HeaderBearerAuthentication
 from gateway.errors import NotFound, PermissionDeniedError, ScopeMissing, ValidationError
 
 AUDIT_SCOPE = "audit:read"
+
+
+def _Q(name: str, type_: Any, *, required: bool = True) -> OpenApiParameter:  # noqa: N802
+    return OpenApiParameter(name, type_, OpenApiParameter.QUERY, required=required)
 
 
 class _PassThroughRenderer(BaseRenderer):
@@ -79,6 +86,7 @@ class PublicApi(APIView):
     permission_classes = [AllowAny]
 
 
+@extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR}, tags=["audit"])
 class CheckpointApi(PublicApi):
     """The latest signed checkpoint, as a C2SP signed note (text/plain)."""
 
@@ -93,6 +101,7 @@ class CheckpointApi(PublicApi):
         return response
 
 
+@extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR}, tags=["audit"])
 class PublicKeyApi(PublicApi):
     """The log's Ed25519 public key as a C2SP verifier key (`<name>+<hash>+<base64 key>`)."""
 
@@ -104,6 +113,9 @@ class PublicKeyApi(PublicApi):
         return response
 
 
+@extend_schema(
+    parameters=[_Q("index", int), _Q("tree_size", int, required=False)], responses=OpenApiTypes.OBJECT, tags=["audit"]
+)
 class InclusionProofApi(PublicApi):
     class InputSerializer(serializers.Serializer):
         index = serializers.IntegerField(min_value=0, max_value=2**62)
@@ -125,6 +137,7 @@ class InclusionProofApi(PublicApi):
         )
 
 
+@extend_schema(parameters=[_Q("first", int), _Q("second", int)], responses=OpenApiTypes.OBJECT, tags=["audit"])
 class ConsistencyProofApi(PublicApi):
     class InputSerializer(serializers.Serializer):
         first = serializers.IntegerField(min_value=1, max_value=2**62)
@@ -224,6 +237,15 @@ def filters_from(data: dict[str, Any]) -> EventFilters:
     )
 
 
+@extend_schema(
+    parameters=[EventFilterSerializer],
+    responses={
+        200: OpenApiTypes.OBJECT,
+        (200, "text/csv"): OpenApiTypes.STR,
+        (200, "application/jsonl"): OpenApiTypes.STR,
+    },
+    tags=["audit"],
+)
 class EventsApi(APIView):
     """Auditors' search of the trail (scope audit:read), paginated, or exported as CSV or JSONL.
 
@@ -232,7 +254,7 @@ class EventsApi(APIView):
     and export is recorded as an auditor event before any result is returned.
     """
 
-    authentication_classes = [OAuth2Authentication]
+    authentication_classes = [HeaderBearerAuthentication]
     permission_classes = [HasAuditScope, AuditClientAllowed]
     required_scopes = [AUDIT_SCOPE]
     renderer_classes = [JSONRenderer, CsvRenderer, JsonLinesRenderer]
@@ -280,6 +302,15 @@ class EventsApi(APIView):
         return Response({"results": self.OutputSerializer(rows, many=True).data, "next_cursor": page.next_cursor})
 
 
+@extend_schema(
+    parameters=[
+        _Q("since", OpenApiTypes.DATE, required=False),
+        _Q("until", OpenApiTypes.DATE, required=False),
+        _Q("format", str, required=False),
+    ],
+    responses={200: OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR},
+    tags=["statistics"],
+)
 class ExchangeStatsApi(PublicApi):
     """Daily succeeded exchanges per attestation type, consumer and provider; counts < 10 withheld."""
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
-from oauth2_provider.contrib.rest_framework import OAuth2Authentication, TokenHasScope
+from oauth2_provider.contrib.rest_framework import TokenHasScope
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
@@ -25,6 +25,7 @@ from audit.services import Actor
 from consent.models import Consent
 from consent.selectors import consent_get_for_consumer, consents_for_consumer
 from consent.services import approval_url, consent_request_create, consent_revoke
+from gateway.authentication import HeaderBearerAuthentication
 from gateway.errors import PermissionDeniedError, ScopeMissing, ValidationError
 from providers.models import ApiClient, Organisation
 
@@ -79,7 +80,7 @@ def validated(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
 
 
 class ConsumerApi(APIView):
-    authentication_classes = [OAuth2Authentication]
+    authentication_classes = [HeaderBearerAuthentication]
     permission_classes = [ConsumerTokenHasScope]
     scopes: dict[str, list[str]] = {}
 

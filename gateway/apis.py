@@ -6,29 +6,18 @@ from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from oauth2_provider.models import AccessToken
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gateway.authentication import HeaderBearerAuthentication
 from gateway.errors import ValidationError
 from gateway.selectors import caller_for_token
 from gateway.services.async_exchanges import exchange_collect, exchange_submit
 from gateway.services.exchanges import exchange_perform
-
-
-class HeaderBearerAuthentication(OAuth2Authentication):
-    """Bearer tokens in the Authorization header only (RFC 9700 §4.3.2): a token in the URL ends up
-    in logs and browser history, so a request carrying one is refused even with a valid header."""
-
-    def authenticate(self, request: Request) -> Any:
-        if "access_token" in request.query_params:
-            raise AuthenticationFailed("Send the access token in the Authorization header, never in the URL.")
-        return super().authenticate(request)
 
 
 class HasClientToken(BasePermission):

@@ -159,6 +159,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Marks consents and requests whose time is up (reads enforce expiry too; this keeps the
     # stored status honest for lists and the trail). Idempotent.
     "consents-expire": {"task": "consent.tasks.consents_expire", "schedule": 60.0, "options": {"expires": 55}},
+    # Webhook retries (consent/services/webhooks.py), and first sends whose message was lost.
+    "webhooks-retry-due": {"task": "consent.tasks.webhooks_retry_due", "schedule": 30.0, "options": {"expires": 25}},
     "audit-verify": {"task": "audit.tasks.verify", "schedule": 300.0},
 }
 
@@ -207,7 +209,7 @@ SESSION_COOKIE_AGE = 30 * 60
 X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["oauth2_provider.contrib.rest_framework.OAuth2Authentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["gateway.authentication.HeaderBearerAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
