@@ -25,6 +25,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # The embedded default: SQLite, eager Celery, demo data, a server on localhost.
+run: export GATEWAY_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	DEBUG=1 GATEWAY_DEMO=1 $(PY) manage.py migrate --no-input
 	DEBUG=1 GATEWAY_DEMO=1 $(PY) manage.py seed_demo
