@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from consent import apis
-from consent.views import approval, dashboard, login
+from consent.views import approval, dashboard, history, login
 
 app_name = "consent"
 
@@ -19,6 +19,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("consentements/demandes/<uuid:consent_id>/accepter/", approval.approval_approve, name="approval-approve"),
     path("consentements/demandes/<uuid:consent_id>/refuser/", approval.approval_reject, name="approval-reject"),
     path("mes-consentements/", dashboard.dashboard, name="dashboard"),
+    path("mes-consentements/historique/", history.history, name="history"),
+    path("mes-consentements/historique/<int:event_id>/preuve.json", history.proof, name="history-proof"),
     path("mes-consentements/<uuid:consent_id>/", dashboard.detail, name="detail"),
     path("mes-consentements/<uuid:consent_id>/suspendre/", dashboard.pause, name="pause"),
     path("mes-consentements/<uuid:consent_id>/reprendre/", dashboard.resume, name="resume"),

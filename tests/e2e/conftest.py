@@ -47,3 +47,55 @@ def page(browser: Browser) -> Iterator[Page]:
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+# --- Journeys: shared steps and checks -----------------------------------------------------------
+
+
+def demo_login(page: Page, *, index: int = 0, level: str = "eidas2") -> None:
+    """On the login page the gateway sent us to: the demo login, one person, one eIDAS level."""
+    page.get_by_role("link", name="Connexion de démonstration").click()
+    page.wait_for_url("**/connexion/demo/**")
+    # DSFR radios hide the native input behind the label: click the label as a person would.
+    page.locator(f"label[for='id_citizen_{index}']").click()
+    page.locator(f"input[name='eidas_level'][value='{level}'] + label").click()
+    page.get_by_role("button", name="Se connecter").click()
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """Basic facts a screen-reader user relies on, checked in the rendered page (axe-core is not
+    vendored, and CI is offline): one h1, <html lang>, a skip link to the content, one main
+    landmark, unique ids, every form control labelled, every button and link named, tables with a
+    caption and header cells."""
+    return list(
+        page.evaluate(
+            """() => {
+        const problems = [];
+        const name = (el) => (el.getAttribute('aria-label') || el.textContent || el.getAttribute('title')
+                              || el.value || '').trim();
+        const h1 = document.querySelectorAll('h1');
+        if (h1.length !== 1) problems.push(`${h1.length} h1 elements`);
+        if (!document.documentElement.getAttribute('lang')) problems.push('no <html lang>');
+        if (!document.querySelector('.fr-skiplinks a[href="#content"]')) problems.push('no skip link');
+        if (!document.getElementById('content')) problems.push('skip link target #content missing');
+        const mains = document.querySelectorAll('main, [role="main"]');
+        if (mains.length !== 1) problems.push(`${mains.length} main landmarks`);
+        const ids = [...document.querySelectorAll('[id]')].map((el) => el.id);
+        for (const id of new Set(ids.filter((id, i) => ids.indexOf(id) !== i))) problems.push(`duplicate id ${id}`);
+        for (const el of document.querySelectorAll('input, select, textarea')) {
+          if (el.type === 'hidden') continue;
+          const labelled = (el.id && document.querySelector(`label[for="${CSS.escape(el.id)}"]`))
+            || el.closest('label') || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+          if (!labelled) problems.push(`unlabelled ${el.tagName.toLowerCase()} ${el.name || el.id}`);
+        }
+        for (const el of document.querySelectorAll('button, a[href]')) {
+          if (!name(el)) problems.push(`unnamed ${el.tagName.toLowerCase()} ${el.outerHTML.slice(0, 80)}`);
+        }
+        for (const table of document.querySelectorAll('table')) {
+          if (!table.querySelector('caption')) problems.push('table without caption');
+          if (!table.querySelector('th')) problems.push('table without header cells');
+        }
+        return problems;
+    }"""
+        )
+    )

@@ -1,0 +1,303 @@
+"""The citizen's history: every event of the trail about them, in plain words, with proofs.
+
+The trail stores identifiers only (SIRETs, type slugs, field names, purpose codes); this page
+turns one page of it into names and labels with a fixed number of queries, whatever its length:
+one for the organisations, two for the types and their fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from audit.models import ActorKind, EventType
+from audit.selectors import HistoryRow, history_rows_for_citizen, proof_bundle
+from consent.auth import citizen_required, current_citizen
+from consent.models import Citizen
+from consent.views import not_found_as_404
+from providers.models import AttestationField, AttestationType, Organisation
+
+PAGE_SIZE = 50
+
+# What happened, as the citizen reads it. {consumer} is the asking administration's name, {what}
+# the data ("votre quotient familial"). Keys: (type, actor kind) first, then the type alone.
+SENTENCES: dict[tuple[str, str], tuple[str, str]] = {
+    (EventType.CONSENT_REQUESTED, ""): (
+        "{consumer} vous a demandé l'accès à {what}",
+        "{consumer} asked you for access to {what}",
+    ),
+    (EventType.CONSENT_APPROVED, ""): (
+        "Vous avez accepté que {consumer} obtienne {what}",
+        "You agreed that {consumer} may obtain {what}",
+    ),
+    (EventType.CONSENT_REJECTED, ""): (
+        "Vous avez refusé que {consumer} obtienne {what}",
+        "You refused to let {consumer} obtain {what}",
+    ),
+    (EventType.CONSENT_PAUSED, ""): (
+        "Vous avez suspendu le consentement donné à {consumer}",
+        "You paused the consent given to {consumer}",
+    ),
+    (EventType.CONSENT_RESUMED, ""): (
+        "Vous avez réactivé le consentement donné à {consumer}",
+        "You resumed the consent given to {consumer}",
+    ),
+    (EventType.CONSENT_REVOKED, ActorKind.CITIZEN): (
+        "Vous avez retiré le consentement donné à {consumer}",
+        "You withdrew the consent given to {consumer}",
+    ),
+    (EventType.CONSENT_REVOKED, ActorKind.CONSUMER): (
+        "{consumer} a mis fin au consentement que vous lui aviez donné",
+        "{consumer} ended the consent you had given it",
+    ),
+    (EventType.CONSENT_REVOKED, ""): (
+        "Le consentement donné à {consumer} a été retiré",
+        "The consent given to {consumer} was withdrawn",
+    ),
+    (EventType.CONSENT_EXPIRED, ""): (
+        "Le consentement donné à {consumer} est arrivé à échéance",
+        "The consent given to {consumer} expired",
+    ),
+    (EventType.EXCHANGE_SUCCEEDED, ""): ("{consumer} a obtenu {what}", "{consumer} obtained {what}"),
+    (EventType.EXCHANGE_DENIED, ""): (
+        "La passerelle a refusé à {consumer} l'accès à {what}",
+        "The gateway refused {consumer} access to {what}",
+    ),
+    (EventType.EXCHANGE_FAILED, ""): (
+        "{consumer} a demandé {what}, mais le fournisseur n'a pas pu répondre",
+        "{consumer} asked for {what}, but the provider could not answer",
+    ),
+    (EventType.CITIZEN_PREVIEWED, ""): (
+        "Vous avez affiché un aperçu de {what}, demandé par {consumer}",
+        "You previewed {what}, requested by {consumer}",
+    ),
+    (EventType.TOKEN_ISSUED, ""): (
+        "{consumer} a reçu un droit d'accès",
+        "{consumer} received an access right",
+    ),
+    (EventType.TOKEN_REVOKED, ""): (
+        "L'accès de {consumer} a été coupé",
+        "{consumer}'s access was cut off",
+    ),
+    (EventType.AUDITOR_SEARCHED, ""): (
+        "Un contrôleur a consulté le journal avec votre référence (justification enregistrée)",
+        "An auditor searched the trail with your reference (justification recorded)",
+    ),
+    (EventType.AUDITOR_EXPORTED, ""): (
+        "Un contrôleur a exporté le journal avec votre référence (justification enregistrée)",
+        "An auditor exported the trail with your reference (justification recorded)",
+    ),
+}
+
+
+def _english() -> bool:
+    return (get_language() or "fr").startswith("en")
+
+
+def _pick(french: str, english: str) -> str:
+    return english if _english() else french
+
+
+@dataclass(frozen=True)
+class NamedOrganisation:
+    name: str
+    siret: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    row: HistoryRow
+    sentence: str
+    who: NamedOrganisation | None
+    from_whom: list[NamedOrganisation]
+    types: list[str]  # titles in the active language
+    fields: list[str]  # labels in the active language
+    why: str
+    when: dt.datetime  # local time (Europe/Paris)
+    is_auditor: bool
+
+    @property
+    def event_id(self) -> int:
+        return self.row.event_id
+
+    @property
+    def consent_id(self) -> uuid.UUID | None:
+        return self.row.consent_id
+
+    @property
+    def sealed(self) -> bool:
+        return self.row.sealed
+
+
+def _type_slugs(row: HistoryRow) -> list[str]:
+    """A consent over several types leaves `attestation_type` empty and qualifies its fields."""
+    if row.attestation_type:
+        return [row.attestation_type]
+    return list(dict.fromkeys(name.split(":", 1)[0] for name in row.fields if ":" in name))
+
+
+def _your(title: str) -> str:
+    # "Quotient familial CAF" reads "votre quotient familial CAF"; "RSA…" keeps its capitals.
+    if len(title) > 1 and title[0].isupper() and title[1].islower():
+        title = title[0].lower() + title[1:]
+    return _pick(f"votre {title}", f"your {title}")
+
+
+def _what(titles: list[str]) -> str:
+    if not titles:
+        return _pick("vos données", "your data")
+    parts = [_your(title) for title in titles]
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + _pick(" et ", " and ") + parts[-1]
+
+
+def _sentence(row: HistoryRow, consumer: str, what: str) -> str:
+    french, english = SENTENCES.get((row.type, row.actor_kind)) or SENTENCES.get((row.type, ""), (row.type, row.type))
+    return _pick(french, english).format(consumer=consumer, what=what)
+
+
+class _Catalogue:
+    """The organisations and types one page of history mentions, read once."""
+
+    def __init__(self, rows: Iterable[HistoryRow]) -> None:
+        rows = list(rows)
+        sirets = {siret for row in rows for siret in (row.who, row.from_whom) if siret}
+        slugs = {slug for row in rows for slug in _type_slugs(row)}
+        self.organisations = {org.siret: org for org in Organisation.objects.filter(siret__in=sirets)} if sirets else {}
+        fields = Prefetch("fields", queryset=AttestationField.objects.order_by("position", "name"))
+        self.types: dict[str, AttestationType] = (
+            {
+                kind.slug: kind
+                for kind in AttestationType.objects.filter(slug__in=slugs)
+                .select_related("holder")
+                .prefetch_related(fields)
+            }
+            if slugs
+            else {}
+        )
+
+    def organisation(self, siret: str) -> NamedOrganisation | None:
+        if not siret:
+            return None
+        found = self.organisations.get(siret)
+        return NamedOrganisation(name=found.name if found else siret, siret=siret)
+
+    def title(self, slug: str) -> str:
+        kind = self.types.get(slug)
+        if kind is None:
+            return slug
+        return str(_pick(kind.title_fr, kind.title_en or kind.title_fr))
+
+    def field_labels(self, row: HistoryRow) -> list[str]:
+        labels = []
+        for name in row.fields:
+            slug, _, field_name = name.rpartition(":")
+            kind = self.types.get(slug or row.attestation_type)
+            label = field_name
+            if kind is not None:
+                for field in kind.fields.all():
+                    if field.name == field_name:
+                        label = _pick(field.label_fr, field.label_en or field.label_fr)
+                        break
+            labels.append(label)
+        return labels
+
+    def purpose(self, row: HistoryRow) -> str:
+        for slug in _type_slugs(row):
+            kind = self.types.get(slug)
+            for purpose in kind.purposes if kind else []:
+                if purpose.get("code") == row.why:
+                    return str(_pick(purpose.get("label_fr", ""), purpose.get("label_en", "")) or row.why)
+        return row.why
+
+    def providers(self, row: HistoryRow) -> list[NamedOrganisation]:
+        provider = self.organisation(row.from_whom)
+        if provider is not None:
+            return [provider]
+        # Several types from several holders: the event names no single provider.
+        holders = {}
+        for slug in _type_slugs(row):
+            kind = self.types.get(slug)
+            if kind is not None:
+                holders[kind.holder.siret] = NamedOrganisation(name=kind.holder.name, siret=kind.holder.siret)
+        return list(holders.values())
+
+
+def history_entries(rows: list[HistoryRow]) -> list[HistoryEntry]:
+    catalogue = _Catalogue(rows)
+    entries = []
+    for row in rows:
+        is_auditor = row.actor_kind == ActorKind.AUDITOR or row.type.startswith("auditor.")
+        # An auditor's username is staff data, not the citizen's business: the page says "an auditor".
+        who = None if is_auditor else catalogue.organisation(row.who)
+        titles = [catalogue.title(slug) for slug in _type_slugs(row)]
+        entries.append(
+            HistoryEntry(
+                row=row,
+                sentence=_sentence(row, who.name if who else "", _what(titles)),
+                who=who,
+                from_whom=[] if is_auditor else catalogue.providers(row),
+                types=titles,
+                fields=catalogue.field_labels(row),
+                why=catalogue.purpose(row),
+                when=timezone.localtime(row.when),
+                is_auditor=is_auditor,
+            )
+        )
+    return entries
+
+
+def _citizen(request: HttpRequest) -> Citizen:
+    citizen = current_citizen(request)
+    assert citizen is not None  # citizen_required
+    return citizen
+
+
+def _before(request: HttpRequest) -> int | None:
+    value = request.GET.get("before", "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+@require_GET
+@never_cache
+@citizen_required
+def history(request: HttpRequest) -> HttpResponse:
+    before = _before(request)
+    rows = history_rows_for_citizen(citizen_ref=_citizen(request).ref, limit=PAGE_SIZE + 1, before_id=before)
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    context: dict[str, Any] = {
+        "title": "Historique de mes données",
+        "entries": history_entries(rows),
+        "next_before": rows[-1].event_id if more else None,
+        "paged": before is not None,
+    }
+    return render(request, "consent/history.html", context)
+
+
+@require_GET
+@never_cache
+@citizen_required
+@not_found_as_404
+def proof(request: HttpRequest, event_id: int) -> HttpResponse:
+    """The event's inclusion proof, to keep and verify offline (`audit/verify.py --bundle`)."""
+    if event_id >= 2**63:  # beyond a bigint: nobody's event, and PostgreSQL would refuse the query
+        raise Http404
+    bundle = proof_bundle(event_id=event_id, citizen_ref=_citizen(request).ref)
+    body = json.dumps(bundle, ensure_ascii=False, indent=2)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="preuve-{event_id}.json"'
+    return response

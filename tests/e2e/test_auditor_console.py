@@ -1,0 +1,100 @@
+"""The auditor console in a real Chromium: login, a search by event type, and the search itself
+recorded in the trail; a logged-in user outside the `auditor` group is refused."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from playwright.sync_api import Page, expect
+from pytest_django.live_server_helper import LiveServer
+
+from audit.models import ActorKind, AuditEvent, EventType
+from audit.sealer import log_seal
+from audit.services import Actor, event_record
+from tests.e2e.conftest import accessibility_problems
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+MAIRIE_SIRET = "21690266800013"
+CNAF_SIRET = "18003502400017"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def trail(db: None) -> None:
+    for type in (EventType.EXCHANGE_SUCCEEDED, EventType.CONSENT_APPROVED, EventType.EXCHANGE_SUCCEEDED):
+        with transaction.atomic():
+            event_record(
+                type=type,
+                actor=Actor(ActorKind.CONSUMER, MAIRIE_SIRET),
+                citizen_ref="a" * 64,
+                consumer=MAIRIE_SIRET,
+                provider=CNAF_SIRET,
+                attestation_type="cnaf.quotient-familial",
+            )
+    log_seal()
+
+
+def staff(username: str, *, auditor: bool) -> User:
+    user = User.objects.create_user(username, password=PASSWORD, is_staff=True)
+    if auditor:
+        # get_or_create: a transactional test's flush also empties what the data migration created.
+        user.groups.add(Group.objects.get_or_create(name="auditor")[0])
+    return user
+
+
+def console_login(page: Page, live_server: LiveServer, username: str) -> None:
+    page.goto(f"{live_server.url}/audit/console/login/")
+    page.get_by_label("Identifiant").fill(username)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+
+
+@pytest.mark.usefixtures("trail")
+class TestAuditorConsole:
+    def test_an_auditor_searches_by_event_type_and_the_search_is_recorded(
+        self, page: Page, live_server: LiveServer
+    ) -> None:
+        staff("inspectrice", auditor=True)
+
+        console_login(page, live_server, "inspectrice")
+        expect(page).to_have_url(f"{live_server.url}/audit/console/")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Console d'audit")
+        expect(page.locator("#content").first).to_contain_text("Vérification complète réussie")
+        page.get_by_label("Type d'événement / Event type").select_option("exchange.succeeded")
+        page.get_by_role("button", name="Rechercher").click()
+
+        rows = page.locator("table tbody tr")
+        expect(rows).to_have_count(2)
+        for row in rows.all():
+            expect(row).to_contain_text("exchange.succeeded")
+        searched = AuditEvent.objects.get(type=EventType.AUDITOR_SEARCHED)
+        assert (searched.actor_kind, searched.actor) == (ActorKind.AUDITOR, "inspectrice")
+        assert searched.detail["type"] == "exchange.succeeded"
+        assert searched.citizen_ref == ""
+
+    def test_a_logged_in_user_outside_the_auditor_group_gets_403(self, page: Page, live_server: LiveServer) -> None:
+        staff("operateur", auditor=False)
+
+        console_login(page, live_server, "operateur")
+
+        response = page.goto(f"{live_server.url}/audit/console/?search=1&type=exchange.succeeded")
+        assert response is not None and response.status == 403
+        assert not AuditEvent.objects.filter(type__startswith="auditor.").exists()
+
+    # The audit templates wrap their content in a second <main id="content"> inside the base
+    # template's own: two main landmarks and a duplicate id (the skip link's target). Strict, so
+    # the fix turns this red until the marker goes.
+    @pytest.mark.xfail(strict=True, reason="audit/templates/audit/*.html nest a second <main id=content>")
+    def test_the_console_pages_pass_the_accessibility_smoke_check(self, page: Page, live_server: LiveServer) -> None:
+        staff("inspectrice", auditor=True)
+        problems = {}
+
+        page.goto(f"{live_server.url}/audit/console/login/")
+        problems["login"] = accessibility_problems(page)
+        console_login(page, live_server, "inspectrice")
+        page.get_by_role("button", name="Rechercher").click()
+        problems["console"] = accessibility_problems(page)
+
+        assert problems == {"login": [], "console": []}
