@@ -3,7 +3,9 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -30,6 +32,28 @@ def validate_type_slug(value: str) -> None:
         )
 
 
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def validate_webhook_url(value: str) -> None:
+    """https only; plain http is accepted for a loopback receiver in demo mode (local testing)."""
+    parts = urlsplit(value)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    loopback_in_demo = scheme == "http" and settings.DEMO_MODE and host in LOOPBACK_HOSTS
+    if scheme != "https" and not loopback_in_demo:
+        raise ValidationError(
+            "L'adresse du webhook doit commencer par https://. / The webhook URL must use https.",
+            code="webhook_url_not_https",
+        )
+    if not host or parts.username is not None or parts.password is not None or parts.fragment:
+        # Credentials in a URL end up in logs and admin pages; a fragment is never sent.
+        raise ValidationError(
+            "L'adresse du webhook doit avoir un hôte, sans identifiants ni fragment. / "
+            "The webhook URL needs a host, without credentials or fragment.",
+            code="webhook_url_invalid",
+        )
+
+
 class EidasLevel(models.TextChoices):
     LOW = "eidas1", "eIDAS faible / low"
     SUBSTANTIAL = "eidas2", "eIDAS substantiel / substantial"
@@ -38,6 +62,12 @@ class EidasLevel(models.TextChoices):
     @classmethod
     def rank(cls, level: str) -> int:
         return {"eidas1": 1, "eidas2": 2, "eidas3": 3}.get(level, 0)
+
+    @classmethod
+    def plain_label(cls, level: str, *, english: bool) -> str:
+        """The label in one language: the choice labels carry both for the admin."""
+        french, _, other = str(cls(level).label).partition(" / ")
+        return f"eIDAS {other}" if english else french
 
 
 class Organisation(models.Model):
@@ -56,6 +86,8 @@ class Organisation(models.Model):
     active = models.BooleanField(default=True)
     # Requests per minute for this organisation's OAuth clients; null means the default.
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    # Where signed consent notifications are POSTed (docs/webhooks.md); empty means none are sent.
+    webhook_url = models.URLField(max_length=500, blank=True, validators=[validate_webhook_url])
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
