@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from consent.models import Consent, ConsentItem
+from consent.models import Consent, ConsentItem, WebhookDelivery
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -41,3 +41,11 @@ class ConsentAdmin(ReadOnlyAdmin):
     # The citizen is left out on purpose: operators see consents, not who gave them.
     exclude = ["citizen", "idempotency_key", "request_fingerprint"]
     inlines = [ConsentItemInline]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "event_type", "organisation", "status", "attempts", "last_status_code", "last_error_code"]
+    list_filter = ["status", "event_type"]
+    list_select_related = ["organisation"]
+    search_fields = ["id", "consent__id"]

@@ -128,3 +128,55 @@ class TokenBinding(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.access_token_id} → consent {self.consent_id}"
+
+
+class WebhookDelivery(models.Model):
+    """Outbox row: one signed notification of one consent change to one organisation.
+
+    Written in the transaction of the change, so a notification exists if and only if the change
+    committed. Rows are delivered at least once (receivers deduplicate on `id`, the Webhook-Id).
+    """
+
+    class Event(models.TextChoices):
+        APPROVED = "consent.approved"
+        REJECTED = "consent.rejected"
+        PAUSED = "consent.paused"
+        RESUMED = "consent.resumed"
+        REVOKED = "consent.revoked"
+        EXPIRED = "consent.expired"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "En attente / Pending"
+        DELIVERED = "delivered", "Remis / Delivered"
+        FAILED = "failed", "Échec / Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="webhook_deliveries")
+    event_type = models.CharField(max_length=32, choices=Event.choices)
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    # Exactly what is sent: consent id, status and version, the consumer's SIRET; never the citizen.
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A stable code (http_status, timeout, refused…), never the receiver's answer.
+    last_error_code = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            # The retry sweep's query; delivered and failed rows stay out of the index.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="webhook_delivery_due",
+            ),
+            models.Index(fields=["consent", "-created_at"], name="webhook_delivery_consent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.organisation_id} ({self.status})"

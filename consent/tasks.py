@@ -1,11 +1,32 @@
 from __future__ import annotations
 
+import uuid
+
 from celery import shared_task
 
 from consent.services import consents_expire_due
+from consent.services.webhooks import webhook_delivery_attempt, webhooks_due
 
 
 @shared_task(name="consent.tasks.consents_expire", acks_late=True, ignore_result=True)
 def consents_expire() -> int:
     """Beat: every minute. Idempotent, so a redelivered or overlapping run does no harm."""
     return consents_expire_due()
+
+
+@shared_task(name="consent.tasks.webhook_deliver", acks_late=True, ignore_result=True)
+def webhook_deliver(delivery_id: str) -> str | None:
+    """One attempt at one delivery. Idempotent: a delivered, failed, not yet due or already claimed
+    row is left alone, so a redelivered message sends nothing twice."""
+    delivery = webhook_delivery_attempt(delivery_id=uuid.UUID(delivery_id))
+    return delivery.status if delivery else None
+
+
+@shared_task(name="consent.tasks.webhooks_retry_due", acks_late=True, ignore_result=True)
+def webhooks_retry_due() -> int:
+    """Beat: re-enqueues the deliveries that are due (retries, and first sends whose message was
+    lost). Overlapping runs only enqueue duplicates, which the delivery's claim turns into no-ops."""
+    due = webhooks_due()
+    for delivery_id in due:
+        webhook_deliver.delay(str(delivery_id))
+    return len(due)

@@ -34,6 +34,8 @@ class OrganisationAdmin(admin.ModelAdmin):
     list_filter = ("kind", "active")
     search_fields = ("name", "code", "siret")
     ordering = ("name",)
+    # Webhooks are delivered over TLS; a bare host typed in the admin means https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 class AttestationFieldInline(admin.TabularInline):

@@ -18,13 +18,15 @@ from oauth2_provider.models import RefreshToken
 
 from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
-from consent.models import Citizen, Consent
+from consent.models import Citizen, Consent, WebhookDelivery
 from consent.services.artefacts import consent_artefact_sign
 from consent.services.trail import citizen_actor, consent_event_record, consent_items
+from consent.services.webhooks import webhooks_enqueue
 from gateway.errors import HabilitationMissing, InvalidTransition, LoaInsufficient, NotFound, ValidationError
 from providers.models import EidasLevel
 
 Status = Consent.Status
+Event = WebhookDelivery.Event
 
 
 def _lock(consent: Consent) -> Consent:
@@ -110,6 +112,7 @@ def consent_approve(*, consent: Consent, citizen: Citizen, eidas_level: str) -> 
         items=items,
         detail={"eidas_level": eidas_level},
     )
+    webhooks_enqueue(consent=consent, event_type=Event.APPROVED)
     return consent
 
 
@@ -127,6 +130,7 @@ def consent_reject(*, consent: Consent, citizen: Citizen) -> Consent:
     consent_event_record(
         type=EventType.CONSENT_REJECTED, actor=citizen_actor(citizen), consent=consent, items=consent_items(consent)
     )
+    webhooks_enqueue(consent=consent, event_type=Event.REJECTED)
     return consent
 
 
@@ -142,6 +146,7 @@ def consent_pause(*, consent: Consent, citizen: Citizen) -> Consent:
     consent_event_record(
         type=EventType.CONSENT_PAUSED, actor=citizen_actor(citizen), consent=consent, items=consent_items(consent)
     )
+    webhooks_enqueue(consent=consent, event_type=Event.PAUSED)
     return consent
 
 
@@ -157,6 +162,7 @@ def consent_resume(*, consent: Consent, citizen: Citizen) -> Consent:
     consent_event_record(
         type=EventType.CONSENT_RESUMED, actor=citizen_actor(citizen), consent=consent, items=consent_items(consent)
     )
+    webhooks_enqueue(consent=consent, event_type=Event.RESUMED)
     return consent
 
 
@@ -179,6 +185,7 @@ def consent_revoke(*, consent: Consent, actor: Actor, reason: str) -> Consent:
         type=EventType.CONSENT_REVOKED, actor=actor, consent=consent, items=items, detail={"reason": reason[:200]}
     )
     _tokens_revoke(consent=consent, actor=actor)
+    webhooks_enqueue(consent=consent, event_type=Event.REVOKED)
     return consent
 
 
@@ -226,6 +233,7 @@ def consent_expire_if_due(*, consent: Consent) -> Consent:
         items=consent_items(consent),
         detail={"reason": reason},
     )
+    webhooks_enqueue(consent=consent, event_type=Event.EXPIRED)
     return consent
 
 
