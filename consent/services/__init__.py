@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from consent.services.interactive import (
+    InteractiveRequest,
+    interactive_consent_approve,
+    interactive_preview,
+    interactive_request_build,
+)
 from consent.services.lifecycle import (
     consent_approve,
     consent_expire_if_due,
@@ -16,6 +22,7 @@ from consent.services.preview import PreviewItem, consent_preview
 from consent.services.requests import approval_url, consent_request_create
 
 __all__ = [
+    "InteractiveRequest",
     "PreviewItem",
     "approval_url",
     "consent_approve",
@@ -28,4 +35,7 @@ __all__ = [
     "consent_revoke",
     "consents_expire_due",
     "expiry_due",
+    "interactive_consent_approve",
+    "interactive_preview",
+    "interactive_request_build",
 ]

@@ -1,31 +1,113 @@
-"""The authorization endpoint's page and the RFC 8414 metadata document."""
+"""The authorization endpoint's page (the interactive consent screen) and the RFC 8414 metadata."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django import forms
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.forms import AllowForm
+from oauth2_provider.models import Application
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView, TokenView
 from oauth2_provider.views.metadata import OAuthServerMetadataView
+from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
-from consent.auth import current_citizen, login_url
+from consent.auth import current_citizen, current_level, login_url
 from consent.models import Consent
+from consent.services import (
+    InteractiveRequest,
+    PreviewItem,
+    interactive_consent_approve,
+    interactive_preview,
+    interactive_request_build,
+)
+from consent.services.interactive import DEFAULT_DURATION_DAYS
+from consent.terms import Terms
+from gateway.errors import GatewayError, HabilitationMissing, ValidationError
+from gateway.oauth.scopes import ATTESTATION_SCOPE_PREFIX, api_client_for
 from gateway.services.tokens import citizen_user
+from providers.models import EidasLevel
+
+# The authorization request's parameters the screen carries from the GET to the POSTs.
+OAUTH_PARAMS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+)
+TERMS_PARAMS = ("purpose", "duration_days", "max_uses")
+
+
+class TermsParamsForm(forms.Form):
+    """The consent's terms a consumer may set on the authorization request (ranges: the service)."""
+
+    purpose = forms.CharField(required=False, max_length=100, widget=forms.HiddenInput())
+    duration_days = forms.IntegerField(required=False, widget=forms.HiddenInput())
+    max_uses = forms.IntegerField(required=False, widget=forms.HiddenInput())
+
+
+class InteractiveAllowForm(AllowForm, TermsParamsForm):
+    pass
+
+
+def with_issuer(uri: str, issuer: str) -> str:
+    """RFC 9207: exactly one `iss` in every authorization response, errors included."""
+    parts = urlsplit(uri)
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "iss"]
+    query.append(("iss", issuer))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "Oui / Yes" if value else "Non / No"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, indent=1)
+    return str(value)
+
+
+def preview_blocks(terms: Terms, preview: list[PreviewItem]) -> list[dict[str, Any]]:
+    """The preview as the approval page shows it: one table (or one error) per type."""
+    by_type = {result.item.attestation_type_id: result for result in preview}
+    blocks = []
+    for item in terms.items:
+        result = by_type.get(item.attestation_type.pk)
+        if result is None:
+            continue
+        rows = [(field, _display(result.fields.get(field.name))) for field in item.fields] if not result.error else []
+        blocks.append({"item": item, "error": result.error, "rows": rows})
+    return blocks
 
 
 class GatewayAuthorizationView(AuthorizationView):
-    """`/oauth/authorize/`: the citizen, logged in through the gateway's citizen login, approves.
+    """`/oauth/authorize/`: the interactive consent screen.
+
+    The citizen logs in through the gateway's citizen login, reads the same terms as on the
+    approval page of the decoupled flow, may preview their own data, then approves or rejects.
+    Approving creates the consent (active, with its audit events) in the transaction that stores
+    the authorization code, and the code carries it: the tokens it buys are bound to that consent.
+    Rejecting stores nothing and answers `access_denied`.
 
     Django-oauth-toolkit's grants need a Django user: the citizen is represented by a password-less
-    user (`citizen_user`). `skip_authorization` clients are refused by the validator before this
-    view would honour the flag, and the client's `approval_prompt=auto` is dropped: the citizen
-    always decides.
+    user (`citizen_user`). The screen always shows: `skip_authorization` clients are refused by the
+    validator and the client's `approval_prompt=auto` is never consulted.
     """
 
     template_name = "gateway/oauth/authorize.html"
+    form_class = InteractiveAllowForm
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         citizen = current_citizen(request)
@@ -34,23 +116,98 @@ class GatewayAuthorizationView(AuthorizationView):
         request.user = citizen_user(citizen)  # type: ignore[assignment]
         self.citizen = citizen
         self.approved_consent: Consent | None = None
+        self.interactive: InteractiveRequest | None = None
+        self.code_issued = False
         if "approval_prompt" in request.GET:
             query = request.GET.copy()
             query.pop("approval_prompt")
             request.GET = query  # type: ignore[assignment]
-        return super().dispatch(request, *args, **kwargs)
+        response = super().dispatch(request, *args, **kwargs)
+        # The page may show the citizen's own data (preview): no cache keeps it.
+        add_never_cache_headers(response)
+        return response
 
-    def consent_for_approval(self, form: AllowForm) -> Consent | None:
-        """Hook for the interactive consent screen: create the consent the citizen approved on this
-        page (active, with its terms) and return it; the tokens the code buys are then bound to it
-        (consent.TokenBinding). Without a consent screen yet, nothing is bound and the consumer
-        passes `?consent=` on the exchange."""
-        return None
+    # --- GET: the screen ----------------------------------------------------------------------
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # DOT's own GET would honour skip_authorization and approval_prompt=auto: not here.
+        try:
+            scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        application = Application.objects.get(client_id=credentials["client_id"])
+        terms_params = TermsParamsForm(request.GET)
+        try:
+            interactive = self._interactive_request(application, scopes, credentials, terms_params)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application)
+        self.oauth2_data = {key: credentials.get(key) for key in OAUTH_PARAMS if key != "scope"}
+        self.oauth2_data["scope"] = scopes
+        self.oauth2_data.update(terms_params.cleaned_data)
+        return self._screen(self.get_form(), application, interactive)
+
+    def get_initial(self) -> dict[str, Any]:
+        initial: dict[str, Any] = super().get_initial()
+        initial.update({key: self.oauth2_data.get(key) for key in TERMS_PARAMS})
+        return initial
+
+    # --- POST: preview, approve, reject -------------------------------------------------------
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "preview" not in request.POST:
+            return super().post(request, *args, **kwargs)
+        form = self.get_form()
+        if not form.is_valid():
+            return self.form_invalid(form)
+        try:
+            application, interactive = self._posted_request(form)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        try:
+            preview = interactive_preview(request=interactive, citizen=self.citizen, eidas_level=current_level(request))
+        except GatewayError as error:
+            return self._screen(form, application, interactive, decision_error=error, status=error.status)
+        return self._screen(form, application, interactive, preview=preview)
+
+    def form_invalid(self, form: forms.Form) -> HttpResponse:
+        error = oauth_errors.InvalidRequestError(description="The authorization form is incomplete or altered.")
+        return self.render_to_response({"error": error, "title": "Demande invalide"}, status=400)
 
     def form_valid(self, form: AllowForm) -> HttpResponse:
-        if form.cleaned_data.get("allow"):
-            self.approved_consent = self.consent_for_approval(form)
-        return super().form_valid(form)
+        # Validated before anything is written: an invalid request is answered as OAuth says,
+        # and never leaves a consent behind.
+        try:
+            application, self.interactive = self._posted_request(form)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        if not form.cleaned_data.get("allow"):
+            return super().form_valid(form)
+        decision_error: GatewayError | None = None
+        with transaction.atomic():
+            try:
+                self.approved_consent = self.consent_for_approval(form)
+            except GatewayError as error:
+                decision_error = error
+            else:
+                response = super().form_valid(form)
+                if not self.code_issued:
+                    # The code was refused after all: the consent goes with it.
+                    transaction.set_rollback(True)
+        if decision_error is not None:
+            return self._screen(
+                form, application, self.interactive, decision_error=decision_error, status=decision_error.status
+            )
+        return response
+
+    def consent_for_approval(self, form: AllowForm) -> Consent | None:
+        """The consent the citizen approved on this page: requested by the client and approved by
+        the citizen, active, with its audit events. The authorization code carries it, and the
+        tokens the code buys are bound to it (consent.TokenBinding). Raises GatewayError (e.g.
+        LoaInsufficient) when it cannot be given; nothing is stored then."""
+        assert self.interactive is not None  # form_valid checked the request first
+        return interactive_consent_approve(
+            request=self.interactive, citizen=self.citizen, eidas_level=current_level(self.request)
+        )
 
     def create_authorization_response(
         self, request: HttpRequest, scopes: str, credentials: dict[str, Any], allow: bool
@@ -58,7 +215,97 @@ class GatewayAuthorizationView(AuthorizationView):
         if allow and self.approved_consent is not None:
             # oauthlib copies credentials onto its request; the validator stores it with the code.
             credentials["consent_id"] = self.approved_consent.pk
-        return super().create_authorization_response(request, scopes, credentials, allow)
+        uri, headers, body, status = super().create_authorization_response(request, scopes, credentials, allow)
+        self.code_issued = bool(uri) and "code" in parse_qs(urlsplit(uri).query)
+        return uri, headers, body, status
+
+    def redirect(self, redirect_to: str, application: Application | None) -> HttpResponse:
+        # DOT adds `iss` to successful responses only; errors (access_denied…) get it too.
+        issuer = oauth2_settings.oauth2_authorization_server_issuer(self.request)
+        response: HttpResponse = super().redirect(with_issuer(redirect_to, issuer), application)
+        return response
+
+    # --- The request and its terms ------------------------------------------------------------
+
+    def _posted_request(self, form: AllowForm) -> tuple[Application, InteractiveRequest]:
+        """The authorization request the form carries, validated again as oauthlib will."""
+        params = {key: form.cleaned_data.get(key) for key in OAUTH_PARAMS}
+        uri = (
+            self.request.build_absolute_uri(self.request.path)
+            + "?"
+            + urlencode({key: value for key, value in params.items() if value})
+        )
+        server = self.get_oauthlib_core().server
+        try:
+            scopes, credentials = server.validate_authorization_request(uri, http_method="GET", body="", headers={})
+        except oauth_errors.FatalClientError as error:
+            raise FatalClientError(error=error) from None
+        except oauth_errors.OAuth2Error as error:
+            raise OAuthToolkitError(error=error) from None
+        application = Application.objects.get(client_id=credentials["client_id"])
+        return application, self._interactive_request(application, scopes, credentials, form)
+
+    def _interactive_request(
+        self, application: Application, scopes: list[str], credentials: Mapping[str, Any], terms_params: forms.Form
+    ) -> InteractiveRequest:
+        def refuse(error_class: type[oauth_errors.OAuth2Error], description: str) -> OAuthToolkitError:
+            error = error_class(description=description, state=credentials.get("state"))
+            return OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"])
+
+        slugs = [scope.removeprefix(ATTESTATION_SCOPE_PREFIX) for scope in scopes]
+        if not scopes or any(not scope.startswith(ATTESTATION_SCOPE_PREFIX) for scope in scopes):
+            # A citizen consents to attestations about them, not to an organisation's API rights.
+            raise refuse(oauth_errors.InvalidScopeError, "The consent screen grants attestations scopes only.")
+        api_client = api_client_for(application)
+        if api_client is None or not terms_params.is_valid():
+            raise refuse(oauth_errors.InvalidRequestError, "purpose, duration_days or max_uses is malformed.")
+        terms = terms_params.cleaned_data
+        try:
+            return interactive_request_build(
+                consumer=api_client.organisation,
+                client=application,
+                attestation_types=slugs,
+                purpose_code=terms.get("purpose") or "",
+                duration_days=terms.get("duration_days") or DEFAULT_DURATION_DAYS,
+                max_uses=terms.get("max_uses"),
+            )
+        except HabilitationMissing:
+            raise refuse(oauth_errors.InvalidScopeError, "No approved habilitation covers this scope.") from None
+        except ValidationError as error:
+            fields = sorted(error.extra.get("errors", {}))
+            raise refuse(oauth_errors.InvalidRequestError, "Invalid consent terms: " + ", ".join(fields)) from None
+
+    def _authorize_url(self, form: AllowForm) -> str:
+        values = form.cleaned_data if form.is_bound else form.initial
+        params = {key: values.get(key) for key in (*OAUTH_PARAMS, *TERMS_PARAMS)}
+        return self.request.path + "?" + urlencode({key: value for key, value in params.items() if value})
+
+    def _screen(
+        self,
+        form: AllowForm,
+        application: Application,
+        interactive: InteractiveRequest,
+        *,
+        preview: list[PreviewItem] | None = None,
+        decision_error: GatewayError | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
+        terms = interactive.terms()
+        level = current_level(self.request)
+        context = {
+            "title": "Demande d'accès à vos données",
+            "form": form,
+            "application": application,
+            "terms": terms,
+            "level": level,
+            "level_label": EidasLevel(level).label if level in EidasLevel.values else "",
+            "level_ok": EidasLevel.rank(level) >= EidasLevel.rank(terms.eidas_min),
+            "relogin_url": login_url(self._authorize_url(form), level=terms.eidas_min),
+            "preview": preview_blocks(terms, preview) if preview is not None else None,
+            "decision_error": decision_error,
+        }
+        response: HttpResponse = self.render_to_response(context, status=status)
+        return response
 
 
 class AuthorizationServerMetadataView(OAuthServerMetadataView):
