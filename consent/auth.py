@@ -48,6 +48,13 @@ def current_citizen(request: HttpRequest) -> Citizen | None:
     return citizen
 
 
+def required_citizen(request: HttpRequest) -> Citizen:
+    """The logged-in citizen, in a view behind `citizen_required`."""
+    citizen = current_citizen(request)
+    assert citizen is not None  # citizen_required
+    return citizen
+
+
 def current_level(request: HttpRequest) -> str:
     """The eIDAS level of the current login, "" when nobody is logged in."""
     if current_citizen(request) is None:

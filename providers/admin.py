@@ -7,7 +7,7 @@ event each), from the admin actions below.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from django import forms
 from django.contrib import admin, messages
@@ -110,6 +110,22 @@ def _form_value(request: HttpRequest, name: str) -> str:
     return request.POST.get(name, "").strip()
 
 
+class ReasonedDecision(Protocol):
+    def __call__(self, *, habilitation: Habilitation, reason: str, actor: Actor) -> Habilitation: ...
+
+
+def _apply_each_with_reason(
+    modeladmin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Habilitation],
+    service: ReasonedDecision,
+    done: str,
+) -> None:
+    """The decisions that take the operator's reason from the action form."""
+    actor, reason = _operator(request), _form_value(request, "reason")
+    _apply_each(modeladmin, request, queryset, lambda h: service(habilitation=h, reason=reason, actor=actor), done)
+
+
 @admin.register(Habilitation)
 class HabilitationAdmin(admin.ModelAdmin):
     list_display = ("consumer", "attestation_type", "status", "purpose_code", "valid_until", "version", "decided_at")
@@ -149,36 +165,17 @@ class HabilitationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Demander des modifications / Request changes", permissions=["change"])
     def request_changes(self, request: HttpRequest, queryset: QuerySet[Habilitation]) -> None:
-        actor, reason = _operator(request), _form_value(request, "reason")
-        _apply_each(
-            self,
-            request,
-            queryset,
-            lambda h: habilitation_request_changes(habilitation=h, reason=reason, actor=actor),
-            "Modifications demandées / Changes requested",
+        _apply_each_with_reason(
+            self, request, queryset, habilitation_request_changes, "Modifications demandées / Changes requested"
         )
 
     @admin.action(description="Refuser / Refuse", permissions=["change"])
     def refuse(self, request: HttpRequest, queryset: QuerySet[Habilitation]) -> None:
-        actor, reason = _operator(request), _form_value(request, "reason")
-        _apply_each(
-            self,
-            request,
-            queryset,
-            lambda h: habilitation_refuse(habilitation=h, reason=reason, actor=actor),
-            "Refusées / Refused",
-        )
+        _apply_each_with_reason(self, request, queryset, habilitation_refuse, "Refusées / Refused")
 
     @admin.action(description="Révoquer / Revoke", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[Habilitation]) -> None:
-        actor, reason = _operator(request), _form_value(request, "reason")
-        _apply_each(
-            self,
-            request,
-            queryset,
-            lambda h: habilitation_revoke(habilitation=h, reason=reason, actor=actor),
-            "Révoquées / Revoked",
-        )
+        _apply_each_with_reason(self, request, queryset, habilitation_revoke, "Révoquées / Revoked")
 
 
 @admin.register(ApiClient)

@@ -21,9 +21,10 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application
 
 from consent.models import Citizen
+from consent.services.citizens import citizen_from_person
 from providers.demo import DEMO_CONSUMER, DEMO_CONSUMER_WITHOUT_HABILITATION, catalogue_load, demo_habilitations_load
 from providers.models import ApiClient, Organisation
-from providers.sandbox.population import Person, Population, demo_citizens
+from providers.sandbox.population import Population, demo_citizens
 from providers.sandbox.server import SandboxProviderServer, make_server
 
 SANDBOX_TOKEN = "sandbox-test-token"
@@ -73,30 +74,16 @@ def dgfip(catalogue: None) -> Organisation:
     return Organisation.objects.get(code="dgfip")
 
 
-def citizen_from_person(person: Person, subject: str) -> Citizen:
-    citizen, _ = Citizen.objects.get_or_create(
-        subject=subject,
-        defaults={
-            "nom_naissance": person.nom_naissance,
-            "prenoms": " ".join(person.prenoms),
-            "date_naissance": person.date_naissance,
-            "sexe": person.sexe,
-            "code_cog_lieu_naissance": person.code_cog_lieu_naissance,
-        },
-    )
-    return citizen
-
-
 @pytest.fixture
 def alice(db: None, population: Population) -> Citizen:
     """Known to all five datasets."""
-    return citizen_from_person(demo_citizens(population)[0], "alice-sub")
+    return citizen_from_person(person=demo_citizens(population)[0], subject="alice-sub")
 
 
 @pytest.fixture
 def bob(db: None, population: Population) -> Citizen:
     """Known to the CAF, the DGFiP and France Travail."""
-    return citizen_from_person(demo_citizens(population)[1], "bob-sub")
+    return citizen_from_person(person=demo_citizens(population)[1], subject="bob-sub")
 
 
 @pytest.fixture

@@ -18,8 +18,15 @@ def demo_people() -> list[Person]:
 def citizen_from_demo(*, index: int) -> Citizen:
     """The Citizen row of demo person `index`, created on first login (idempotent)."""
     person = demo_people()[index]
+    return citizen_from_person(person=person, subject=f"{DEMO_SUBJECT_PREFIX}{person.index}")
+
+
+@transaction.atomic
+def citizen_from_person(*, person: Person, subject: str) -> Citizen:
+    """The Citizen row with this login `subject`, created from the person's civil status on first
+    login (idempotent: a known subject keeps its row as it is)."""
     citizen, _ = Citizen.objects.get_or_create(
-        subject=f"{DEMO_SUBJECT_PREFIX}{person.index}",
+        subject=subject,
         defaults={
             "nom_naissance": person.nom_naissance,
             "prenoms": " ".join(person.prenoms),

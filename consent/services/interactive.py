@@ -9,37 +9,30 @@ of it through the OAuth error response.
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
 from oauth2_provider.models import Application
 
-from audit.models import EventType
-from audit.services import event_record
 from consent.models import Citizen, Consent, ConsentItem
 from consent.services.lifecycle import consent_approve
-from consent.services.preview import PreviewItem, citizen_subject
-from consent.services.requests import MAX_DURATION_DAYS, consent_request_create
-from consent.services.trail import citizen_actor
-from consent.terms import Terms, terms_build
-from gateway.errors import (
-    GatewayError,
-    HabilitationMissing,
-    LoaInsufficient,
-    ProviderTimeout,
-    SubjectNotFound,
-    ValidationError,
+from consent.services.preview import PreviewItem, item_preview
+from consent.services.requests import (
+    Errors,
+    catalogue_order,
+    consent_request_create,
+    error_add,
+    limits_check,
+    slugs_check,
 )
-from providers.adapters import adapter_for
-from providers.adapters.base import FetchContext
+from consent.terms import Terms, terms_build
+from gateway.errors import HabilitationMissing, InvalidTransition, LoaInsufficient, ValidationError
 from providers.models import AttestationType, EidasLevel, Habilitation, Organisation
 from providers.selectors import habilitation_in_force
 
 DEFAULT_DURATION_DAYS = 30
-
-Errors = dict[str, list[dict[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -73,10 +66,6 @@ class InteractiveRequest:
         )
 
 
-def _add(errors: Errors, field: str, code: str, message: str) -> None:
-    errors.setdefault(field, []).append({"code": code, "message": message})
-
-
 def interactive_request_build(
     *,
     consumer: Organisation,
@@ -94,14 +83,8 @@ def interactive_request_build(
     """
     slugs = list(attestation_types)
     errors: Errors = {}
-    if not slugs:
-        _add(errors, "attestation_types", "required", "Ask for at least one attestation type.")
-    if len(set(slugs)) != len(slugs):
-        _add(errors, "attestation_types", "duplicate", "Each attestation type may appear once.")
-    if not 1 <= duration_days <= MAX_DURATION_DAYS:
-        _add(errors, "duration_days", "out_of_range", f"A consent lasts from 1 to {MAX_DURATION_DAYS} days.")
-    if max_uses is not None and max_uses < 1:
-        _add(errors, "max_uses", "out_of_range", "max_uses is at least 1 (omit it for no limit).")
+    slugs_check(errors, slugs)
+    limits_check(errors, duration_days=duration_days, max_uses=max_uses)
     if errors:
         raise ValidationError("The authorization request's terms are not valid.", errors=errors)
 
@@ -128,7 +111,7 @@ def interactive_request_build(
     purpose_code = purpose_code or selections[0][1].purpose_code
     for attestation_type, habilitation in selections:
         if habilitation.purpose_code != purpose_code:
-            _add(
+            error_add(
                 errors,
                 "purpose",
                 "outside_habilitation",
@@ -147,9 +130,17 @@ def interactive_request_build(
 
 
 @transaction.atomic
-def interactive_consent_approve(*, request: InteractiveRequest, citizen: Citizen, eidas_level: str) -> Consent:
+def interactive_consent_approve(
+    *, request: InteractiveRequest, citizen: Citizen, eidas_level: str, authorization_request: str = ""
+) -> Consent:
     """The citizen approved on the consent screen: the consent is requested by the client and
-    approved by the citizen in one transaction, with both audit events, or not at all."""
+    approved by the citizen in one transaction, with both audit events, or not at all.
+
+    `authorization_request` names the OAuth authorization request the screen answers (its
+    parameters). The same screen submitted again by the same citizen (a double click, a resent
+    form) returns the consent the first submission approved instead of creating a second one; the
+    consent's idempotency key holds that, so two submissions racing each other also end in one.
+    """
     consent = consent_request_create(
         consumer=request.consumer,
         client=request.client,
@@ -160,8 +151,23 @@ def interactive_consent_approve(*, request: InteractiveRequest, citizen: Citizen
         purpose_text="",
         duration_days=request.duration_days,
         max_uses=request.max_uses,
+        idempotency_key=_screen_key(citizen, authorization_request) if authorization_request else "",
     )
-    return consent_approve(consent=consent, citizen=citizen, eidas_level=eidas_level)
+    if consent.status == Consent.Status.PENDING:
+        return consent_approve(consent=consent, citizen=citizen, eidas_level=eidas_level)
+    if consent.status == Consent.Status.ACTIVE and consent.citizen_id == citizen.pk:
+        return consent
+    raise InvalidTransition(
+        "This authorization request was already answered.",
+        extra={"status": consent.status, "consent_id": str(consent.pk)},
+    )
+
+
+def _screen_key(citizen: Citizen, authorization_request: str) -> str:
+    # Scoped to the citizen: nobody else's screen ever names this consent. Hashed: the key is
+    # stored with the consent, the authorization request's parameters need not be.
+    digest = hashlib.sha256(f"{citizen.pk}\n{authorization_request}".encode()).hexdigest()
+    return f"interactive:{digest}"
 
 
 def interactive_preview(*, request: InteractiveRequest, citizen: Citizen, eidas_level: str) -> list[PreviewItem]:
@@ -174,47 +180,19 @@ def interactive_preview(*, request: InteractiveRequest, citizen: Citizen, eidas_
     """
     if EidasLevel.rank(eidas_level) < EidasLevel.rank(request.eidas_min):
         raise LoaInsufficient(extra={"required_level": request.eidas_min, "current_level": eidas_level})
-    subject = citizen_subject(citizen)
-    results = []
-    for attestation_type, habilitation in request.selections:
-        # Unsaved: it only carries the terms to the page, like a pending consent's item would.
-        item = ConsentItem(
-            attestation_type=attestation_type, habilitation=habilitation, fields=_fields(attestation_type, habilitation)
+    # Unsaved items: they only carry the terms to the page, like a pending consent's items would.
+    return [
+        item_preview(
+            item=ConsentItem(
+                attestation_type=attestation_type,
+                habilitation=habilitation,
+                # Catalogue order, as a stored consent keeps them.
+                fields=catalogue_order(attestation_type, habilitation.fields),
+            ),
+            citizen=citizen,
+            consumer=request.consumer,
+            purpose_code=request.purpose_code,
+            detail={"client_id": request.client.client_id, "flow": "interactive"},
         )
-        context = FetchContext(
-            purpose=request.purpose_code,
-            consumer_siret=request.consumer.siret,
-            exchange_id=uuid.uuid4(),
-            preview=True,
-        )
-        try:
-            result = adapter_for(attestation_type).fetch(subject, list(item.fields), context)
-        except (SubjectNotFound, ProviderTimeout) as error:
-            results.append(PreviewItem(item=item, error=error.code))
-        except GatewayError:
-            results.append(PreviewItem(item=item, error="provider_error"))
-        else:
-            results.append(PreviewItem(item=item, fields=result.fields))
-        _previewed_record(request=request, citizen=citizen, item=item, outcome=results[-1].error or "succeeded")
-    return results
-
-
-def _fields(attestation_type: AttestationType, habilitation: Habilitation) -> list[str]:
-    # Catalogue order, as a stored consent keeps them.
-    order = {field.name: field.position for field in attestation_type.fields.all()}
-    return sorted(dict.fromkeys(habilitation.fields), key=lambda name: order.get(name, 0))
-
-
-@transaction.atomic
-def _previewed_record(*, request: InteractiveRequest, citizen: Citizen, item: ConsentItem, outcome: str) -> None:
-    event_record(
-        type=EventType.CITIZEN_PREVIEWED,
-        actor=citizen_actor(citizen),
-        citizen_ref=citizen.ref,
-        consumer=request.consumer.siret,
-        provider=item.attestation_type.holder.siret,
-        attestation_type=item.attestation_type.slug,
-        fields=list(item.fields),
-        purpose=request.purpose_code,
-        detail={"outcome": outcome, "client_id": request.client.client_id, "flow": "interactive"},
-    )
+        for attestation_type, habilitation in request.selections
+    ]

@@ -7,6 +7,7 @@ trail records that a preview happened (`citizen.previewed`), never what it showe
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ from consent.services.trail import citizen_actor
 from gateway.errors import GatewayError, InvalidTransition, LoaInsufficient, ProviderTimeout, SubjectNotFound
 from providers.adapters import adapter_for
 from providers.adapters.base import FetchContext, Subject
-from providers.models import EidasLevel
+from providers.models import EidasLevel, Organisation
 
 
 @dataclass(frozen=True)
@@ -49,36 +50,47 @@ def consent_preview(*, consent: Consent, citizen: Citizen, eidas_level: str) -> 
     required = max((item.attestation_type.eidas_min for item in items), key=EidasLevel.rank)
     if EidasLevel.rank(eidas_level) < EidasLevel.rank(required):
         raise LoaInsufficient(extra={"required_level": required, "current_level": eidas_level})
-    subject = citizen_subject(citizen)
-    results = []
-    for item in items:
-        context = FetchContext(
-            purpose=consent.purpose_code, consumer_siret=consent.consumer.siret, exchange_id=uuid.uuid4(), preview=True
+    return [
+        item_preview(
+            item=item, citizen=citizen, consumer=consent.consumer, purpose_code=consent.purpose_code, consent=consent
         )
-        try:
-            result = adapter_for(item.attestation_type).fetch(subject, list(item.fields), context)
-        except (SubjectNotFound, ProviderTimeout) as error:
-            results.append(PreviewItem(item=item, error=error.code))
-        except GatewayError:
-            # Whatever else went wrong at the provider is the same thing to the citizen.
-            results.append(PreviewItem(item=item, error="provider_error"))
-        else:
-            results.append(PreviewItem(item=item, fields=result.fields))
-        _previewed_record(consent=consent, citizen=citizen, item=item, outcome=results[-1].error or "succeeded")
-    return results
+        for item in items
+    ]
 
 
-@transaction.atomic
-def _previewed_record(*, consent: Consent, citizen: Citizen, item: ConsentItem, outcome: str) -> None:
-    event_record(
-        type=EventType.CITIZEN_PREVIEWED,
-        actor=citizen_actor(citizen),
-        citizen_ref=citizen.ref,
-        consumer=consent.consumer.siret,
-        provider=item.attestation_type.holder.siret,
-        attestation_type=item.attestation_type.slug,
-        fields=list(item.fields),
-        purpose=consent.purpose_code,
-        consent_id=consent.pk,
-        detail={"outcome": outcome},
-    )
+def item_preview(
+    *,
+    item: ConsentItem,
+    citizen: Citizen,
+    consumer: Organisation,
+    purpose_code: str,
+    consent: Consent | None = None,
+    detail: Mapping[str, str] | None = None,
+) -> PreviewItem:
+    """Fetches one item's fields live, for the citizen's eyes only, and records `citizen.previewed`
+    in its own short transaction (after the call: a provider call never holds one open). The event
+    names `consent` when there is one; `detail` adds to its outcome."""
+    context = FetchContext(purpose=purpose_code, consumer_siret=consumer.siret, exchange_id=uuid.uuid4(), preview=True)
+    try:
+        result = adapter_for(item.attestation_type).fetch(citizen_subject(citizen), list(item.fields), context)
+    except (SubjectNotFound, ProviderTimeout) as error:
+        preview = PreviewItem(item=item, error=error.code)
+    except GatewayError:
+        # Whatever else went wrong at the provider is the same thing to the citizen.
+        preview = PreviewItem(item=item, error="provider_error")
+    else:
+        preview = PreviewItem(item=item, fields=result.fields)
+    with transaction.atomic():
+        event_record(
+            type=EventType.CITIZEN_PREVIEWED,
+            actor=citizen_actor(citizen),
+            citizen_ref=citizen.ref,
+            consumer=consumer.siret,
+            provider=item.attestation_type.holder.siret,
+            attestation_type=item.attestation_type.slug,
+            fields=list(item.fields),
+            purpose=purpose_code,
+            consent_id=consent.pk if consent is not None else None,
+            detail={"outcome": preview.error or "succeeded", **(detail or {})},
+        )
+    return preview

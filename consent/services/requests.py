@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,8 +35,30 @@ _LOOPBACK_HOSTS = {"localhost"}
 Errors = dict[str, list[dict[str, str]]]
 
 
-def _add(errors: Errors, field: str, code: str, message: str) -> None:
+def error_add(errors: Errors, field: str, code: str, message: str) -> None:
     errors.setdefault(field, []).append({"code": code, "message": message})
+
+
+def slugs_check(errors: Errors, slugs: Sequence[str]) -> None:
+    if not slugs:
+        error_add(errors, "attestation_types", "required", "Ask for at least one attestation type.")
+    elif len(set(slugs)) != len(slugs):
+        error_add(errors, "attestation_types", "duplicate", "Each attestation type may appear once.")
+
+
+def limits_check(errors: Errors, *, duration_days: int, max_uses: int | None) -> None:
+    """The limits of every consent, whichever flow asks for it."""
+    if not 1 <= duration_days <= MAX_DURATION_DAYS:
+        error_add(errors, "duration_days", "out_of_range", f"A consent lasts from 1 to {MAX_DURATION_DAYS} days.")
+    if max_uses is not None and max_uses < 1:
+        error_add(errors, "max_uses", "out_of_range", "max_uses is at least 1 (omit it for no limit).")
+
+
+def catalogue_order(attestation_type: AttestationType, names: Iterable[str]) -> list[str]:
+    """The field names once each, in catalogue order whatever order was asked, so equal consents
+    compare equal."""
+    order = {field.name: field.position for field in attestation_type.fields.all()}
+    return sorted(dict.fromkeys(names), key=lambda name: order.get(name, 0))
 
 
 def approval_url(consent: Consent) -> str:
@@ -121,23 +143,22 @@ def consent_request_create(
     if fields is not None:
         for slug in fields:
             if slug not in slugs:
-                _add(errors, f"fields.{slug}", "type_not_requested", "Fields are given for a type not requested.")
+                error_add(errors, f"fields.{slug}", "type_not_requested", "Fields are given for a type not requested.")
             elif not fields[slug]:
-                _add(errors, f"fields.{slug}", "empty", "Ask for at least one field, or leave the type out.")
+                error_add(errors, f"fields.{slug}", "empty", "Ask for at least one field, or leave the type out.")
     if not purpose_code:
-        _add(errors, "purpose.code", "required", "A purpose code is required.")
+        error_add(errors, "purpose.code", "required", "A purpose code is required.")
     if len(purpose_text) > MAX_PURPOSE_TEXT:
-        _add(errors, "purpose.text", "too_long", f"The purpose text is at most {MAX_PURPOSE_TEXT} characters.")
-    if not 1 <= duration_days <= MAX_DURATION_DAYS:
-        _add(errors, "duration_days", "out_of_range", f"A consent lasts from 1 to {MAX_DURATION_DAYS} days.")
-    if max_uses is not None and max_uses < 1:
-        _add(errors, "max_uses", "out_of_range", "max_uses is at least 1 (omit it for no limit).")
+        error_add(errors, "purpose.text", "too_long", f"The purpose text is at most {MAX_PURPOSE_TEXT} characters.")
+    limits_check(errors, duration_days=duration_days, max_uses=max_uses)
     if return_url and (error := _return_url_error(return_url)):
-        _add(errors, "return_url", *error)
+        error_add(errors, "return_url", *error)
     if len(reference) > 100:
-        _add(errors, "reference", "too_long", "The reference is at most 100 characters.")
+        error_add(errors, "reference", "too_long", "The reference is at most 100 characters.")
     if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
-        _add(errors, "idempotency_key", "too_long", f"The Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} characters.")
+        error_add(
+            errors, "idempotency_key", "too_long", f"The Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} characters."
+        )
     if errors:
         raise ValidationError("The consent request is not valid.", errors=errors)
 
@@ -149,17 +170,15 @@ def consent_request_create(
         wanted = list(fields[attestation_type.slug]) if fields and attestation_type.slug in fields else allowed
         outside = [name for name in wanted if name not in allowed]
         if outside:
-            _add(
+            error_add(
                 errors,
                 f"fields.{attestation_type.slug}",
                 "outside_habilitation",
                 "Not covered by your habilitation: " + ", ".join(sorted(outside)),
             )
-        # Stored in catalogue order whatever order was asked, so equal consents compare equal.
-        order = {field.name: field.position for field in attestation_type.fields.all()}
-        chosen[attestation_type.slug] = sorted(dict.fromkeys(wanted), key=lambda name: order.get(name, 0))
+        chosen[attestation_type.slug] = catalogue_order(attestation_type, wanted)
         if habilitation.purpose_code != purpose_code:
-            _add(
+            error_add(
                 errors,
                 "purpose.code",
                 "outside_habilitation",
@@ -209,11 +228,9 @@ def consent_request_create(
 
 
 def _types_check(slugs: list[str], errors: Errors) -> list[AttestationType]:
+    slugs_check(errors, slugs)
     if not slugs:
-        _add(errors, "attestation_types", "required", "Ask for at least one attestation type.")
         return []
-    if len(set(slugs)) != len(slugs):
-        _add(errors, "attestation_types", "duplicate", "Each attestation type may appear once.")
     found = {
         t.slug: t
         for t in AttestationType.objects.filter(slug__in=slugs, active=True)
@@ -222,7 +239,7 @@ def _types_check(slugs: list[str], errors: Errors) -> list[AttestationType]:
     }
     for slug in dict.fromkeys(slugs):
         if slug not in found:
-            _add(errors, "attestation_types", "unknown_type", f"No active attestation type '{slug}'.")
+            error_add(errors, "attestation_types", "unknown_type", f"No active attestation type '{slug}'.")
     return [found[slug] for slug in dict.fromkeys(slugs) if slug in found]
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from django.http import Http404, HttpRequest, HttpResponse
 
+from consent.models import Citizen, Consent
 from gateway.errors import NotFound
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -24,3 +25,9 @@ def not_found_as_404(view: View) -> View:
             raise Http404 from None
 
     return cast(View, wrapper)
+
+
+class CitizenTransition(Protocol):
+    """A service the citizen's page calls on one of their consents (consent_pause, consent_reject…)."""
+
+    def __call__(self, *, consent: Consent, citizen: Citizen) -> Consent: ...

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from typing import Any
+from functools import partial
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -13,8 +12,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from consent.auth import citizen_required, current_citizen, current_level, login_url
-from consent.models import Citizen, Consent
+from consent.auth import citizen_required, current_citizen, current_level, required_citizen
+from consent.models import Consent
 from consent.selectors import consent_get_pending
 from consent.services import (
     PreviewItem,
@@ -22,32 +21,10 @@ from consent.services import (
     consent_preview,
     consent_reject,
 )
-from consent.terms import Terms, terms_for_consent
-from consent.views import not_found_as_404
+from consent.terms import terms_for_consent
+from consent.views import CitizenTransition, not_found_as_404
+from consent.views.decision import decision_context
 from gateway.errors import GatewayError
-from providers.models import EidasLevel
-
-
-def _display(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "Oui / Yes" if value else "Non / No"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, indent=1)
-    return str(value)
-
-
-def _preview_blocks(terms: Terms, preview: list[PreviewItem]) -> list[dict[str, Any]]:
-    by_type = {result.item.attestation_type_id: result for result in preview}
-    blocks = []
-    for item in terms.items:
-        result = by_type.get(item.attestation_type.pk)
-        if result is None:
-            continue
-        rows = [(field, _display(result.fields.get(field.name))) for field in item.fields] if not result.error else []
-        blocks.append({"item": item, "error": result.error, "rows": rows})
-    return blocks
 
 
 def _render(
@@ -56,27 +33,19 @@ def _render(
     *,
     preview: list[PreviewItem] | None = None,
     error: GatewayError | None = None,
-    status: int = 200,
 ) -> HttpResponse:
     terms = terms_for_consent(consent)
-    level = current_level(request)
     citizen = current_citizen(request)
-    level_ok = EidasLevel.rank(level) >= EidasLevel.rank(terms.eidas_min)
     context = {
         "title": "Demande de consentement",
         "consent": consent,
-        "terms": terms,
         "decidable": consent.status == Consent.Status.PENDING,
         "decided_by_me": citizen is not None and consent.citizen_id == citizen.pk,
-        "level": level,
-        "level_label": EidasLevel(level).label if level in EidasLevel.values else "",
-        "level_ok": level_ok,
-        "relogin_url": login_url(request.path, level=terms.eidas_min),
-        "preview": _preview_blocks(terms, preview) if preview is not None else None,
+        **decision_context(request, terms, preview=preview, relogin_next=request.path),
         "error": error,
     }
     # The views are never_cache: the preview shows personal data no cache may keep.
-    return render(request, "consent/approval.html", context, status=status)
+    return render(request, "consent/approval.html", context, status=error.status if error else 200)
 
 
 def _decision_redirect(consent: Consent) -> HttpResponse:
@@ -86,12 +55,6 @@ def _decision_redirect(consent: Consent) -> HttpResponse:
         target = urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
         return HttpResponseRedirect(target)
     return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
-
-
-def _citizen(request: HttpRequest) -> Citizen:
-    citizen = current_citizen(request)
-    assert citizen is not None  # citizen_required
-    return citizen
 
 
 @require_GET
@@ -109,31 +72,33 @@ def approval(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
 def approval_preview(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
     consent = consent_get_pending(consent_id=consent_id)
     try:
-        preview = consent_preview(consent=consent, citizen=_citizen(request), eidas_level=current_level(request))
+        preview = consent_preview(
+            consent=consent, citizen=required_citizen(request), eidas_level=current_level(request)
+        )
     except GatewayError as error:
-        return _render(request, consent, error=error, status=error.status)
+        return _render(request, consent, error=error)
     return _render(request, consent, preview=preview)
+
+
+def _decide(request: HttpRequest, consent_id: uuid.UUID, decision: CitizenTransition) -> HttpResponse:
+    """Approve or reject; a refusal shows the page again, as it is now, with the reason."""
+    consent = consent_get_pending(consent_id=consent_id)
+    try:
+        consent = decision(consent=consent, citizen=required_citizen(request))
+    except GatewayError as error:
+        return _render(request, consent_get_pending(consent_id=consent_id), error=error)
+    return _decision_redirect(consent)
 
 
 @require_POST
 @citizen_required
 @not_found_as_404
 def approval_approve(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    consent = consent_get_pending(consent_id=consent_id)
-    try:
-        consent = consent_approve(consent=consent, citizen=_citizen(request), eidas_level=current_level(request))
-    except GatewayError as error:
-        return _render(request, consent_get_pending(consent_id=consent_id), error=error, status=error.status)
-    return _decision_redirect(consent)
+    return _decide(request, consent_id, partial(consent_approve, eidas_level=current_level(request)))
 
 
 @require_POST
 @citizen_required
 @not_found_as_404
 def approval_reject(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    consent = consent_get_pending(consent_id=consent_id)
-    try:
-        consent = consent_reject(consent=consent, citizen=_citizen(request))
-    except GatewayError as error:
-        return _render(request, consent_get_pending(consent_id=consent_id), error=error, status=error.status)
-    return _decision_redirect(consent)
+    return _decide(request, consent_id, consent_reject)

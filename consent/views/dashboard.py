@@ -11,14 +11,14 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from consent.auth import citizen_required, current_citizen
-from consent.models import Citizen, Consent
+from consent.auth import citizen_required, required_citizen
+from consent.models import Consent
 from consent.selectors import consent_get_for_citizen, consents_for_citizen
 from consent.services import consent_pause, consent_resume, consent_revoke
 from consent.services.artefacts import consent_receipt
 from consent.services.trail import citizen_actor
 from consent.terms import terms_for_consent
-from consent.views import not_found_as_404
+from consent.views import CitizenTransition, not_found_as_404
 from gateway.errors import GatewayError
 
 Status = Consent.Status
@@ -34,17 +34,11 @@ GROUPS = [
 ]
 
 
-def _citizen(request: HttpRequest) -> Citizen:
-    citizen = current_citizen(request)
-    assert citizen is not None  # citizen_required
-    return citizen
-
-
 @require_GET
 @never_cache
 @citizen_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    consents = list(consents_for_citizen(citizen=_citizen(request)))
+    consents = list(consents_for_citizen(citizen=required_citizen(request)))
     groups = []
     for status, title_fr, title_en in GROUPS:
         members = [consent for consent in consents if consent.status == status]
@@ -53,9 +47,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "consent/dashboard.html", {"title": "Mes consentements", "groups": groups})
 
 
+def _consent_page(
+    request: HttpRequest, consent: Consent, template: str, title: str, *, error: GatewayError | None = None
+) -> HttpResponse:
+    context = {"title": title, "consent": consent, "terms": terms_for_consent(consent), "error": error}
+    return render(request, template, context, status=error.status if error else 200)
+
+
 def _detail(request: HttpRequest, consent: Consent, *, error: GatewayError | None = None) -> HttpResponse:
-    context = {"title": "Consentement", "consent": consent, "terms": terms_for_consent(consent), "error": error}
-    return render(request, "consent/detail.html", context, status=error.status if error else 200)
+    return _consent_page(request, consent, "consent/detail.html", "Consentement", error=error)
 
 
 @require_GET
@@ -63,33 +63,32 @@ def _detail(request: HttpRequest, consent: Consent, *, error: GatewayError | Non
 @citizen_required
 @not_found_as_404
 def detail(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    return _detail(request, consent_get_for_citizen(citizen=_citizen(request), consent_id=consent_id))
+    return _detail(request, consent_get_for_citizen(citizen=required_citizen(request), consent_id=consent_id))
+
+
+def _change(request: HttpRequest, consent_id: uuid.UUID, change: CitizenTransition) -> HttpResponse:
+    """Pause or resume, then back to the detail page; a refusal shows it with the reason."""
+    citizen = required_citizen(request)
+    consent = consent_get_for_citizen(citizen=citizen, consent_id=consent_id)
+    try:
+        change(consent=consent, citizen=citizen)
+    except GatewayError as error:
+        return _detail(request, consent_get_for_citizen(citizen=citizen, consent_id=consent_id), error=error)
+    return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
 
 
 @require_POST
 @citizen_required
 @not_found_as_404
 def pause(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    citizen = _citizen(request)
-    consent = consent_get_for_citizen(citizen=citizen, consent_id=consent_id)
-    try:
-        consent_pause(consent=consent, citizen=citizen)
-    except GatewayError as error:
-        return _detail(request, consent_get_for_citizen(citizen=citizen, consent_id=consent_id), error=error)
-    return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
+    return _change(request, consent_id, consent_pause)
 
 
 @require_POST
 @citizen_required
 @not_found_as_404
 def resume(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    citizen = _citizen(request)
-    consent = consent_get_for_citizen(citizen=citizen, consent_id=consent_id)
-    try:
-        consent_resume(consent=consent, citizen=citizen)
-    except GatewayError as error:
-        return _detail(request, consent_get_for_citizen(citizen=citizen, consent_id=consent_id), error=error)
-    return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
+    return _change(request, consent_id, consent_resume)
 
 
 @require_http_methods(["GET", "POST"])
@@ -98,7 +97,7 @@ def resume(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
 @not_found_as_404
 def revoke(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
     """GET asks to confirm (withdrawing cannot be undone); POST withdraws."""
-    citizen = _citizen(request)
+    citizen = required_citizen(request)
     consent = consent_get_for_citizen(citizen=citizen, consent_id=consent_id)
     error = None
     if request.method == "POST":
@@ -108,9 +107,7 @@ def revoke(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
             error = exc
         else:
             return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
-    context = {"title": "Retirer mon consentement", "consent": consent, "terms": terms_for_consent(consent)}
-    context["error"] = error
-    return render(request, "consent/revoke_confirm.html", context, status=error.status if error else 200)
+    return _consent_page(request, consent, "consent/revoke_confirm.html", "Retirer mon consentement", error=error)
 
 
 @require_GET
@@ -118,7 +115,7 @@ def revoke(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
 @citizen_required
 @not_found_as_404
 def receipt(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    consent = consent_get_for_citizen(citizen=_citizen(request), consent_id=consent_id)
+    consent = consent_get_for_citizen(citizen=required_citizen(request), consent_id=consent_id)
     body = json.dumps(consent_receipt(consent=consent), ensure_ascii=False, indent=2)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="recu-consentement-{consent.pk}.json"'

@@ -24,8 +24,7 @@ from django.views.decorators.http import require_GET
 
 from audit.models import ActorKind, EventType
 from audit.selectors import HistoryRow, history_rows_for_citizen, proof_bundle
-from consent.auth import citizen_required, current_citizen
-from consent.models import Citizen
+from consent.auth import citizen_required, required_citizen
 from consent.views import not_found_as_404
 from providers.models import AttestationField, AttestationType, Organisation
 
@@ -260,12 +259,6 @@ def history_entries(rows: list[HistoryRow]) -> list[HistoryEntry]:
     return entries
 
 
-def _citizen(request: HttpRequest) -> Citizen:
-    citizen = current_citizen(request)
-    assert citizen is not None  # citizen_required
-    return citizen
-
-
 def _before(request: HttpRequest) -> int | None:
     value = request.GET.get("before", "")
     return int(value) if value.isdigit() and len(value) < 19 else None
@@ -276,7 +269,7 @@ def _before(request: HttpRequest) -> int | None:
 @citizen_required
 def history(request: HttpRequest) -> HttpResponse:
     before = _before(request)
-    rows = history_rows_for_citizen(citizen_ref=_citizen(request).ref, limit=PAGE_SIZE + 1, before_id=before)
+    rows = history_rows_for_citizen(citizen_ref=required_citizen(request).ref, limit=PAGE_SIZE + 1, before_id=before)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     context: dict[str, Any] = {
@@ -296,7 +289,7 @@ def proof(request: HttpRequest, event_id: int) -> HttpResponse:
     """The event's inclusion proof, to keep and verify offline (`audit/verify.py --bundle`)."""
     if event_id >= 2**63:  # beyond a bigint: nobody's event, and PostgreSQL would refuse the query
         raise Http404
-    bundle = proof_bundle(event_id=event_id, citizen_ref=_citizen(request).ref)
+    bundle = proof_bundle(event_id=event_id, citizen_ref=required_citizen(request).ref)
     body = json.dumps(bundle, ensure_ascii=False, indent=2)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="preuve-{event_id}.json"'

@@ -30,11 +30,10 @@ from consent.services import (
     interactive_request_build,
 )
 from consent.services.interactive import DEFAULT_DURATION_DAYS
-from consent.terms import Terms
+from consent.views.decision import decision_context
 from gateway.errors import GatewayError, HabilitationMissing, ValidationError
 from gateway.oauth.scopes import ATTESTATION_SCOPE_PREFIX, api_client_for
 from gateway.services.tokens import citizen_user
-from providers.models import EidasLevel
 
 # The authorization request's parameters the screen carries from the GET to the POSTs.
 OAUTH_PARAMS = (
@@ -67,29 +66,6 @@ def with_issuer(uri: str, issuer: str) -> str:
     query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "iss"]
     query.append(("iss", issuer))
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def _display(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "Oui / Yes" if value else "Non / No"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, indent=1)
-    return str(value)
-
-
-def preview_blocks(terms: Terms, preview: list[PreviewItem]) -> list[dict[str, Any]]:
-    """The preview as the approval page shows it: one table (or one error) per type."""
-    by_type = {result.item.attestation_type_id: result for result in preview}
-    blocks = []
-    for item in terms.items:
-        result = by_type.get(item.attestation_type.pk)
-        if result is None:
-            continue
-        rows = [(field, _display(result.fields.get(field.name))) for field in item.fields] if not result.error else []
-        blocks.append({"item": item, "error": result.error, "rows": rows})
-    return blocks
 
 
 class GatewayAuthorizationView(AuthorizationView):
@@ -206,7 +182,12 @@ class GatewayAuthorizationView(AuthorizationView):
         LoaInsufficient) when it cannot be given; nothing is stored then."""
         assert self.interactive is not None  # form_valid checked the request first
         return interactive_consent_approve(
-            request=self.interactive, citizen=self.citizen, eidas_level=current_level(self.request)
+            request=self.interactive,
+            citizen=self.citizen,
+            eidas_level=current_level(self.request),
+            # PKCE makes every authorization request's parameters its own (a fresh code_challenge):
+            # the same parameters again are the same screen submitted twice.
+            authorization_request=self._authorize_url(form),
         )
 
     def create_authorization_response(
@@ -290,18 +271,13 @@ class GatewayAuthorizationView(AuthorizationView):
         decision_error: GatewayError | None = None,
         status: int = 200,
     ) -> HttpResponse:
-        terms = interactive.terms()
-        level = current_level(self.request)
         context = {
             "title": "Demande d'accès à vos données",
             "form": form,
             "application": application,
-            "terms": terms,
-            "level": level,
-            "level_label": EidasLevel(level).label if level in EidasLevel.values else "",
-            "level_ok": EidasLevel.rank(level) >= EidasLevel.rank(terms.eidas_min),
-            "relogin_url": login_url(self._authorize_url(form), level=terms.eidas_min),
-            "preview": preview_blocks(terms, preview) if preview is not None else None,
+            **decision_context(
+                self.request, interactive.terms(), preview=preview, relogin_next=self._authorize_url(form)
+            ),
             "decision_error": decision_error,
         }
         response: HttpResponse = self.render_to_response(context, status=status)

@@ -284,6 +284,54 @@ class TestApprove:
         event = AuditEvent.objects.get(type=EventType.TOKEN_REVOKED)
         assert (event.consent_id, event.detail["reason"]) == (consent.pk, "consent_revoked")
 
+    def test_approving_the_same_screen_twice_creates_one_consent(
+        self, alice_client: Client, mairie_web_client: Consumer, screen: Callable[..., Any]
+    ) -> None:
+        page, url, verifier = screen()
+
+        first = approve(alice_client, url, page)
+        second = approve(alice_client, url, page)
+
+        consent = Consent.objects.get()
+        assert consent.status == Consent.Status.ACTIVE
+        assert [event.type for event in consent_events(EventType.CONSENT_REQUESTED, EventType.CONSENT_APPROVED)] == [
+            EventType.CONSENT_REQUESTED,
+            EventType.CONSENT_APPROVED,
+        ]
+        codes = [redirect_params(response)["code"][0] for response in (first, second)]
+        assert codes[0] != codes[1]
+        assert [code.consent_id for code in AuthorizationCode.objects.order_by("id")] == [consent.pk, consent.pk]
+        # Whichever response the browser kept, its code buys a token bound to that one consent.
+        token = redeem(alice_client, mairie_web_client, codes[1], verifier)
+        assert token.status_code == 200, token.content
+        assert TokenBinding.objects.get().consent == consent
+
+    def test_a_new_authorization_request_with_the_same_terms_gets_its_own_consent(
+        self, alice_client: Client, screen: Callable[..., Any]
+    ) -> None:
+        for _ in range(2):
+            page, url, _ = screen()
+            assert "code" in redirect_params(approve(alice_client, url, page))
+
+        assert Consent.objects.filter(status=Consent.Status.ACTIVE).count() == 2
+
+    def test_a_screen_answered_then_withdrawn_cannot_be_approved_again(
+        self, alice_client: Client, screen: Callable[..., Any]
+    ) -> None:
+        page, url, _ = screen()
+        approve(alice_client, url, page)
+        consent = Consent.objects.get()
+        alice_client.post(f"/mes-consentements/{consent.pk}/retirer/")
+        before, grants = trail_size(), Grant.objects.count()
+
+        again = approve(alice_client, url, page)
+
+        assert again.status_code == 409, again.content
+        assert "plus en attente de décision" in again.content.decode()
+        assert list(Consent.objects.values_list("status", flat=True)) == [Consent.Status.REVOKED]
+        assert Grant.objects.count() == grants
+        assert trail_size() == before
+
     def test_a_request_oauth_refuses_on_approval_leaves_no_consent(
         self, alice_client: Client, screen: Callable[..., Any]
     ) -> None:

@@ -1,0 +1,55 @@
+"""What the citizen's decision pages share: the approval page of the decoupled flow and the OAuth
+consent screen (gateway.oauth.views) show the same terms, level check and preview."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpRequest
+
+from consent.auth import current_level, login_url
+from consent.services import PreviewItem
+from consent.terms import Terms
+from providers.models import EidasLevel
+
+
+def display_value(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "Oui / Yes" if value else "Non / No"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, indent=1)
+    return str(value)
+
+
+def preview_blocks(terms: Terms, preview: list[PreviewItem]) -> list[dict[str, Any]]:
+    """One table (or one error) per type, in the terms' order, for consent/includes/preview.html."""
+    by_type = {result.item.attestation_type_id: result for result in preview}
+    blocks = []
+    for item in terms.items:
+        result = by_type.get(item.attestation_type.pk)
+        if result is None:
+            continue
+        rows = (
+            [(field, display_value(result.fields.get(field.name))) for field in item.fields] if not result.error else []
+        )
+        blocks.append({"item": item, "error": result.error, "rows": rows})
+    return blocks
+
+
+def decision_context(
+    request: HttpRequest, terms: Terms, *, preview: list[PreviewItem] | None, relogin_next: str
+) -> dict[str, Any]:
+    """The terms, the login level against them (and where to log in again, back to
+    `relogin_next`), and the preview when there is one."""
+    level = current_level(request)
+    return {
+        "terms": terms,
+        "level": level,
+        "level_label": EidasLevel(level).label if level in EidasLevel.values else "",
+        "level_ok": EidasLevel.rank(level) >= EidasLevel.rank(terms.eidas_min),
+        "relogin_url": login_url(relogin_next, level=terms.eidas_min),
+        "preview": preview_blocks(terms, preview) if preview is not None else None,
+    }
