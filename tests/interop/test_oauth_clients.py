@@ -74,9 +74,7 @@ def test_authorization_code_with_pkce_with_authlib(
     mairie_web_client: Consumer,
     mairie: Organisation,
     alice: Citizen,
-    make_consent: Callable[..., Consent],
 ) -> None:
-    consent = make_consent(alice, mairie)
     endpoints = metadata(live_server.url)
     assert endpoints["code_challenge_methods_supported"] == ["S256"]
     session = OAuth2Session(
@@ -108,8 +106,11 @@ def test_authorization_code_with_pkce_with_authlib(
     token = session.fetch_token(
         endpoints["token_endpoint"], authorization_response=location, code_verifier=verifier, state=state
     )
-    response = session.get(f"{live_server.url}/api/v1/attestations/{QF}", params={"consent": str(consent.pk)})
+    # The token is bound to the consent the citizen just gave: no consent parameter is needed.
+    response = session.get(f"{live_server.url}/api/v1/attestations/{QF}")
 
     assert "refresh_token" not in token
     assert response.status_code == 200, response.text
+    consent = Consent.objects.get(citizen=alice, consumer=mairie, status=Consent.Status.ACTIVE)
+    assert response.json()["attestation"]["consent"] == str(consent.pk)
     verify_with_joserfc(live_server.url, response.json())
