@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from gateway.errors import NotFound
+from gateway.rows import RowReader, columns, fetch_one, related_set
 from providers.models import AttestationField, AttestationType, Habilitation, Organisation
 
 
@@ -52,3 +56,54 @@ def attestation_type_get(slug: str) -> AttestationType:
     if attestation_type is None:
         raise NotFound("No attestation type has this slug.")
     return attestation_type
+
+
+@dataclass(frozen=True)
+class ExchangeGrant:
+    """An offered attestation type (holder loaded) and the consumer's habilitation in force for it."""
+
+    attestation_type: AttestationType
+    habilitation: Habilitation | None
+
+
+def _exchange_grant_sql() -> str:
+    quote = connection.ops.quote_name
+    # Only model metadata is interpolated (table and column names); every value is a parameter.
+    return (
+        f"SELECT {columns(AttestationType, 't')}, {columns(Organisation, 'o')}, {columns(Habilitation, 'h')} "  # noqa: S608
+        f"FROM {quote(AttestationType._meta.db_table)} t "
+        f"JOIN {quote(Organisation._meta.db_table)} o ON o.id = t.holder_id "
+        "LEFT JOIN LATERAL ("
+        f"SELECT * FROM {quote(Habilitation._meta.db_table)} h "
+        "WHERE h.attestation_type_id = t.id AND h.consumer_id = %(consumer)s AND h.status = %(approved)s "
+        "AND (h.valid_until IS NULL OR h.valid_until >= %(today)s) "
+        # As habilitation_in_force: the latest decided (PostgreSQL puts NULLs first in DESC).
+        "ORDER BY h.decided_at DESC, h.created_at DESC LIMIT 1"
+        ") h ON %(consumer_active)s "
+        "WHERE t.slug = %(slug)s AND t.active LIMIT 1"
+    )
+
+
+def exchange_grant_for_consumer(*, consumer: Organisation, slug: str) -> ExchangeGrant | None:
+    """The exchange's hot path: what `AttestationType(slug, active)` + `habilitation_in_force` return,
+    in one query, read afresh (a habilitation revoked a second ago is not in force now). None when no
+    offered type has this slug."""
+    params = {
+        "consumer": consumer.pk,
+        "approved": Habilitation.Status.APPROVED.value,
+        "today": timezone.localdate(),
+        "consumer_active": bool(consumer.active),
+        "slug": slug,
+    }
+    row = fetch_one(_exchange_grant_sql(), params)
+    if row is None:
+        return None
+    reader = RowReader(row)
+    attestation_type, holder = reader.take(AttestationType), reader.take(Organisation)
+    assert attestation_type is not None
+    related_set(attestation_type, "holder", holder)
+    habilitation = reader.take(Habilitation)
+    if habilitation is not None:
+        related_set(habilitation, "attestation_type", attestation_type)
+        related_set(habilitation, "consumer", consumer)
+    return ExchangeGrant(attestation_type=attestation_type, habilitation=habilitation)

@@ -24,15 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
 from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
-from consent.models import Consent, ConsentItem, TokenBinding
-from consent.selectors import consent_get_for_consumer
+from consent.models import Consent
+from consent.selectors import consent_for_exchange
 from consent.services.lifecycle import consent_expire_if_due
 from consent.services.preview import citizen_subject
 from gateway.errors import (
@@ -53,11 +52,12 @@ from gateway.errors import (
 from gateway.keys import canonical_payload, sign_jws
 from gateway.models import Exchange
 from gateway.oauth.scopes import attestation_scope
+from gateway.rows import execute_prepared
 from gateway.services.results import result_encrypt
 from providers.adapters import adapter_for
 from providers.adapters.base import FetchContext, ProviderResult
 from providers.models import AttestationType, EidasLevel, Habilitation, Organisation
-from providers.selectors import habilitation_in_force
+from providers.selectors import exchange_grant_for_consumer, habilitation_in_force
 
 logger = logging.getLogger(__name__)
 
@@ -118,18 +118,7 @@ def _check_scope(caller: Caller, slug: str) -> None:
         raise ScopeMissing(f"This operation needs the scope {attestation_scope(slug)}.")
 
 
-def _attestation_type(slug: str) -> AttestationType | None:
-    return AttestationType.objects.select_related("holder").filter(slug=slug, active=True).first()
-
-
-def _bound_consent_id(access_token: AccessToken | None) -> uuid.UUID | None:
-    if access_token is None:
-        return None
-    return TokenBinding.objects.filter(access_token=access_token).values_list("consent_id", flat=True).first()
-
-
-def _consent_id(caller: Caller, requested: uuid.UUID | None) -> uuid.UUID:
-    bound = _bound_consent_id(caller.access_token)
+def _consent_id(caller: Caller, requested: uuid.UUID | None, bound: uuid.UUID | None) -> uuid.UUID:
     if bound is not None:
         if requested is not None and requested != bound:
             raise ConsentRequired("This token is bound to another consent.")
@@ -161,39 +150,45 @@ def consent_state_check(consent: Consent, *, now: dt.datetime | None = None) -> 
     return consent
 
 
-def _item(consent: Consent, attestation_type: AttestationType) -> ConsentItem:
-    for item in consent.items.all():
-        if item.attestation_type_id == attestation_type.pk:
-            return item
-    raise ConsentRequired("The consent does not cover this attestation type.")
-
-
-def _authorise(attempt: Attempt, caller: Caller, consent_id: uuid.UUID | None) -> None:
-    """The checks after the scope, in order; fills `attempt` as it goes."""
+def _authorise(
+    attempt: Attempt, caller: Caller, consent_id: uuid.UUID | None, habilitation: Habilitation | None
+) -> None:
+    """The checks after the scope, in order; fills `attempt` as it goes. Two queries, both read
+    afresh: `habilitation` (read with the type) and the consent with its item for this type."""
     attestation_type = attempt.attestation_type
     assert attestation_type is not None
-    attempt.habilitation = habilitation_in_force(consumer=caller.organisation, attestation_type=attestation_type)
-    if attempt.habilitation is None:
+    attempt.habilitation = habilitation
+    if habilitation is None:
         raise HabilitationMissing()
-    consent = consent_get_for_consumer(consumer=caller.organisation, consent_id=_consent_id(caller, consent_id))
+    found = consent_for_exchange(
+        consumer=caller.organisation,
+        consent_id=consent_id,
+        access_token_id=caller.access_token.pk if caller.access_token is not None else None,
+        attestation_type_id=attestation_type.pk,
+    )
+    _consent_id(caller, consent_id, found.bound_consent_id)
+    consent = found.consent_or_404()
     attempt.consent = consent
-    item = _item(consent, attestation_type)
+    if found.item is None:
+        raise ConsentRequired("The consent does not cover this attestation type.")
     consent_state_check(consent)
     if EidasLevel.rank(consent.eidas_level) < EidasLevel.rank(attestation_type.eidas_min):
         raise LoaInsufficient(extra={"required_level": attestation_type.eidas_min})
-    allowed = set(attempt.habilitation.fields)
-    attempt.fields = [name for name in item.fields if name in allowed]
+    allowed = set(habilitation.fields)
+    attempt.fields = [name for name in found.item.fields if name in allowed]
     if not attempt.fields:
         raise ConsentRequired("No consented field is covered by the habilitation in force.")
 
 
 def exchange_checks_run(attempt: Attempt, caller: Caller, consent_id: uuid.UUID | None) -> None:
-    # Looked up first only so that a denial can name the type; the scope is still checked first.
-    attempt.attestation_type = _attestation_type(attempt.slug)
+    # Read first (with the habilitation, in one query) only so that a denial can name the type;
+    # the scope is still checked first.
+    grant = exchange_grant_for_consumer(consumer=caller.organisation, slug=attempt.slug)
+    attempt.attestation_type = grant.attestation_type if grant is not None else None
     _check_scope(caller, attempt.slug)
-    if attempt.attestation_type is None:
+    if grant is None:
         raise NotFound("No attestation type has this slug.")
-    _authorise(attempt, caller, consent_id)
+    _authorise(attempt, caller, consent_id, grant.habilitation)
 
 
 # --- Records ---------------------------------------------------------------------------------
@@ -310,15 +305,22 @@ def attestation_build(attempt: Attempt, result: ProviderResult) -> dict[str, Any
     }
 
 
-def _use_consent(consent: Consent) -> None:
-    """One use, taken atomically: a concurrent revoke or the last use taken elsewhere wins."""
-    now = timezone.now()
-    taken = (
-        Consent.objects.filter(pk=consent.pk, status=Consent.Status.ACTIVE)
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
-        .filter(Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses")))
-        .update(uses=F("uses") + 1, updated_at=now)
+def _use_consent_sql() -> str:
+    table = connection.ops.quote_name(Consent._meta.db_table)
+    return (
+        f"UPDATE {table} SET uses = uses + 1, updated_at = %(now)s "  # noqa: S608 - table name only
+        "WHERE id = %(id)s AND status = %(active)s AND (valid_until IS NULL OR valid_until > %(now)s) "
+        "AND (max_uses IS NULL OR uses < max_uses)"
     )
+
+
+def _use_consent(consent: Consent) -> None:
+    """One use, taken atomically: a concurrent revoke or the last use taken elsewhere wins.
+    (Hand-written SQL: the ORM's compilation of this one-row update cost more than the update.)"""
+    params = {"now": timezone.now(), "id": consent.pk, "active": Consent.Status.ACTIVE.value}
+    cursor = execute_prepared(_use_consent_sql(), params)
+    taken = cursor.rowcount
+    cursor.close()
     if not taken:
         raise _ConsentMoved()
 
@@ -397,7 +399,8 @@ def exchange_complete(*, exchange: Exchange) -> ExchangeResult:
     """Runs a pending asynchronous exchange (its token was checked when it was submitted)."""
     attempt, caller = exchange_attempt_for(exchange)
     try:
-        _authorise(attempt, caller, exchange.consent_id)
+        habilitation = habilitation_in_force(consumer=caller.organisation, attestation_type=exchange.attestation_type)
+        _authorise(attempt, caller, exchange.consent_id, habilitation)
     except GatewayError as error:
         exchange_denied_record(attempt=attempt, caller=caller, error=error, existing=exchange)
         raise

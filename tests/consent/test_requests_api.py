@@ -286,13 +286,13 @@ class TestRead:
     ):
         for reference in ("a", "b"):
             post(client, mairie_caller, body(reference=reference))
-        # Token, the gateway's scope checks (2), the caller's organisation, the expiry sweep,
-        # the page, its items with types: none of them per row.
-        with django_assert_num_queries(7):
+        # The token (with its client and organisation, one query), the expiry sweep, the page, its
+        # items with types: none of them per row.
+        with django_assert_num_queries(5):
             assert client.get("/api/v1/consents", headers=mairie_caller.headers).status_code == 200
         for reference in ("c", "d", "e"):
             post(client, mairie_caller, body(reference=reference, attestation_types=[QF, AVIS], fields=None))
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(5):
             assert len(client.get("/api/v1/consents", headers=mairie_caller.headers).json()["results"]) == 5
 
 

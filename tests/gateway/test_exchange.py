@@ -13,9 +13,10 @@ import requests
 from django.test import Client
 from django.utils import timezone
 from jwcrypto import jwk, jws
+from oauth2_provider.models import AccessToken
 
 from audit.models import AuditEvent, EventType
-from consent.models import Citizen, Consent
+from consent.models import Citizen, Consent, TokenBinding
 from consent.services.lifecycle import consent_pause, consent_revoke
 from gateway.keys import canonical_payload
 from gateway.models import Exchange
@@ -239,6 +240,68 @@ class TestExchange:
         assert response.json()["code"] == "validation_error"
         assert not Exchange.objects.exists()
         assert AuditEvent.objects.count() == events
+
+    def test_it_reads_and_writes_the_database_a_fixed_number_of_times(
+        self, client: Client, mairie_token: str, alice_consent: Consent, django_assert_num_queries: Any
+    ) -> None:
+        # The token with its client and organisation; the type with the habilitation in force; the
+        # consent with its binding, citizen and item; then, in one transaction (a savepoint inside
+        # the test's), the use counter, the exchange row and the audit event. Every check reads
+        # afresh: nothing here may come from a cache.
+        with django_assert_num_queries(8) as queries:
+            response = get(client, mairie_token, alice_consent)
+
+        assert response.status_code == 200, response.content
+        statements = [query["sql"].split()[0] for query in queries.captured_queries]
+        assert statements == ["SELECT"] * 3 + ["SAVEPOINT", "UPDATE", "INSERT", "INSERT", "RELEASE"]
+
+    def test_it_refuses_a_token_of_a_deactivated_organisation_on_the_next_request(
+        self, client: Client, mairie_token: str, mairie: Organisation, alice_consent: Consent
+    ) -> None:
+        assert get(client, mairie_token, alice_consent).status_code == 200
+        Organisation.objects.filter(pk=mairie.pk).update(active=False)
+
+        response = get(client, mairie_token, alice_consent)
+
+        assert response.status_code == 401
+        assert response.json()["code"] == "authentication_required"
+        assert Exchange.objects.count() == 1
+
+    def test_it_refuses_a_type_withdrawn_since_the_token_was_issued(
+        self, client: Client, mairie_token: str, alice_consent: Consent
+    ) -> None:
+        AttestationType.objects.filter(slug=QF).update(active=False)
+
+        response = get(client, mairie_token, alice_consent)
+
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+        assert not Exchange.objects.exists()
+        assert AuditEvent.objects.get(type=EventType.EXCHANGE_DENIED).detail == {"code": "not_found"}
+
+    def test_it_holds_a_consent_bound_token_to_its_consent(
+        self, client: Client, mairie_token: str, alice: Citizen, bob: Citizen, mairie: Organisation, make_consent: Any
+    ) -> None:
+        alices, bobs = make_consent(alice, mairie), make_consent(bob, mairie)
+        access_token = AccessToken.objects.get(token_checksum=hashlib.sha256(mairie_token.encode()).hexdigest())
+        TokenBinding.objects.create(access_token=access_token, consent=alices)
+
+        assert get(client, mairie_token, None).json()["attestation"]["consent"] == str(alices.pk)
+        assert get(client, mairie_token, alices).status_code == 200
+        assert_denied(get(client, mairie_token, bobs), 403, "consent_required")
+        bobs.refresh_from_db()
+        assert bobs.uses == 0
+
+    def test_it_refuses_a_consent_bound_token_once_its_consent_is_paused(
+        self, client: Client, mairie_token: str, alice: Citizen, mairie: Organisation, make_consent: Any
+    ) -> None:
+        consent = make_consent(alice, mairie)
+        access_token = AccessToken.objects.get(token_checksum=hashlib.sha256(mairie_token.encode()).hexdigest())
+        TokenBinding.objects.create(access_token=access_token, consent=consent)
+        assert get(client, mairie_token, None).status_code == 200
+        consent_pause(consent=consent, citizen=alice)
+
+        assert_denied(get(client, mairie_token, None), 403, "consent_paused", consent=consent)
 
     def test_it_records_a_subject_the_provider_does_not_know_as_failed(
         self, client: Client, mairie_token: str, mairie: Organisation, make_consent: Any
