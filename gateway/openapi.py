@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class HeaderBearerScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class HeaderBearerScheme(OpenApiAuthenticationExtension):
     target_class = "gateway.authentication.HeaderBearerAuthentication"
     name = "oauth2"
 
