@@ -10,14 +10,24 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 
 from audit.models import AuditEvent, Checkpoint, LogLeaf
-from audit.sealer import PROJECTION_FIELDS, event_projection, log_size, log_verifier_key, projection_from_values
+from audit.sealer import (
+    PROJECTION_FIELDS,
+    PROJECTION_SQL,
+    event_projection,
+    log_size,
+    log_verifier_key,
+    projection_from_values,
+    projection_json_rows,
+)
 from audit.verify import (
     VerificationError,
     canonical_json,
     export_checkpoint_line,
     export_event_line,
+    export_event_line_json,
     export_header_line,
     verify_export,
 )
@@ -40,14 +50,10 @@ def export_lines(
     """
     size = log_size() if to_index is None else min(to_index, log_size())
     yield export_header_line(settings.AUDIT_LOG_ORIGIN, log_verifier_key())
-    columns = ["index", "hash", *(f"event__{name}" for name in PROJECTION_FIELDS)]
     start = max(0, from_index)
     while start < size:
         end = min(start + CHUNK, size)
-        rows = LogLeaf.objects.filter(index__gte=start, index__lt=end).order_by("index").values_list(*columns)
-        for row in rows:
-            event = projection_from_values(row[2:])
-            yield export_event_line(row[0], event, bytes(row[1]) if leaf_hashes else None)
+        yield from _event_lines(start, end, leaf_hashes)
         start = end
     notes = Checkpoint.objects.filter(tree_size__lte=size).order_by("tree_size")
     if checkpoints == "latest":
@@ -57,6 +63,32 @@ def export_lines(
         selected = notes.values_list("note", flat=True).iterator(chunk_size=2000)
     for note in selected:
         yield export_checkpoint_line(note)
+
+
+def _event_lines(start: int, end: int, leaf_hashes: bool) -> Iterator[str]:
+    """Event lines of leaves [start, end), in one query.
+
+    On PostgreSQL, raw rows and the sealer's canonical assembly (the same bytes as the ORM path,
+    several times faster); elsewhere, the ORM.
+    """
+    if connection.vendor == "postgresql":
+        leaves, events = LogLeaf._meta.db_table, AuditEvent._meta.db_table
+        # Only model table names and constant SQL are interpolated; values are parameters.
+        sql = (
+            f'SELECT l."index", l."hash", {PROJECTION_SQL} FROM {leaves} l'  # noqa: S608
+            f' JOIN {events} e ON e.id = l.event_id WHERE l."index" >= %s AND l."index" < %s ORDER BY l."index"'
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [start, end])
+            rows = cursor.fetchall()
+        texts = projection_json_rows(row[2:] for row in rows)
+        for row, text in zip(rows, texts, strict=True):
+            yield export_event_line_json(row[0], text, bytes(row[1]) if leaf_hashes else None)
+        return
+    columns = ["index", "hash", *(f"event__{name}" for name in PROJECTION_FIELDS)]
+    rows = LogLeaf.objects.filter(index__gte=start, index__lt=end).order_by("index").values_list(*columns)
+    for row in rows:
+        yield export_event_line(row[0], projection_from_values(row[2:]), bytes(row[1]) if leaf_hashes else None)
 
 
 def log_verification_status(*, compute: bool = True) -> dict[str, Any] | None:

@@ -144,6 +144,16 @@ def _split(n: int) -> int:
 
 def inclusion_proof(index: int, size: int, reader: NodeReader) -> list[bytes]:
     """RFC 9162 §2.1.3.1 PATH(index, D[0:size]), leaf-side sibling first."""
+    return _fetch(reader, _inclusion_ranges(index, size))
+
+
+def inclusion_proof_with_leaf(index: int, size: int, reader: NodeReader) -> tuple[bytes, list[bytes]]:
+    """The leaf hash at `index` and its inclusion proof, from the same single batched read."""
+    *proof, leaf = _fetch(reader, [*_inclusion_ranges(index, size), (index, index + 1)])
+    return leaf, proof
+
+
+def _inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
     if not 0 <= index < size:
         raise ValueError(f"leaf {index} is not in a tree of size {size}")
     ranges = []
@@ -157,7 +167,7 @@ def inclusion_proof(index: int, size: int, reader: NodeReader) -> list[bytes]:
             ranges.append((lo, lo + k))
             lo += k
     ranges.reverse()
-    return _fetch(reader, ranges)
+    return ranges
 
 
 def consistency_proof(m: int, n: int, reader: NodeReader) -> list[bytes]:

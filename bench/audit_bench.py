@@ -3,10 +3,12 @@
     .venv/bin/python bench/audit_bench.py --events 1000000 [--database gw_audit_bench]
 
 Recreates the database (DROP/CREATE: the append-only triggers forbid emptying it otherwise),
-migrates, COPYs N synthetic events (one citizen with ~100 of them), then measures: sealing
+migrates, COPYs N synthetic events (one citizen with ~100 of them) and ANALYZEs them (as
+autovacuum would; --no-analyze to see the planner without statistics), then measures: sealing
 throughput (events/s, 50,000 per checkpoint), export and offline verification throughput
-(leaves/s over the JSONL export), inclusion-proof time (p50/p99 over 1,000 random leaves) and the
-citizen-history selector time. Prints the figures and writes JSON to bench/results/.
+(leaves/s over the JSONL export read in binary mode, as the command line does), inclusion-proof
+time (p50/p99 over 1,000 random leaves) and the citizen-history selector time. Prints the figures
+and writes JSON, with the machine's load average at each phase, to bench/results/.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ def main() -> int:
     parser.add_argument("--database", default="gw_audit_bench")
     parser.add_argument("--batch", type=int, default=50_000)
     parser.add_argument("--proofs", type=int, default=1_000)
+    parser.add_argument(
+        "--no-analyze",
+        dest="analyze",
+        action="store_false",
+        help="skip ANALYZE after loading (as if autovacuum were off: the planner then has no statistics)",
+    )
     args = parser.parse_args()
 
     _recreate(args.server, args.database)
@@ -103,27 +111,46 @@ def main() -> int:
                 )
     insert_s = time.perf_counter() - t0
     print(f"  {insert_s:.1f}s", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        autovacuum = cursor.fetchone()[0]
+        if args.analyze:
+            # What autovacuum's auto-analyze does shortly after a bulk load; without statistics the
+            # planner guesses a third of the table matches `id > x` and seq-scans it on every seal.
+            cursor.execute("ANALYZE audit_auditevent")
+    load: dict[str, list[float]] = {}
 
+    load["seal"] = list(os.getloadavg())
     t0 = time.perf_counter()
     checkpoints = log_seal_all(max_batch=args.batch)
     seal_s = time.perf_counter() - t0
     size = checkpoints[-1].tree_size
     print(f"sealed {size:,} events in {len(checkpoints)} checkpoints: {size / seal_s:,.0f} events/s", flush=True)
 
+    if args.analyze:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE audit_logleaf")
+            cursor.execute("ANALYZE audit_lognode")
+
+    load["export"] = list(os.getloadavg())
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as handle:
         t0 = time.perf_counter()
         handle.writelines(export_lines(checkpoints="all"))
         export_s = time.perf_counter() - t0
         export_path = handle.name
-    t0 = time.perf_counter()
-    with open(export_path, encoding="utf-8") as lines:
+    load["verify"] = list(os.getloadavg())
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    with open(export_path, "rb") as lines:  # as the command line reads it: bytes, hashed as they stand
         report = verify.verify_export(lines, log_verifier_key())
-    verify_s = time.perf_counter() - t0
+    verify_s, verify_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     os.unlink(export_path)
     print(
-        f"export {size / export_s:,.0f} events/s; verification {report.tree_size / verify_s:,.0f} leaves/s", flush=True
+        f"export {size / export_s:,.0f} events/s; verification {report.tree_size / verify_s:,.0f} leaves/s"
+        f" ({report.tree_size / verify_cpu_s:,.0f} per CPU second)",
+        flush=True,
     )
 
+    load["proofs"] = list(os.getloadavg())
     proof_ms = []
     for index in (rng.randrange(size) for _ in range(args.proofs)):
         t0 = time.perf_counter()
@@ -144,17 +171,24 @@ def main() -> int:
         "checkpoints": len(checkpoints),
         "export_events_per_s": round(size / export_s),
         "verify_leaves_per_s": round(report.tree_size / verify_s),
+        # Single-threaded and in-process: per second of this process's CPU, whatever the load.
+        "verify_leaves_per_cpu_s": round(report.tree_size / verify_cpu_s),
         "inclusion_proof_ms_p50": round(statistics.median(proof_ms), 3),
         "inclusion_proof_ms_p99": round(_percentile(proof_ms, 0.99), 3),
         "citizen_history_ms_p50": round(statistics.median(history_ms), 3),
         "citizen_history_ms_p99": round(_percentile(history_ms, 0.99), 3),
         "citizen_history_rows": len(rows),
+        "analyzed": args.analyze,
+        "server_autovacuum": autovacuum,
+        # 1/5/15-minute load averages of the machine as each phase began (two cores, shared).
+        "load_average": {phase: [round(x, 2) for x in values] for phase, values in load.items()},
         "at": dt.datetime.now(dt.UTC).isoformat(),
     }
     print(json.dumps(results, indent=2))
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"audit-{n}.json").write_text(json.dumps(results, indent=2) + "\n")
+    suffix = "" if args.analyze else "-no-analyze"
+    (out / f"audit-{n}{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 

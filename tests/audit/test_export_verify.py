@@ -61,6 +61,22 @@ class TestExportVerify:
 
         assert "FAILED at index 2" in capsys.readouterr().out
 
+    def test_its_postgresql_lines_are_the_lines_of_the_reference_projection(self) -> None:
+        from audit.exports import export_lines
+        from audit.models import LogLeaf
+        from audit.sealer import event_projection
+
+        lines = list(export_lines(checkpoints="latest"))
+
+        leaves = LogLeaf.objects.select_related("event").order_by("index")
+        expected = [
+            verify.export_event_line(leaf.index, event_projection(leaf.event), bytes(leaf.hash)) for leaf in leaves
+        ]
+        assert lines[1:-1] == expected
+        assert list(export_lines(from_index=2, to_index=5, leaf_hashes=False))[1:4] == [
+            verify.export_event_line(leaf.index, event_projection(leaf.event)) for leaf in leaves[2:5]
+        ]
+
     def test_the_stored_log_verifies_in_the_console_check(self) -> None:
         status = log_verification_status()
 

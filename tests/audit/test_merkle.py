@@ -122,6 +122,17 @@ def test_it_builds_the_rfc_inclusion_proof_for_every_leaf_of_every_size(store: m
             assert verify_inclusion(LEAVES[index], index, size, proof, root)
 
 
+def test_it_reads_the_leaf_with_its_inclusion_proof_in_one_batch(store: merkle.MemoryNodeStore) -> None:
+    for size in range(1, MAX_SIZE + 1):
+        for index in range(size):
+            store.reads = 0
+            leaf, proof = merkle.inclusion_proof_with_leaf(index, size, store)
+            assert store.reads == 1
+            assert (leaf, proof) == (LEAVES[index], ref_path(index, LEAVES[:size]))
+    with pytest.raises(ValueError):
+        merkle.inclusion_proof_with_leaf(MAX_SIZE, MAX_SIZE, store)
+
+
 def test_it_rejects_an_inclusion_proof_with_any_byte_index_or_root_changed(store: merkle.MemoryNodeStore) -> None:
     for size in range(1, MAX_SIZE + 1):
         root = ref_mth(LEAVES[:size])

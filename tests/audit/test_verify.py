@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from audit.verify import (
     export_header_line,
     format_checkpoint,
     leaf_hash,
+    leaf_hashes,
     main,
     open_note,
     parse_checkpoint,
@@ -106,6 +108,8 @@ def test_it_agrees_with_the_rfc8785_package_on_the_supported_subset(value: Any) 
 def test_it_hashes_a_leaf_as_sha256_of_zero_then_canonical_json() -> None:
     event = {"type": "consent.approved", "consumer": "mairie", "n": 3}
     assert leaf_hash(event) == hashlib.sha256(b'\x00{"consumer":"mairie","n":3,"type":"consent.approved"}').digest()
+    events = [event, {"é": "😀"}, {}]
+    assert leaf_hashes(canonical_json(e) for e in events) == [leaf_hash(e) for e in events]
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,10 +225,30 @@ def build_export(events: list[dict[str, Any]], sizes: list[int] | None = None, *
     return lines
 
 
-def _fails(lines: list[str], **kwargs: Any) -> VerificationError:
+def _as_file(lines: list[str] | list[bytes]) -> io.BytesIO:
+    return io.BytesIO(
+        b"".join(line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line for line in lines)
+    )
+
+
+def _fails(lines: list[str] | list[bytes], **kwargs: Any) -> VerificationError:
     with pytest.raises(VerificationError) as excinfo:
         verify_export(lines, LOG_VKEY, **kwargs)
-    return excinfo.value
+    error = excinfo.value
+    if all(line.endswith("\n" if isinstance(line, str) else b"\n") for line in lines):
+        # The same export as a binary file, whose failed checks re-read lines instead of keeping them.
+        with pytest.raises(VerificationError) as from_file:
+            verify_export(_as_file(lines), LOG_VKEY, **kwargs)
+        found = from_file.value
+        assert (found.reason, found.index, found.upper, found.verified, found.line, found.detail) == (
+            error.reason,
+            error.index,
+            error.upper,
+            error.verified,
+            error.line,
+            error.detail,
+        )
+    return error
 
 
 _event_values = st.one_of(st.text(max_size=6), st.integers(-1000, 1000))
@@ -241,6 +265,7 @@ def test_it_verifies_an_intact_export_and_reports_size_root_and_checkpoints() ->
     assert (report.ok, report.tree_size, report.checkpoints_checked) == (True, 10, 10)
     assert report.root == root_from_leaves([leaf_hash(e) for e in events]).hex()
     assert verify_export(build_export(events)).key_source == "header"
+    assert verify_export(_as_file(build_export(events)), LOG_VKEY) == report
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -376,6 +401,64 @@ def test_it_still_verifies_an_export_that_was_re_serialized_by_another_tool() ->
     reordered[1] = f'{{"kind":"event","index":0,"event":{json.dumps(dict(reversed(events[0].items())))}}}\n'
     assert reordered[1] != lines[1]
     assert verify_export(reordered, LOG_VKEY).tree_size == 5
+    assert verify_export(_as_file(reordered), LOG_VKEY).tree_size == 5
+    assert verify_export(_as_file(pretty), LOG_VKEY).tree_size == 5
+
+
+def test_it_verifies_lines_given_as_bytes_exactly_as_lines_given_as_text() -> None:
+    events = [{**e, "note": "é 😀 \u2028"} for e in _events(6)]
+    lines = build_export(events, [2, 6], hints=True)
+    as_bytes = [line.encode() for line in lines]
+
+    assert verify_export(as_bytes, LOG_VKEY) == verify_export(lines, LOG_VKEY)
+    altered = list(as_bytes)
+    altered[4] = export_event_line(3, dict(events[3], seq=-1), leaf_hash(events[3])).encode()
+    error = _fails(altered)  # type: ignore[arg-type]
+    assert (error.reason, error.index, error.upper) == ("leaf_mismatch", 3, 4)
+    # Same layout, but escapes the canonical form does not use: rehashed from the parsed event.
+    escaped = list(as_bytes)
+    ascii_json = json.dumps(events[2], sort_keys=True, separators=(",", ":"))
+    escaped[3] = f'{{"kind":"event","index":2,"event":{ascii_json}}}\n'.encode()
+    assert escaped[3] != as_bytes[3]
+    assert verify_export(escaped, LOG_VKEY).tree_size == 6
+    error = _fails([*as_bytes[:3], b'{"kind":"event","index":2,"event":{"x":"\xff"}}\n', *as_bytes[4:]])  # type: ignore[list-item]
+    assert (error.reason, error.index) == ("leaf_mismatch", 2)
+    error = _fails([*as_bytes[:3], b"\xff\xfe not utf-8\n", *as_bytes[4:]])  # type: ignore[list-item]
+    assert (error.reason, error.index, error.line) == ("malformed", 2, 4)
+
+
+def test_it_keeps_the_first_reading_of_a_line_that_changed_before_it_was_re_read() -> None:
+    events = _events(4)
+    lines = build_export(events, [4], hints=True)
+    lines[2] = lines[2].replace('"seq":1', '"seq":-1')
+    changing = _as_file(lines)
+    real_seek = changing.seek
+
+    def seek_after_a_swap(offset: int, whence: int = 0) -> int:
+        # Once parsed, the export is rewritten with the authentic line: the verifier must not
+        # take the authentic re-read bytes for the altered ones it hashed.
+        changing.seek = real_seek  # type: ignore[method-assign]
+        authentic = _as_file(build_export(events, [4], hints=True)).getvalue()
+        real_seek(0)
+        changing.write(authentic)
+        return real_seek(offset, whence)
+
+    changing.seek = seek_after_a_swap  # type: ignore[method-assign]
+    with pytest.raises(VerificationError) as excinfo:
+        verify_export(changing, LOG_VKEY)
+    # Not located by the hints any more (their lines changed), but still refused.
+    assert (excinfo.value.reason, excinfo.value.index, excinfo.value.upper) == ("leaf_mismatch", 0, 4)
+    assert changing.getvalue().startswith(_as_file(build_export(events, [4], hints=True)).getvalue())
+
+
+def test_it_reports_a_lone_surrogate_in_a_text_line_instead_of_crashing() -> None:
+    lines = build_export(_events(3), [3])
+    lines[2] = export_event_line(1, {"seq": 1}).replace('"seq"', '"s\ud800"')
+    error = _fails(lines)
+    assert (error.reason, error.index) == ("leaf_mismatch", 0)
+    lines[2] = '{"kind":"event","index":1,"event":"\ud800"}\n'
+    error = _fails(lines)
+    assert (error.reason, error.index, error.line) == ("malformed", 1, 3)
 
 
 def test_it_calls_broken_lines_malformed() -> None:
