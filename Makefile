@@ -52,8 +52,10 @@ test: install-dev services lint migrations-check typecheck pytest
 sandbox: install
 	$(PY) manage.py run_sandbox_provider --port 8100
 
+# Benchmarks (not part of the tests): the exchange API under wrk, then the audit trail at 1M events.
 bench: install-dev services
 	$(PY) bench/run.py
+	$(PY) bench/audit_bench.py --events 1000000
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
