@@ -174,6 +174,38 @@ def fetch_token(base: str, client_id: str, secret: str, slug: str) -> str:
         return str(json.loads(response.read())["access_token"])
 
 
+def soak(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    base: str,
+    consents_file: Path,
+    slug: str,
+    seeded: dict,
+    server_pid: int,
+    runs: dict[str, dict[str, object]],
+) -> dict[str, object]:
+    """Exchanges until the target count, in 30-second rounds, recording worker memory each round."""
+    subprocess.run([PY, "bench/seed.py", "adapter", "demo"], cwd=ROOT, env=env, check=True)
+    done = sum(int(run["requests"]) - int(run["non_2xx"]) for key, run in runs.items() if key.startswith("exchange-"))
+    rounds = []
+    while done < args.soak_exchanges:
+        # A fresh token each round: tokens live 10 minutes.
+        token = fetch_token(base, seeded["client_id"], seeded["client_secret"], slug)
+        run = wrk(
+            base,
+            f"/api/v1/attestations/{slug}",
+            consents_file,
+            method="GET",
+            auth=f"Bearer {token}",
+            connections=32,
+            duration=30,
+        )
+        done += int(run["requests"]) - int(run["non_2xx"])
+        rounds.append({"exchanges": done, "rps": run["rps"], "non_2xx": run["non_2xx"], "rss_mb": rss_mb(server_pid)})
+        print(f"soak: {done} exchanges, {run['rps']} req/s, worker RSS {rounds[-1]['rss_mb']} MB", flush=True)
+    return {"exchanges": done, "rounds": rounds, "final_rss_mb": rss_mb(server_pid)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--citizens", type=int, default=2000)
@@ -181,6 +213,13 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--soak-exchanges",
+        type=int,
+        default=0,
+        help="then keep exchanging (demo adapter, 32 connections) until this many exchanges in all, "
+        "and report the workers' memory (DESIGN.md: < 150 MB after 100,000)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
@@ -320,6 +359,8 @@ def main() -> int:
                             flush=True,
                         )
                 results["gunicorn_worker_rss_mb"] = rss_mb(server.pid)
+                if args.soak_exchanges:
+                    results["soak"] = soak(args, env, base, consents_file, slug, seeded, server.pid, runs)
 
     ratios = {}
     for connections in (1, 32):
@@ -340,6 +381,9 @@ def main() -> int:
     for key, ok in results["target"].items():  # type: ignore[attr-defined]
         print(f"target {key:32s} {'met' if ok else 'NOT met'}")
     print(f"gunicorn worker RSS after the run: {results['gunicorn_worker_rss_mb']} MB")
+    if "soak" in results:
+        soaked = results["soak"]
+        print(f"after {soaked['exchanges']} exchanges in all, worker RSS: {soaked['final_rss_mb']} MB")  # type: ignore[index]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     out = workdir / f"exchange-{stamp}.json"
     out.write_text(json.dumps(results, indent=2))
