@@ -80,3 +80,10 @@ class TestSettings:
         assert result.returncode != 0
         assert "does not exist. Provide it" in result.stderr
         assert not any(tmp_path.iterdir())
+
+    def test_it_names_the_missing_secret_when_a_command_runs_without_it(self) -> None:
+        env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+        result = run_python(env, "manage.py", "check")
+        assert result.returncode == 1
+        assert "Configuration error: SECRET_KEY is not set." in result.stderr
+        assert "Models aren't loaded yet" not in result.stderr
