@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from oauth2_provider import views as oauth_views
 
@@ -31,7 +31,13 @@ urlpatterns = [
         name="oauth-server-metadata",
     ),
     path("oauth/", include((oauth_patterns, "oauth2_provider"))),
-    path("api/v1/attestations/<str:slug>", apis.AttestationGetApi.as_view(), name="attestation-get"),
+    # Only well-formed slugs reach the view: anything else (a NUL byte, say) is a plain 404 and
+    # never a value the database or the trail would have to hold.
+    re_path(
+        r"^api/v1/attestations/(?P<slug>[a-z0-9-]+\.[a-z0-9-]+)$",
+        apis.AttestationGetApi.as_view(),
+        name="attestation-get",
+    ),
     path("api/v1/exchanges", apis.ExchangeCreateApi.as_view(), name="exchange-create"),
     path("api/v1/exchanges/<uuid:exchange_id>", apis.ExchangeGetApi.as_view(), name="exchange-get"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),

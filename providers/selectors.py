@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from gateway.errors import NotFound
 from gateway.rows import RowReader, columns, fetch_one, related_set
-from providers.models import AttestationField, AttestationType, Habilitation, Organisation
+from providers.models import SLUG_RE, AttestationField, AttestationType, Habilitation, Organisation
 
 
 def _in_force(consumer: Organisation) -> QuerySet[Habilitation]:
@@ -52,7 +52,8 @@ def catalogue_list() -> list[AttestationType]:
 
 def attestation_type_get(slug: str) -> AttestationType:
     """One offered attestation type, with its holder and fields loaded; NotFound otherwise."""
-    attestation_type = _catalogue().filter(slug=slug).first()
+    # Checked first: a malformed slug (a NUL byte, say) is simply unknown, never a database error.
+    attestation_type = _catalogue().filter(slug=slug).first() if SLUG_RE.match(slug) else None
     if attestation_type is None:
         raise NotFound("No attestation type has this slug.")
     return attestation_type
@@ -95,6 +96,8 @@ def exchange_grant_for_consumer(*, consumer: Organisation, slug: str) -> Exchang
         "consumer_active": bool(consumer.active),
         "slug": slug,
     }
+    if not SLUG_RE.match(slug):
+        return None
     row = fetch_one(_exchange_grant_sql(), params)
     if row is None:
         return None

@@ -39,6 +39,10 @@ def error_add(errors: Errors, field: str, code: str, message: str) -> None:
     errors.setdefault(field, []).append({"code": code, "message": message})
 
 
+# The database column's range (PostgreSQL integer): beyond it a limit means nothing anyway.
+MAX_USES = 2_147_483_647
+
+
 def slugs_check(errors: Errors, slugs: Sequence[str]) -> None:
     if not slugs:
         error_add(errors, "attestation_types", "required", "Ask for at least one attestation type.")
@@ -50,8 +54,8 @@ def limits_check(errors: Errors, *, duration_days: int, max_uses: int | None) ->
     """The limits of every consent, whichever flow asks for it."""
     if not 1 <= duration_days <= MAX_DURATION_DAYS:
         error_add(errors, "duration_days", "out_of_range", f"A consent lasts from 1 to {MAX_DURATION_DAYS} days.")
-    if max_uses is not None and max_uses < 1:
-        error_add(errors, "max_uses", "out_of_range", "max_uses is at least 1 (omit it for no limit).")
+    if max_uses is not None and not 1 <= max_uses <= MAX_USES:
+        error_add(errors, "max_uses", "out_of_range", f"max_uses is 1 to {MAX_USES} (omit it for no limit).")
 
 
 def catalogue_order(attestation_type: AttestationType, names: Iterable[str]) -> list[str]:

@@ -89,7 +89,9 @@ def webhooks_enqueue(*, consent: Consent, event_type: str) -> list[WebhookDelive
         )
     WebhookDelivery.objects.bulk_create(deliveries)
     for delivery in deliveries:
-        transaction.on_commit(partial(_send_later, delivery.pk))
+        # robust: the change has committed; a broker that is down must not turn it into an error
+        # page. The retry sweep (webhooks_due) sends what was not enqueued.
+        transaction.on_commit(partial(_send_later, delivery.pk), robust=True)
     return deliveries
 
 

@@ -261,7 +261,8 @@ def history_entries(rows: list[HistoryRow]) -> list[HistoryEntry]:
 
 def _before(request: HttpRequest) -> int | None:
     value = request.GET.get("before", "")
-    return int(value) if value.isdigit() and len(value) < 19 else None
+    # isascii: "²".isdigit() is true but int("²") fails.
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
 @require_GET

@@ -53,6 +53,8 @@ class HttpAdapter(Adapter):
             "purpose": context.purpose,
             "consumer_siret": context.consumer_siret,
             "exchange_id": str(context.exchange_id),
+            # Lets the provider tell a citizen's own preview from a delivery to the consumer.
+            "preview": context.preview,
         }
         try:
             response = post_json(

@@ -145,6 +145,16 @@ class TestHistoryPage:
         assert f'id="event-{events[0].pk}"' in second and f'id="event-{events[1].pk}"' not in second
         assert f'href="{HISTORY}?before=' not in second
 
+    def test_it_ignores_a_cursor_that_is_not_a_plain_number(
+        self, alice: Citizen, record_exchange: Callable[..., AuditEvent]
+    ) -> None:
+        event = record_exchange(alice)
+
+        response = logged_in(alice).get(HISTORY, {"before": "²"})
+
+        assert response.status_code == 200
+        assert f'id="event-{event.pk}"' in response.content.decode()
+
     def test_its_query_count_does_not_grow_with_the_number_of_events(
         self,
         alice: Citizen,

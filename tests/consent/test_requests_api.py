@@ -90,6 +90,7 @@ class TestCreate:
             ({"duration_days": 366}, "duration_days", "out_of_range"),
             ({"duration_days": 0}, "duration_days", "out_of_range"),
             ({"max_uses": 0}, "max_uses", "out_of_range"),
+            ({"max_uses": 2**40}, "max_uses", "out_of_range"),
             ({"return_url": "http://demarches.villeurbanne.fr/retour"}, "return_url", "https_required"),
             ({"return_url": "javascript:alert(1)"}, "return_url", "invalid_url"),
             ({"purpose": {"text": "sans code"}}, "purpose.code", "required"),

@@ -267,6 +267,17 @@ class TestExchange:
         assert response.json()["code"] == "authentication_required"
         assert Exchange.objects.count() == 1
 
+    def test_it_answers_a_slug_with_a_nul_byte_as_an_unknown_type(
+        self, client: Client, mairie_token: str, alice_consent: Consent
+    ) -> None:
+        response = client.get(
+            "/api/v1/attestations/cnaf.quotient%00familial", {"consent": str(alice_consent.pk)}, **bearer(mairie_token)
+        )
+
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+        assert not Exchange.objects.exists()
+
     def test_it_refuses_a_type_withdrawn_since_the_token_was_issued(
         self, client: Client, mairie_token: str, alice_consent: Consent
     ) -> None:

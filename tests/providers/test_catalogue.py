@@ -67,6 +67,15 @@ class TestCatalogueApi:
         assert response["Content-Type"] == "application/problem+json"
         assert response.json()["code"] == "not_found"
 
+    def test_it_answers_a_slug_with_a_nul_byte_as_unknown_not_as_a_database_error(
+        self, client: Client, catalogue: None
+    ) -> None:
+        api = client.get(f"{LIST_URL}/cnaf.quotient%00familial")
+        page = client.get("/catalogue/cnaf.quotient%00familial/")
+
+        assert api.status_code == 404 and api.json()["code"] == "not_found"
+        assert page.status_code == 404
+
     def test_it_hides_a_withdrawn_type(self, client: Client, catalogue: None) -> None:
         AttestationType.objects.filter(slug=QF).update(active=False)
 

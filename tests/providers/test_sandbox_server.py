@@ -318,7 +318,13 @@ def test_it_echoes_the_correlation_id(sandbox: SandboxProviderServer) -> None:
 def test_it_renders_protocol_errors_as_problems(sandbox: SandboxProviderServer) -> None:
     with socket.create_connection(("127.0.0.1", sandbox.port), timeout=5) as raw:
         raw.sendall(b"BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        answer = raw.recv(65536).decode()
+        # Headers and body may arrive in separate segments: read until the body is complete.
+        answer = ""
+        while "}" not in answer:
+            chunk = raw.recv(65536).decode()
+            if not chunk:
+                break
+            answer += chunk
 
     assert answer.startswith("HTTP/1.1 501")
     assert "application/problem+json" in answer
