@@ -36,6 +36,7 @@ from audit.selectors import (
     events_search,
     exchange_stats_daily,
     inclusion_proof_get,
+    validate_trail_date,
 )
 from audit.services import Actor, auditor_search_record
 from gateway.authentication import HeaderBearerAuthentication
@@ -186,7 +187,8 @@ class AuditClientAllowed(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         api_client = apps.get_model("providers", "ApiClient")
         allowed = (
-            api_client.objects.filter(application_id=_token(request).application_id)
+            # An organisation switched off loses audit access on its next request, whatever its tokens.
+            api_client.objects.filter(application_id=_token(request).application_id, organisation__active=True)
             .values_list("allowed_scopes", flat=True)
             .first()
         )
@@ -207,8 +209,8 @@ class EventFilterSerializer(serializers.Serializer):
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
-        fields["from"] = serializers.DateTimeField(required=False, allow_null=True)
-        fields["to"] = serializers.DateTimeField(required=False, allow_null=True)
+        fields["from"] = serializers.DateTimeField(required=False, allow_null=True, validators=[validate_trail_date])
+        fields["to"] = serializers.DateTimeField(required=False, allow_null=True, validators=[validate_trail_date])
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -317,8 +319,8 @@ class ExchangeStatsApi(PublicApi):
     renderer_classes = [JSONRenderer, CsvRenderer]
 
     class InputSerializer(serializers.Serializer):
-        since = serializers.DateField(required=False)
-        until = serializers.DateField(required=False)
+        since = serializers.DateField(required=False, validators=[validate_trail_date])
+        until = serializers.DateField(required=False, validators=[validate_trail_date])
         format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.db.models import Count, F, QuerySet
 from django.db.models.functions import TruncDate
@@ -293,6 +294,17 @@ def proof_bundle(*, event_id: int, citizen_ref: str) -> dict[str, Any]:
 # Public statistics
 
 SUPPRESSION_THRESHOLD = 10
+
+
+# The trail's dates live well inside these bounds; outside them date arithmetic overflows.
+DATE_MIN = dt.date(1970, 1, 1)
+DATE_MAX = dt.date(9998, 12, 31)
+
+
+def validate_trail_date(value: dt.date | dt.datetime | None) -> None:
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if day is not None and not DATE_MIN <= day <= DATE_MAX:
+        raise DjangoValidationError(f"Give a date between {DATE_MIN} and {DATE_MAX}.", code="out_of_range")
 
 
 def exchange_stats_daily(*, since: dt.date, until: dt.date) -> list[dict[str, Any]]:

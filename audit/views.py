@@ -20,7 +20,14 @@ from django.views.decorators.http import require_GET, require_POST
 from audit.exports import csv_lines, export_lines, log_verification_status
 from audit.models import ActorKind, EventType
 from audit.sealer import log_size
-from audit.selectors import EventFilters, checkpoint_latest, events_matching, events_search, exchange_stats_daily
+from audit.selectors import (
+    EventFilters,
+    checkpoint_latest,
+    events_matching,
+    events_search,
+    exchange_stats_daily,
+    validate_trail_date,
+)
 from audit.services import Actor, auditor_search_record
 from gateway.errors import ValidationError
 
@@ -53,9 +60,17 @@ def auditor_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Htt
 
 
 class SearchForm(forms.Form):
-    date_from = forms.DateField(required=False, label="Du / From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        required=False,
+        label="Du / From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_trail_date],
+    )
     date_to = forms.DateField(
-        required=False, label="Au (inclus) / To (included)", widget=forms.DateInput(attrs={"type": "date"})
+        required=False,
+        label="Au (inclus) / To (included)",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_trail_date],
     )
     consumer = forms.RegexField(regex=r"^\d{14}$", required=False, label="SIRET du demandeur / Consumer SIRET")
     provider = forms.RegexField(regex=r"^\d{14}$", required=False, label="SIRET du fournisseur / Provider SIRET")

@@ -25,5 +25,8 @@ app.conf.update(
     accept_content=["json"],
     broker_connection_retry_on_startup=True,
     task_ignore_result=True,
+    # Keep Django's LOGGING (and its filter that strips exception text, which may hold personal
+    # data) in workers too, instead of Celery's own root handler.
+    worker_hijack_root_logger=False,
 )
 app.autodiscover_tasks()

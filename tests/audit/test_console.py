@@ -73,6 +73,15 @@ class TestSearch:
             {"type": "exchange.succeeded"},
         )
 
+    def test_a_date_out_of_range_is_a_form_error_not_an_overflow(self, client: Client, auditor: User) -> None:
+        client.force_login(auditor)
+
+        page = client.get(CONSOLE, {"search": "1", "date_to": "9999-12-31"})
+
+        assert page.status_code == 200
+        assert "fr-error-text" in page.content.decode()
+        assert _auditor_events() == []
+
     def test_a_citizen_search_without_justification_is_refused_and_not_run(self, client: Client, auditor: User) -> None:
         client.force_login(auditor)
 

@@ -55,6 +55,18 @@ class TestAccess:
         assert response.json()["code"] == "permission_denied"
         assert _auditor_events() == []
 
+    def test_an_organisation_switched_off_loses_access_on_its_next_request(
+        self, client: Client, inspector: Any, dgfip: Organisation
+    ) -> None:
+        assert client.get(URL, headers=inspector.headers).status_code == 200
+        Organisation.objects.filter(pk=dgfip.pk).update(active=False)
+        searches = len(_auditor_events())
+
+        response = client.get(URL, headers=inspector.headers)
+
+        assert response.status_code in (401, 403)
+        assert len(_auditor_events()) == searches
+
     def test_no_token_is_401(self, client: Client) -> None:
         assert client.get(URL).status_code == 401
 
@@ -101,7 +113,10 @@ class TestSearch:
         assert event.citizen_ref == ALICE_REF
         assert event.detail["justification"] == "Plainte CNIL n° 2026-118"
 
-    @pytest.mark.parametrize("query", [{"consumer": "123"}, {"type": "nope"}, {"cursor": "zzz"}, {"from": "hier"}])
+    @pytest.mark.parametrize(
+        "query",
+        [{"consumer": "123"}, {"type": "nope"}, {"cursor": "zzz"}, {"from": "hier"}, {"to": "9999-12-31T00:00:00Z"}],
+    )
     def test_bad_filters_are_400_and_change_nothing(
         self, client: Client, inspector: Any, query: dict[str, str]
     ) -> None:

@@ -46,6 +46,13 @@ class TestStats:
 
         assert "<td>12</td>" in page and "<td>&lt;10</td>" in page and "<td>3</td>" not in page
 
+    @pytest.mark.parametrize("query", [{"until": "9999-12-31"}, {"until": "0001-01-10"}, {"since": "0001-01-01"}])
+    def test_a_date_out_of_range_is_400_not_an_overflow(self, client: Client, query: dict[str, str]) -> None:
+        response = client.get(URL, query)
+
+        assert response.status_code == 400
+        assert response.json()["code"] == "validation_error"
+
     def test_a_bad_period_is_400(self, client: Client) -> None:
         response = client.get(URL, {"since": "2026-02-01", "until": "2026-01-01"})
 
