@@ -13,6 +13,8 @@ Bodies are never logged: they carry personal data. This module imports no app.
 
 from __future__ import annotations
 
+import http.client
+import io
 import ipaddress
 import json as jsonlib
 import logging
@@ -20,11 +22,13 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
+import urllib3.connection
 from django.conf import settings
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
@@ -118,6 +122,69 @@ def resolve(host: str, port: int, *, allow_private: bool) -> IPAddress:
     return addresses[0]
 
 
+# The monotonic deadline of the request this thread is making, read by the response's socket.
+_deadline: ContextVar[float | None] = ContextVar("outbound_deadline", default=None)
+MIN_RECV_TIMEOUT = 0.01
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket as the response reads it: every receive may wait only for the time left.
+
+    A per-read socket timeout alone lets a server that drips one byte at a time (in the headers
+    or the body) keep the request going for as long as it likes; this bounds the whole response.
+    It wraps the socket's own SocketIO, which keeps the socket open while the response reads it
+    even after http.client closes the connection (a `Connection: close` response).
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("outbound deadline passed")
+        self._sock.settimeout(max(MIN_RECV_TIMEOUT, left))
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """Just what http.client.HTTPResponse uses of its socket: makefile("rb")."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    def __init__(
+        self, sock: socket.socket, debuglevel: int = 0, method: str | None = None, url: str | None = None
+    ) -> None:
+        deadline = _deadline.get()
+        reader: Any = sock if deadline is None else _DeadlineSocket(sock, deadline)
+        super().__init__(reader, debuglevel, method, url)
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = _DeadlineResponse
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = _DeadlineResponse
+
+
 _pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
 _pools_lock = threading.Lock()
 
@@ -140,8 +207,10 @@ def _pool(scheme: str, address: IPAddress, port: int, host: str) -> urllib3.HTTP
                 assert_hostname=host,
                 server_hostname=host,
             )
+            pool.ConnectionCls = _HTTPSConnection
         else:
             pool = urllib3.HTTPConnectionPool(str(address), port, maxsize=POOL_MAXSIZE)
+            pool.ConnectionCls = _HTTPConnection
         _pools[key] = pool
         return pool
 
@@ -195,6 +264,25 @@ def post_json(
     started = time.monotonic()
     deadline = started + timeout
     pool = _pool(scheme, address, port, host)
+    deadline_token = _deadline.set(deadline)
+    try:
+        return _exchange(pool, path, body, request_headers, timeout=timeout, cap=cap, started=started, host=host)
+    finally:
+        _deadline.reset(deadline_token)
+
+
+def _exchange(
+    pool: urllib3.HTTPConnectionPool,
+    path: str,
+    body: bytes,
+    request_headers: Mapping[str, str],
+    *,
+    timeout: float,
+    cap: int,
+    started: float,
+    host: str,
+) -> OutboundResponse:
+    deadline = started + timeout
     try:
         response = pool.urlopen(
             "POST",
@@ -259,7 +347,8 @@ def _read_capped(response: urllib3.BaseHTTPResponse, *, cap: int, deadline: floa
             if time.monotonic() > deadline:
                 response.close()
                 raise OutboundTimeout("The server did not send the whole body in time.")
-            chunk = response.read(min(CHUNK_BYTES, cap + 1 - size))
+            # read1: what one receive brings (each bounded by the time left), not a full chunk.
+            chunk = response.read1(min(CHUNK_BYTES, cap + 1 - size))
             if not chunk:
                 break
             chunks.append(chunk)

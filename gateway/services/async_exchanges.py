@@ -18,7 +18,15 @@ from django.utils import timezone
 from audit.context import get_correlation_id
 from gateway.errors import GatewayError, IdempotencyConflict, NotFound
 from gateway.models import Exchange
-from gateway.services.exchanges import Attempt, Caller, exchange_checks_run, exchange_complete, exchange_denied_record
+from gateway.services.exchanges import (
+    Attempt,
+    Caller,
+    ExchangeAlreadyFinished,
+    exchange_checks_run,
+    exchange_complete,
+    exchange_denied_record,
+    exchange_scope_check,
+)
 from gateway.services.results import result_decrypt
 
 
@@ -54,6 +62,8 @@ def exchange_submit(
             .first()
         )
         if existing is not None:
+            # A replay hands back what the first request started: only to a token that could have.
+            exchange_scope_check(caller, existing.attestation_type.slug)
             if not _same_request(existing, slug, consent_id):
                 raise IdempotencyConflict()
             return existing, False
@@ -88,6 +98,7 @@ def exchange_submit(
         existing = Exchange.objects.select_related("attestation_type").get(
             consumer=caller.organisation, idempotency_key=idempotency_key
         )
+        exchange_scope_check(caller, existing.attestation_type.slug)
         if not _same_request(existing, slug, consent_id):
             raise IdempotencyConflict() from None
         return existing, False
@@ -95,23 +106,29 @@ def exchange_submit(
 
 
 def exchange_run_pending(*, exchange_id: uuid.UUID) -> None:
-    """The task's body. Idempotent: a finished exchange, or one another worker holds, is left."""
-    with transaction.atomic():
-        exchange = (
-            Exchange.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("consumer", "attestation_type__holder")
-            .filter(pk=exchange_id, status=Exchange.Status.PENDING)
-            .first()
-        )
-        if exchange is None:
-            return
-        # A denial or failure is recorded on the row, for the consumer to collect.
-        with contextlib.suppress(GatewayError):
-            exchange_complete(exchange=exchange)
+    """The task's body. Idempotent: a finished exchange is left, and of two runs of the same one
+    (a redelivered task) only the first to finish commits; the other's writes roll back.
+
+    No transaction is held across the provider call: a slow provider would otherwise keep a
+    database connection idle in transaction, and the row locked, for as long as it takes."""
+    exchange = (
+        Exchange.objects.select_related("consumer", "attestation_type__holder")
+        .filter(pk=exchange_id, status=Exchange.Status.PENDING)
+        .first()
+    )
+    if exchange is None:
+        return
+    # A denial or failure is recorded on the row, for the consumer to collect.
+    with contextlib.suppress(GatewayError, ExchangeAlreadyFinished):
+        exchange_complete(exchange=exchange)
 
 
 def exchange_get_for_consumer(*, caller: Caller, exchange_id: uuid.UUID) -> Exchange:
-    exchange = Exchange.objects.filter(pk=exchange_id, consumer=caller.organisation, is_async=True).first()
+    exchange = (
+        Exchange.objects.select_related("attestation_type")
+        .filter(pk=exchange_id, consumer=caller.organisation, is_async=True)
+        .first()
+    )
     if exchange is None:
         raise NotFound("No such exchange.")
     return exchange
@@ -120,6 +137,8 @@ def exchange_get_for_consumer(*, caller: Caller, exchange_id: uuid.UUID) -> Exch
 def exchange_collect(*, caller: Caller, exchange_id: uuid.UUID) -> dict[str, Any]:
     """The state of an asynchronous exchange; a result is handed over once, then wiped."""
     exchange = exchange_get_for_consumer(caller=caller, exchange_id=exchange_id)
+    # The organisation alone is not enough: another of its tokens may lack this type's scope.
+    exchange_scope_check(caller, exchange.attestation_type.slug)
     body: dict[str, Any] = {"exchange_id": str(exchange.pk), "status": exchange.status}
     if exchange.status == Exchange.Status.PENDING:
         return body

@@ -110,10 +110,17 @@ class _ConsentMoved(Exception):
     """The consent changed between the checks and the commit (revoked, or its last use taken)."""
 
 
+class ExchangeAlreadyFinished(Exception):
+    """An asynchronous exchange was finished by another run (a duplicate or redelivered task) while
+    this one called the provider: this run's writes roll back and it delivers nothing."""
+
+
 # --- Checks ----------------------------------------------------------------------------------
 
 
-def _check_scope(caller: Caller, slug: str) -> None:
+def exchange_scope_check(caller: Caller, slug: str) -> None:
+    """Raises ScopeMissing unless the caller's token carries `attestations:<slug>` (a task, with
+    no token, ran under the token that submitted the exchange)."""
     if caller.access_token is not None and not caller.access_token.allow_scopes([attestation_scope(slug)]):
         raise ScopeMissing(f"This operation needs the scope {attestation_scope(slug)}.")
 
@@ -185,7 +192,7 @@ def exchange_checks_run(attempt: Attempt, caller: Caller, consent_id: uuid.UUID 
     # the scope is still checked first.
     grant = exchange_grant_for_consumer(consumer=caller.organisation, slug=attempt.slug)
     attempt.attestation_type = grant.attestation_type if grant is not None else None
-    _check_scope(caller, attempt.slug)
+    exchange_scope_check(caller, attempt.slug)
     if grant is None:
         raise NotFound("No attestation type has this slug.")
     _authorise(attempt, caller, consent_id, grant.habilitation)
@@ -227,10 +234,15 @@ def _save_exchange(attempt: Attempt, caller: Caller, existing: Exchange | None, 
         **values,
     }
     if existing is not None:
+        # Compare-and-set: only a still pending row is finished, so of two runs of the same task
+        # (the provider is called outside any transaction) exactly one commits.
+        if not Exchange.objects.filter(pk=existing.pk, status=Exchange.Status.PENDING).update(
+            consent=consent, **common
+        ):
+            raise ExchangeAlreadyFinished()
         existing.consent = consent
         for name, value in common.items():
             setattr(existing, name, value)
-        existing.save()
         return existing
     # The synchronous exchange's hot write: one prepared INSERT rather than the ORM's compiled one.
     exchange = row_insert(
@@ -407,7 +419,10 @@ def exchange_attempt_for(exchange: Exchange) -> tuple[Attempt, Caller]:
 
 
 def exchange_complete(*, exchange: Exchange) -> ExchangeResult:
-    """Runs a pending asynchronous exchange (its token was checked when it was submitted)."""
+    """Runs a pending asynchronous exchange (its token was checked when it was submitted).
+
+    Call it outside any transaction: the provider call must not hold one open. Raises
+    ExchangeAlreadyFinished when another run finished the row first (nothing of this run is kept)."""
     attempt, caller = exchange_attempt_for(exchange)
     try:
         habilitation = habilitation_in_force(consumer=caller.organisation, attestation_type=exchange.attestation_type)

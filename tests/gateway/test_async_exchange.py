@@ -6,13 +6,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -21,7 +21,8 @@ from consent.models import Citizen, Consent
 from consent.services.lifecycle import consent_revoke
 from gateway.celery import app as celery_app
 from gateway.models import Exchange
-from providers.models import Organisation
+from providers.adapters.base import Adapter, FetchContext, ProviderResult, Subject
+from providers.models import AttestationType, Organisation
 from tests.gateway.conftest import QF, Consumer, bearer, citizen_actor
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -167,6 +168,29 @@ class TestAsyncExchange:
         assert exchange_results_purge() == 1
         assert client.get(location, **bearer(mairie_token)).status_code == 410
 
+    def test_it_refuses_the_result_to_a_token_without_the_type_scope(
+        self,
+        client: Client,
+        mairie_token: str,
+        mairie_client: Consumer,
+        alice_consent: Consent,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            location = submit(client, mairie_token, alice_consent, key="k-scope")["Location"]
+        # The same consumer, the same client, but a token that may only read consents.
+        reader = mairie_client.token(client, "consents:read")
+
+        collected = client.get(location, **bearer(reader))
+        replayed = submit(client, reader, alice_consent, key="k-scope")
+
+        assert collected.status_code == replayed.status_code == 403
+        assert collected.json()["code"] == replayed.json()["code"] == "scope_missing"
+        assert "attestation" not in collected.json() and "exchange_id" not in replayed.json()
+        row = Exchange.objects.get()
+        assert row.status == Exchange.Status.SUCCEEDED and row.result_ciphertext is not None
+        assert client.get(location, **bearer(mairie_token)).status_code == 200
+
     def test_bad_input_changes_nothing(self, client: Client, mairie_token: str, alice_consent: Consent) -> None:
         response = client.post(
             "/api/v1/exchanges", {"consent": "nope"}, content_type="application/json", **bearer(mairie_token)
@@ -241,3 +265,53 @@ def test_a_real_worker_runs_the_exchange(
     assert body["status"] == "succeeded", body
     assert body["attestation"]["consent"] == str(consent.pk)
     assert Exchange.objects.get().result_ciphertext is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_task_calls_the_provider_outside_any_transaction_and_delivers_once(
+    client: Client,
+    mairie_client: Consumer,
+    alice: Citizen,
+    mairie: Organisation,
+    make_consent: Callable[..., Consent],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A transactional test: under the usual test transaction every query would be in one."""
+    from gateway.services import exchanges
+    from gateway.tasks import exchange_run
+
+    consent = make_consent(alice, mairie)
+    token = mairie_client.token(client, f"attestations:{QF}")
+    in_transaction: list[bool] = []
+    adapter_for = exchanges.adapter_for
+
+    def observed_adapter_for(attestation_type: AttestationType) -> Adapter:
+        # The provider call is the edge we watch (the demo adapter itself runs for real): was a
+        # transaction open while it ran? The first call also lets a redelivered copy of the task
+        # run meanwhile, as a second worker would.
+        adapter = adapter_for(attestation_type)
+        fetch = adapter.fetch
+
+        def observed_fetch(subject: Subject, fields: Sequence[str], context: FetchContext) -> ProviderResult:
+            in_transaction.append(transaction.get_connection().in_atomic_block)
+            if len(in_transaction) == 1:
+                exchange_run(str(context.exchange_id))
+            return fetch(subject, fields, context)
+
+        monkeypatch.setattr(adapter, "fetch", observed_fetch)
+        return adapter
+
+    monkeypatch.setattr(exchanges, "adapter_for", observed_adapter_for)
+
+    location = submit(client, token, consent)["Location"]
+    exchange_id = location.rsplit("/", 1)[1]
+    exchange_run(exchange_id)
+
+    assert in_transaction == [False, False]
+    row = Exchange.objects.get()
+    assert row.status == Exchange.Status.SUCCEEDED
+    consent.refresh_from_db()
+    assert consent.uses == 1
+    assert AuditEvent.objects.filter(type=EventType.EXCHANGE_SUCCEEDED, exchange_id=row.pk).count() == 1
+    assert not AuditEvent.objects.filter(type__in=[EventType.EXCHANGE_DENIED, EventType.EXCHANGE_FAILED]).exists()
+    assert client.get(location, **bearer(token)).json()["attestation"]["consent"] == str(consent.pk)

@@ -50,6 +50,16 @@ class RemoteHandler(BaseHTTPRequestHandler):
         elif self.path == "/slow":
             time.sleep(1.5)
             self._json({"late": True})
+        elif self.path == "/close":
+            self.close_connection = True
+            data = json.dumps({"closed": True}).encode()
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        elif self.path in {"/drip-body", "/drip-headers"}:
+            self._drip()
         elif self.path == "/gzip":
             self.send_response(200)
             self.send_header("Content-Encoding", "gzip")
@@ -58,6 +68,23 @@ class RemoteHandler(BaseHTTPRequestHandler):
             self.wfile.write(b"\x1f\x8b\x08\x00")
         else:
             self._json({"echo": json.loads(body)})
+
+    def _drip(self) -> None:
+        """One byte every 0.3 s, for 30 s: each read gets data well within any socket timeout."""
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n"
+        if self.path == "/drip-headers":
+            data = head + b"X-Filler: " + b"x" * 100
+        else:
+            self.wfile.write(head + b"\r\n")
+            self.wfile.flush()
+            data = b"1" * 100
+        try:
+            for byte in data:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.3)
+        except OSError:
+            return
 
     def _json(self, payload: Any) -> None:
         data = json.dumps(payload).encode()
@@ -198,6 +225,21 @@ class TestOutboundExchange:
     def test_it_times_out(self, remote_allowed: RemoteServer) -> None:
         with pytest.raises(OutboundTimeout):
             post_json(remote_allowed.url + "/slow", json={}, timeout=0.3)
+
+    @pytest.mark.parametrize("path", ["/drip-body", "/drip-headers"])
+    def test_it_times_out_a_server_that_drips_bytes(self, remote_allowed: RemoteServer, path: str) -> None:
+        started = time.monotonic()
+        with pytest.raises(OutboundTimeout):
+            post_json(remote_allowed.url + path, json={}, timeout=1.0)
+
+        # The timeout bounds the whole response (a generous margin, not a benchmark), although
+        # every single read gets a byte long before any per-read timeout.
+        assert time.monotonic() - started < 2.0
+
+    def test_it_reads_a_response_that_closes_the_connection(self, remote_allowed: RemoteServer) -> None:
+        response = post_json(remote_allowed.url + "/close", json={}, timeout=2)
+
+        assert response.json() == {"closed": True}
 
     def test_it_refuses_a_compressed_body(self, remote_allowed: RemoteServer) -> None:
         with pytest.raises(OutboundError):
