@@ -1,24 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from audit.models import AuditEvent, Checkpoint
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The trail is append-only: the admin may look, never add, change or delete."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from gateway.admin_readonly import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)

@@ -6,19 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from consent.models import Consent, ConsentItem, WebhookDelivery
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Transitions happen only through services (each writes its audit event): the admin reads."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from gateway.admin_readonly import ReadOnlyAdmin
 
 
 class ConsentItemInline(admin.TabularInline):

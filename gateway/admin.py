@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 from oauth2_provider.admin import ApplicationAdmin
 from oauth2_provider.models import Application
 
+from gateway.admin_readonly import ReadOnlyAdmin
 from gateway.models import Exchange
 
 
@@ -24,7 +22,7 @@ admin.site.register(Application, GatewayApplicationAdmin)
 
 
 @admin.register(Exchange)
-class ExchangeAdmin(admin.ModelAdmin):
+class ExchangeAdmin(ReadOnlyAdmin):
     """Read only: an exchange is a record, the trail has its audit event."""
 
     list_display = ("id", "created_at", "consumer", "attestation_type", "status", "error_code", "duration_ms")
@@ -32,12 +30,3 @@ class ExchangeAdmin(admin.ModelAdmin):
     list_select_related = ("consumer", "attestation_type")
     search_fields = ("id", "client_id")
     exclude = ("result_ciphertext",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
