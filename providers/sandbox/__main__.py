@@ -9,11 +9,8 @@ from providers.sandbox.population import MAX_SIZE, MIN_SIZE
 from providers.sandbox.server import DEFAULT_HOST, DEFAULT_PORT, FAULT_MODES, TOKEN_ENV_VAR, serve
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m providers.sandbox",
-        description="Sandbox provider standing in for CNAF, DGFiP, MESR, CNOUS and France Travail.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's options, shared with `manage.py run_sandbox_provider`."""
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default {DEFAULT_HOST})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"0 picks a free port (default {DEFAULT_PORT})")
     parser.add_argument(
@@ -31,6 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fault", default="none", choices=FAULT_MODES, help="fault to inject from the start")
     parser.add_argument("--fault-slug", default=None, help="limit the fault to one attestation type")
     parser.add_argument("--latency-ms", type=int, default=None, help="delay of the latency fault (default 1000)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m providers.sandbox",
+        description="Sandbox provider standing in for CNAF, DGFiP, MESR, CNOUS and France Travail.",
+    )
+    add_arguments(parser)
     return parser
 
 

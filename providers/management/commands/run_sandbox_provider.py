@@ -4,30 +4,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from providers.sandbox.__main__ import add_arguments as sandbox_arguments
 from providers.sandbox.population import MAX_SIZE, MIN_SIZE
-from providers.sandbox.server import DEFAULT_HOST, DEFAULT_PORT, FAULT_MODES, TOKEN_ENV_VAR, serve
+from providers.sandbox.server import serve
 
 
 class Command(BaseCommand):
     help = "Runs the sandbox provider (CNAF, DGFiP, MESR, CNOUS, France Travail) over HTTP until Ctrl-C."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default {DEFAULT_HOST})")
-        parser.add_argument(
-            "--port", type=int, default=DEFAULT_PORT, help=f"0 picks a free port (default {DEFAULT_PORT})"
-        )
-        parser.add_argument(
-            "--population", type=int, default=1000, help=f"synthetic people, {MIN_SIZE} to {MAX_SIZE} (default 1000)"
-        )
-        parser.add_argument("--seed", type=int, default=2026, help="population seed (default 2026)")
-        parser.add_argument(
-            "--token",
-            default=None,
-            help=f"bearer token clients must send (default ${TOKEN_ENV_VAR}, else sandbox-token)",
-        )
-        parser.add_argument("--fault", default="none", choices=FAULT_MODES, help="fault to inject from the start")
-        parser.add_argument("--fault-slug", default=None, help="limit the fault to one attestation type")
-        parser.add_argument("--latency-ms", type=int, default=None, help="delay of the latency fault (default 1000)")
+        sandbox_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not MIN_SIZE <= options["population"] <= MAX_SIZE:
