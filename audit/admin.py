@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from audit.models import AuditEvent, Checkpoint
-from gateway.admin_readonly import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)

@@ -39,8 +39,8 @@ from audit.selectors import (
     validate_trail_date,
 )
 from audit.services import Actor, auditor_search_record
-from gateway.authentication import HeaderBearerAuthentication
-from gateway.errors import NotFound, PermissionDeniedError, ScopeMissing, ValidationError
+from core.authentication import HeaderBearerAuthentication
+from core.errors import NotFound, PermissionDeniedError, ScopeMissing, ValidationError
 
 AUDIT_SCOPE = "audit:read"
 

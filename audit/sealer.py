@@ -37,7 +37,7 @@ from django.utils import timezone
 from audit import merkle
 from audit.models import AuditEvent, Checkpoint, LogLeaf, LogNode
 from audit.verify import canonical_json, format_checkpoint, leaf_hashes, public_key_bytes, sign_note, verifier_key
-from gateway.keys import log_signing_key
+from core.keys import log_signing_key
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from django.db.models.functions import TruncDate
 from audit import merkle
 from audit.models import AuditEvent, Checkpoint, EventType
 from audit.sealer import DbNodeReader, event_projection, log_verifier_key
-from gateway.errors import NotFound, ValidationError
+from core.errors import NotFound, ValidationError
 
 BUNDLE_FORMAT = "gateway-audit-proof/1"
 

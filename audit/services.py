@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from audit.context import get_correlation_id
 from audit.models import ActorKind, AuditEvent, EventType
+from core.correlation import get_correlation_id
 from gateway.rows import row_insert
 
 DetailValue = str | int | bool | None

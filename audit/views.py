@@ -29,7 +29,7 @@ from audit.selectors import (
     validate_trail_date,
 )
 from audit.services import Actor, auditor_search_record
-from gateway.errors import ValidationError
+from core.errors import ValidationError
 
 AUDITOR_GROUP = "auditor"
 # Verifying the whole log inline is fine while it is small; beyond, the console shows the result

@@ -16,7 +16,7 @@ import os
 from django.db import connection, transaction
 from django.http import HttpRequest, JsonResponse
 
-from gateway.keys import sign_jws
+from core.keys import sign_jws
 
 # Measured by bench/run.py on a real exchange (CaptureQueriesContext, BEGIN and COMMIT included).
 ROUND_TRIPS = int(os.environ.get("BENCH_ROUND_TRIPS", "13"))

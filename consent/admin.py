@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from consent.models import Consent, ConsentItem, WebhookDelivery
-from gateway.admin_readonly import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 
 class ConsentItemInline(admin.TabularInline):

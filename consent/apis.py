@@ -25,8 +25,8 @@ from audit.services import Actor
 from consent.models import Consent
 from consent.selectors import consent_get_for_consumer, consents_for_consumer
 from consent.services import approval_url, consent_request_create, consent_revoke
-from gateway.authentication import HeaderBearerAuthentication
-from gateway.errors import PermissionDeniedError, ScopeMissing, ValidationError
+from core.authentication import HeaderBearerAuthentication
+from core.errors import PermissionDeniedError, ScopeMissing, ValidationError
 from providers.models import ApiClient, Organisation
 
 PROBLEM = inline_serializer(

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from consent.models import Citizen, Consent, ConsentItem, TokenBinding
 from consent.services.lifecycle import consent_expire_if_due, due_for_expiry, expiry_due
-from gateway.errors import NotFound, ValidationError
+from core.errors import NotFound, ValidationError
 from gateway.rows import RowReader, columns, fetch_one, related_set
 from providers.models import AttestationField, Organisation
 

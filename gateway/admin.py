@@ -4,7 +4,7 @@ from django.contrib import admin
 from oauth2_provider.admin import ApplicationAdmin
 from oauth2_provider.models import Application
 
-from gateway.admin_readonly import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 from gateway.models import Exchange
 
 

@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gateway.authentication import HeaderBearerAuthentication
-from gateway.errors import ValidationError
+from core.authentication import HeaderBearerAuthentication
+from core.errors import ValidationError
 from gateway.selectors import caller_for_token
 from gateway.services.async_exchanges import exchange_collect, exchange_submit
 from gateway.services.exchanges import exchange_perform

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from oauth2_provider.models import AccessToken
 
-from gateway.errors import AuthenticationRequired
+from core.errors import AuthenticationRequired
 from gateway.oauth.scopes import api_client_for
 from gateway.services.exchanges import Caller
 

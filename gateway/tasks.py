@@ -7,7 +7,7 @@ import uuid
 
 from celery import shared_task
 
-from audit.context import reset_correlation_id, set_correlation_id
+from core.correlation import reset_correlation_id, set_correlation_id
 from gateway.services.async_exchanges import exchange_results_purge as results_purge
 from gateway.services.async_exchanges import exchange_run_pending
 

@@ -11,9 +11,9 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.errors import GatewayError, NotFound, problem_response
+from core.keys import jwks
 from gateway.celery import app as celery_app
-from gateway.errors import GatewayError, NotFound, problem_response
-from gateway.keys import jwks
 
 # Readiness probes must answer quickly even when a dependency hangs.
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -87,10 +87,10 @@ def _wants_problem(request: HttpRequest) -> bool:
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _wants_problem(request):
         return problem_response(NotFound("No resource at this address."), request)
-    return render(request, "gateway/error.html", {"title": "Page introuvable", "status": 404}, status=404)
+    return render(request, "error.html", {"title": "Page introuvable", "status": 404}, status=404)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
     if _wants_problem(request):
         return problem_response(GatewayError("An internal error occurred. Quote the correlation id."), request)
-    return render(request, "gateway/error.html", {"title": "Erreur interne", "status": 500}, status=500)
+    return render(request, "error.html", {"title": "Erreur interne", "status": 500}, status=500)

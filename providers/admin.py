@@ -18,7 +18,7 @@ from django.http import HttpRequest
 
 from audit.models import ActorKind
 from audit.services import Actor
-from gateway.errors import GatewayError
+from core.errors import GatewayError
 from providers.models import ApiClient, AttestationField, AttestationType, Habilitation, Organisation
 from providers.services import (
     habilitation_approve,

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from gateway.errors import NotFound
+from core.errors import NotFound
 from gateway.rows import RowReader, columns, fetch_one, related_set
 from providers.models import SLUG_RE, AttestationField, AttestationType, Habilitation, Organisation
 

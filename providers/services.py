@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
-from gateway.errors import InvalidTransition, PermissionDeniedError, ValidationError
+from core.errors import InvalidTransition, PermissionDeniedError, ValidationError
 from providers.models import AttestationType, Habilitation, Organisation
 
 Status = Habilitation.Status

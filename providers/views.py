@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from gateway.errors import NotFound
+from core.errors import NotFound
 from providers.selectors import attestation_type_get, catalogue_list
 
 

@@ -1,6 +1,6 @@
 """The signed consent artefact and the citizen's receipt.
 
-The artefact is a compact JWS (gateway.keys, EdDSA, kid in /.well-known/jwks.json) over the
+The artefact is a compact JWS (core.keys, EdDSA, kid in /.well-known/jwks.json) over the
 consent's terms as approved: anyone holding the JWKS can check what the citizen agreed to without
 asking us. The receipt follows the information structure of ISO/IEC TS 27560:2023 (consent record
 and receipt, as profiled by the W3C DPV community group): who the controller is, for which
@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent.models import Consent, ConsentItem
-from gateway.keys import sign_jws
+from core.keys import sign_jws
 
 ARTEFACT_TYP = "consent+jws"
 RECEIPT_SCHEMA_VERSION = "dlnuf-consent-receipt/1.0"

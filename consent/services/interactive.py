@@ -28,7 +28,7 @@ from consent.services.requests import (
     slugs_check,
 )
 from consent.terms import Terms, terms_build
-from gateway.errors import HabilitationMissing, InvalidTransition, LoaInsufficient, ValidationError
+from core.errors import HabilitationMissing, InvalidTransition, LoaInsufficient, ValidationError
 from providers.models import AttestationType, EidasLevel, Habilitation, Organisation
 from providers.selectors import habilitation_in_force
 

@@ -22,7 +22,7 @@ from consent.models import Citizen, Consent, WebhookDelivery
 from consent.services.artefacts import consent_artefact_sign
 from consent.services.trail import citizen_actor, consent_event_record, consent_items
 from consent.services.webhooks import webhooks_enqueue
-from gateway.errors import HabilitationMissing, InvalidTransition, LoaInsufficient, NotFound, ValidationError
+from core.errors import HabilitationMissing, InvalidTransition, LoaInsufficient, NotFound, ValidationError
 from providers.models import EidasLevel
 
 Status = Consent.Status

@@ -17,7 +17,7 @@ from audit.models import EventType
 from audit.services import event_record
 from consent.models import Citizen, Consent, ConsentItem
 from consent.services.trail import citizen_actor
-from gateway.errors import GatewayError, InvalidTransition, LoaInsufficient, ProviderTimeout, SubjectNotFound
+from core.errors import GatewayError, InvalidTransition, LoaInsufficient, ProviderTimeout, SubjectNotFound
 from providers.adapters import adapter_for
 from providers.adapters.base import FetchContext, Subject
 from providers.models import EidasLevel, Organisation

@@ -22,7 +22,7 @@ from audit.models import ActorKind, EventType
 from audit.services import Actor
 from consent.models import Consent, ConsentItem
 from consent.services.trail import consent_event_record
-from gateway.errors import HabilitationMissing, IdempotencyConflict, ValidationError
+from core.errors import HabilitationMissing, IdempotencyConflict, ValidationError
 from providers.models import AttestationType, Habilitation, Organisation
 from providers.selectors import habilitation_in_force
 

@@ -29,8 +29,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from consent.models import Consent, WebhookDelivery
-from gateway.keys import b64url, canonical_payload, current_jws_key
-from gateway.outbound import OutboundError, OutboundRefused, OutboundTimeout, OutboundTooLarge, post_json
+from core.keys import b64url, canonical_payload, current_jws_key
+from core.outbound import OutboundError, OutboundRefused, OutboundTimeout, OutboundTooLarge, post_json
 from providers.models import Organisation
 
 logger = logging.getLogger(__name__)

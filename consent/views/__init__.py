@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar, cast
 from django.http import Http404, HttpRequest, HttpResponse
 
 from consent.models import Citizen, Consent
-from gateway.errors import NotFound
+from core.errors import NotFound
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 

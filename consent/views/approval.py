@@ -24,7 +24,7 @@ from consent.services import (
 from consent.terms import terms_for_consent
 from consent.views import CitizenTransition, not_found_as_404
 from consent.views.decision import decision_context
-from gateway.errors import GatewayError
+from core.errors import GatewayError
 
 
 def _render(

@@ -19,7 +19,7 @@ from consent.services.artefacts import consent_receipt
 from consent.services.trail import citizen_actor
 from consent.terms import terms_for_consent
 from consent.views import CitizenTransition, not_found_as_404
-from gateway.errors import GatewayError
+from core.errors import GatewayError
 
 Status = Consent.Status
 

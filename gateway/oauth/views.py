@@ -31,7 +31,7 @@ from consent.services import (
 )
 from consent.services.interactive import DEFAULT_DURATION_DAYS
 from consent.views.decision import decision_context
-from gateway.errors import GatewayError, HabilitationMissing, ValidationError
+from core.errors import GatewayError, HabilitationMissing, ValidationError
 from gateway.oauth.scopes import ATTESTATION_SCOPE_PREFIX, api_client_for
 from gateway.services.tokens import citizen_user
 

@@ -15,8 +15,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.context import get_correlation_id
-from gateway.errors import GatewayError, IdempotencyConflict, NotFound
+from core.correlation import get_correlation_id
+from core.errors import GatewayError, IdempotencyConflict, NotFound
 from gateway.models import Exchange
 from gateway.services.exchanges import (
     Attempt,

@@ -9,7 +9,7 @@ from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import Application
 
-from gateway.errors import ValidationError
+from core.errors import ValidationError
 from gateway.oauth.scopes import static_scopes
 from gateway.oauth.validators import redirect_uri_problem
 from providers.models import ApiClient, Organisation

@@ -34,7 +34,7 @@ from consent.models import Consent
 from consent.selectors import consent_for_exchange
 from consent.services.lifecycle import consent_expire_if_due
 from consent.services.preview import citizen_subject
-from gateway.errors import (
+from core.errors import (
     ConsentExpired,
     ConsentPaused,
     ConsentRequired,
@@ -49,7 +49,7 @@ from gateway.errors import (
     SubjectNotFound,
     UsageLimitReached,
 )
-from gateway.keys import canonical_payload, sign_jws
+from core.keys import canonical_payload, sign_jws
 from gateway.models import Exchange
 from gateway.oauth.scopes import attestation_scope
 from gateway.rows import execute_rowcount, related_set, row_insert

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gateway.errors import ProviderError
+from core.errors import ProviderError
 from providers.adapters.base import Adapter
 from providers.adapters.demo import DemoAdapter
 from providers.adapters.http import HttpAdapter

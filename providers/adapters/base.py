@@ -2,7 +2,7 @@
 
 Every adapter kind lives in its own module next to this one and subclasses `Adapter`. An adapter
 returns only the fields it was asked for and maps every failure to one of the stable errors
-`SubjectNotFound`, `ProviderTimeout` or `ProviderError` (gateway.errors), never leaking the
+`SubjectNotFound`, `ProviderTimeout` or `ProviderError` (core.errors), never leaking the
 provider's own messages.
 """
 

@@ -14,7 +14,7 @@ from functools import cache
 from django.conf import settings
 from django.utils import timezone
 
-from gateway.errors import ProviderError, SubjectNotFound, ValidationError
+from core.errors import ProviderError, SubjectNotFound, ValidationError
 from providers.adapters.base import Adapter, FetchContext, ProviderResult, Subject
 from providers.sandbox.population import Population
 

@@ -13,9 +13,9 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from audit.context import get_correlation_id
-from gateway.errors import ProviderError, ProviderTimeout, SubjectNotFound, ValidationError
-from gateway.outbound import OutboundError, OutboundRefused, OutboundTimeout, OutboundTooLarge, post_json
+from core.correlation import get_correlation_id
+from core.errors import ProviderError, ProviderTimeout, SubjectNotFound, ValidationError
+from core.outbound import OutboundError, OutboundRefused, OutboundTimeout, OutboundTooLarge, post_json
 from providers.adapters.base import Adapter, FetchContext, ProviderResult, Subject
 from providers.schemas import value_is_valid
 

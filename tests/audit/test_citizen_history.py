@@ -13,7 +13,7 @@ from audit import verify
 from audit.models import AuditEvent, EventType
 from audit.sealer import log_seal, log_verifier_key
 from audit.selectors import events_for_citizen, history_rows_for_citizen, proof_bundle
-from gateway.errors import NotFound
+from core.errors import NotFound
 
 ALICE_REF, BOB_REF = "a" * 64, "b" * 64
 

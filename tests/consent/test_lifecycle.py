@@ -20,7 +20,7 @@ from consent.services import (
     consent_revoke,
 )
 from consent.services.trail import citizen_actor
-from gateway.errors import GatewayError
+from core.errors import GatewayError
 from providers.models import Habilitation, Organisation
 from tests.consent.conftest import AVIS, QF, events, snapshot
 

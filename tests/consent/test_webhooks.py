@@ -33,8 +33,8 @@ from consent.models import Citizen, Consent, WebhookDelivery
 from consent.services import consent_approve, consent_expire_if_due, consent_pause, consent_resume, consent_revoke
 from consent.services.webhooks import BACKOFF, MAX_ATTEMPTS
 from consent.tasks import webhook_deliver, webhooks_retry_due
+from core.errors import InvalidTransition
 from gateway.celery import app as celery_app
-from gateway.errors import InvalidTransition
 from providers.models import Organisation
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gateway import errors
+from core import errors
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +139,7 @@ class TestLogs:
     def test_it_logs_an_exception_without_its_message_or_traceback(self) -> None:
         import logging
 
-        from gateway.logfilters import RedactExceptions
+        from core.logfilters import RedactExceptions
 
         try:
             raise ValueError("Jeanne Dupont, née le 1990-01-01")

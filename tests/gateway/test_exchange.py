@@ -18,7 +18,7 @@ from oauth2_provider.models import AccessToken
 from audit.models import AuditEvent, EventType
 from consent.models import Citizen, Consent, TokenBinding
 from consent.services.lifecycle import consent_pause, consent_revoke
-from gateway.keys import canonical_payload
+from core.keys import canonical_payload
 from gateway.models import Exchange
 from providers.demo import catalogue_load
 from providers.models import AttestationType, EidasLevel, Habilitation, Organisation

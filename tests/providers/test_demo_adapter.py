@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from gateway.errors import SubjectNotFound, ValidationError
+from core.errors import SubjectNotFound, ValidationError
 from providers.adapters import adapter_for
 from providers.adapters.base import FetchContext, Subject
 from providers.adapters.demo import DemoAdapter, demo_population

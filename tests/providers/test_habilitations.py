@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.models import ActorKind, AuditEvent
 from audit.services import Actor
-from gateway.errors import GatewayError, InvalidTransition
+from core.errors import GatewayError, InvalidTransition
 from providers.models import AttestationType, Habilitation, Organisation
 from providers.selectors import attestation_type_slugs_in_force, habilitation_in_force
 from providers.services import (

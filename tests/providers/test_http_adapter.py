@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from django.test import override_settings
 
-from gateway.errors import GatewayError, ProviderError, ProviderTimeout, SubjectNotFound
+from core.errors import GatewayError, ProviderError, ProviderTimeout, SubjectNotFound
 from providers.adapters import adapter_for
 from providers.adapters.base import FetchContext, Subject
 from providers.adapters.http import HttpAdapter

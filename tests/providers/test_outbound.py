@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from gateway.outbound import (
+from core.outbound import (
     OutboundError,
     OutboundRefused,
     OutboundTimeout,

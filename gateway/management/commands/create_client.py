@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from oauth2_provider.models import Application
 
-from gateway.errors import ValidationError
+from core.errors import ValidationError
 from gateway.services.clients import GRANTS, client_create
 from providers.models import Organisation
 

@@ -8,7 +8,7 @@ listed in `settings.OUTBOUND_ALLOWED_HOSTS` (server-side request forgery). The n
 once and the connection goes to the very address that was checked, so a DNS answer that changes
 between the check and the connection (DNS rebinding) gains nothing.
 
-Bodies are never logged: they carry personal data. This module imports no app.
+Bodies are never logged: they carry personal data.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The admin base for records that change only through services (each writes its audit event):
-operators may look, never add, change or delete. Project infrastructure: imports no app."""
+operators may look, never add, change or delete."""
 
 from __future__ import annotations
 

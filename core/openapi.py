@@ -8,7 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class HeaderBearerScheme(OpenApiAuthenticationExtension):
-    target_class = "gateway.authentication.HeaderBearerAuthentication"
+    target_class = "core.authentication.HeaderBearerAuthentication"
     name = "oauth2"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The API's one authentication class. Project infrastructure: imports no app."""
+"""The API's one authentication class."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Every error a client can see is a `GatewayError` subclass with a stable `code` (
 contract: clients branch on it) and an HTTP `status`. Anything else that escapes a view is an
 internal error: the client gets a generic 500 problem with the correlation id, never a trace.
 
-This module is project infrastructure: it imports no app, so every app may raise these errors.
+Every app may raise these errors.
 """
 
 from __future__ import annotations

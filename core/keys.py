@@ -3,8 +3,6 @@
 Keys are Ed25519 PEM files named by settings. With GATEWAY_KEYS_GENERATE (on in DEBUG and demo
 mode) missing files are created once under GATEWAY_KEYS_DIR, so the embedded default works from a
 fresh clone; in production a missing key is a start-up error, never a silently new identity.
-
-Project infrastructure: imports no app.
 """
 
 from __future__ import annotations
