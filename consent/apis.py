@@ -25,9 +25,10 @@ from audit.services import Actor
 from consent.models import Consent
 from consent.selectors import consent_get_for_consumer, consents_for_consumer
 from consent.services import approval_url, consent_request_create, consent_revoke
-from core.authentication import HeaderBearerAuthentication
-from core.errors import PermissionDeniedError, ScopeMissing, ValidationError
-from providers.models import ApiClient, Organisation
+from core.authentication import caller_of
+from core.errors import ScopeMissing, ValidationError
+from providers.models import Organisation
+from providers.selectors import organisation_get
 
 PROBLEM = inline_serializer(
     "Problem",
@@ -80,20 +81,11 @@ def validated(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
 
 
 class ConsumerApi(APIView):
-    authentication_classes = [HeaderBearerAuthentication]
     permission_classes = [ConsumerTokenHasScope]
     scopes: dict[str, list[str]] = {}
 
     def consumer(self, request: Request) -> Organisation:
-        api_client = (
-            ApiClient.objects.select_related("organisation").filter(application_id=request.auth.application_id).first()  # type: ignore[union-attr]
-        )
-        if api_client is None:
-            raise PermissionDeniedError("This OAuth client is not registered for an organisation.")
-        organisation = api_client.organisation
-        if not organisation.active:
-            raise PermissionDeniedError("This organisation is not active on the gateway.")
-        return organisation
+        return organisation_get(organisation_id=caller_of(request).organisation_id)
 
 
 class PurposeSerializer(serializers.Serializer[Any]):
@@ -259,6 +251,6 @@ class ConsentDetailApi(ConsumerApi):
     )
     def delete(self, request: Request, consent_id: str) -> Response:
         consent = consent_get_for_consumer(consumer=self.consumer(request), consent_id=consent_id)
-        actor = Actor(ActorKind.CONSUMER, request.auth.application.client_id)  # type: ignore[union-attr]
+        actor = Actor(ActorKind.CONSUMER, caller_of(request).client_id)
         consent_revoke(consent=consent, actor=actor, reason="consumer")
         return Response(status=204)

@@ -8,7 +8,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class HeaderBearerScheme(OpenApiAuthenticationExtension):
-    target_class = "core.authentication.HeaderBearerAuthentication"
+    target_class = "core.authentication.BearerAuthentication"
+    match_subclasses = True
     name = "oauth2"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:

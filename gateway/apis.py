@@ -6,26 +6,15 @@ from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from oauth2_provider.models import AccessToken
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.authentication import HeaderBearerAuthentication
+from core.authentication import caller_of
 from core.errors import ValidationError
-from gateway.selectors import caller_for_token
 from gateway.services.async_exchanges import exchange_collect, exchange_submit
 from gateway.services.exchanges import exchange_perform
-
-
-class HasClientToken(BasePermission):
-    """A valid OAuth access token (client_credentials tokens carry no user, so IsAuthenticated
-    would refuse them); what the token may do is decided by the service."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return isinstance(request.auth, AccessToken)
 
 
 class AttestationSerializer(serializers.Serializer):
@@ -52,9 +41,6 @@ def _no_store(response: Response) -> Response:
 
 
 class AttestationGetApi(APIView):
-    authentication_classes = [HeaderBearerAuthentication]
-    permission_classes = [HasClientToken]
-
     class InputSerializer(serializers.Serializer):
         consent = serializers.UUIDField(required=False)
 
@@ -64,7 +50,7 @@ class AttestationGetApi(APIView):
         responses={200: AttestationResultSerializer},
     )
     def get(self, request: Request, slug: str) -> Response:
-        caller = caller_for_token(request.auth)
+        caller = caller_of(request)
         serializer = self.InputSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         result = exchange_perform(caller=caller, slug=slug, consent_id=serializer.validated_data.get("consent"))
@@ -72,9 +58,6 @@ class AttestationGetApi(APIView):
 
 
 class ExchangeCreateApi(APIView):
-    authentication_classes = [HeaderBearerAuthentication]
-    permission_classes = [HasClientToken]
-
     class InputSerializer(serializers.Serializer):
         attestation_type = serializers.CharField(max_length=100)
         consent = serializers.UUIDField(required=False)
@@ -90,7 +73,7 @@ class ExchangeCreateApi(APIView):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def post(self, request: Request) -> Response:
-        caller = caller_for_token(request.auth)
+        caller = caller_of(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "").strip()
@@ -110,10 +93,7 @@ class ExchangeCreateApi(APIView):
 
 
 class ExchangeGetApi(APIView):
-    authentication_classes = [HeaderBearerAuthentication]
-    permission_classes = [HasClientToken]
-
     @extend_schema(operation_id="exchange_get", responses={200: AttestationResultSerializer})
     def get(self, request: Request, exchange_id: Any) -> Response:
-        caller = caller_for_token(request.auth)
+        caller = caller_of(request)
         return _no_store(Response(exchange_collect(caller=caller, exchange_id=exchange_id)))

@@ -13,13 +13,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, AccessToken, Application
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -29,7 +27,6 @@ from oauthlib.oauth2.rfc6749 import errors
 from consent.models import TokenBinding
 from gateway.models import AuthorizationCode
 from gateway.oauth.scopes import api_client_for, scope_ceiling
-from gateway.rows import RowReader, columns, fetch_one, related_set
 from gateway.services.tokens import (
     client_actor,
     code_replay_revoke,
@@ -37,7 +34,6 @@ from gateway.services.tokens import (
     token_issued_record,
     token_revoked_record,
 )
-from providers.models import ApiClient, Organisation
 
 # Application.authorization_grant_type values, and the grant_type parameters they allow.
 ALLOWED_GRANTS = (AbstractApplication.GRANT_AUTHORIZATION_CODE, AbstractApplication.GRANT_CLIENT_CREDENTIALS)
@@ -45,46 +41,14 @@ ALLOWED_GRANT_TYPES = ("authorization_code", "client_credentials")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
-def _bearer_sql() -> str:
-    user_model = get_user_model()
-    tables = {
-        model: connection.ops.quote_name(model._meta.db_table)
-        for model in (AccessToken, Application, user_model, ApiClient, Organisation)
-    }
-    # Only model metadata is interpolated (table and column names); every value is a parameter.
-    return (
-        f"SELECT {columns(AccessToken, 't')}, {columns(Application, 'a')}, {columns(user_model, 'u')}, "  # noqa: S608
-        f"{columns(ApiClient, 'c')}, {columns(Organisation, 'o')} "
-        f"FROM {tables[AccessToken]} t "
-        f"LEFT JOIN {tables[Application]} a ON a.id = t.application_id "
-        f"LEFT JOIN {tables[user_model]} u ON u.id = t.user_id "
-        f"LEFT JOIN {tables[ApiClient]} c ON c.application_id = a.id "
-        f"LEFT JOIN {tables[Organisation]} o ON o.id = c.organisation_id "
-        "WHERE t.token_checksum = %s LIMIT 1"
-    )
-
-
 def bearer_token_load(token: str) -> AccessToken | None:
-    """The access token presented as a bearer, with its client, user, ApiClient and organisation:
-    one query where DOT and `api_client_for` would make three."""
-    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    row = fetch_one(_bearer_sql(), [checksum])
-    if row is None:
-        return None
-    reader = RowReader(row)
-    access_token = reader.take(AccessToken)
-    assert access_token is not None
-    application, user = reader.take(Application), reader.take(get_user_model())
-    api_client, organisation = reader.take(ApiClient), reader.take(Organisation)
-    related_set(access_token, "application", application)
-    related_set(access_token, "user", user)
-    if application is not None:
-        if api_client is not None:
-            related_set(api_client, "organisation", organisation)
-            related_set(api_client, "application", application)
-        # Read by `api_client_for` for the rest of this request (throttle, caller).
-        application._gateway_api_client = api_client
-    return access_token
+    """The access token presented as a bearer, with its client, the client's ApiClient and
+    organisation, and its user: one query, read afresh on every request."""
+    return (
+        AccessToken.objects.select_related("application__api_client__organisation", "user")
+        .filter(token_checksum=token_checksum(token))
+        .first()
+    )
 
 
 def redirect_uri_problem(uri: str) -> str | None:

@@ -64,7 +64,8 @@ class TestAccess:
 
         response = client.get(URL, headers=inspector.headers)
 
-        assert response.status_code in (401, 403)
+        assert response.status_code == 401
+        assert response.json()["code"] == "authentication_required"
         assert len(_auditor_events()) == searches
 
     def test_no_token_is_401(self, client: Client) -> None:

@@ -173,10 +173,26 @@ class TestAuthentication:
         assert response.json()["code"] == "scope_missing"
 
     def test_it_refuses_a_client_without_an_organisation(self, client: Client, mairie_caller: ApiCaller):
+        # A token is only as good as its client: one no organisation operates is no valid token.
         mairie_caller.application.api_client.delete()
         response = post(client, mairie_caller, body())
-        assert response.status_code == 403
-        assert response.json()["code"] == "permission_denied"
+        assert response.status_code == 401
+        assert response.json()["code"] == "authentication_required"
+        assert response["WWW-Authenticate"].startswith("Bearer")
+        assert_nothing_created()
+
+    def test_it_refuses_a_switched_off_organisation_as_every_api_does(
+        self, client: Client, mairie_caller: ApiCaller
+    ) -> None:
+        Organisation.objects.filter(pk=mairie_caller.organisation.pk).update(active=False)
+        for response in (
+            post(client, mairie_caller, body()),
+            client.get("/api/v1/consents", headers=mairie_caller.headers),
+            client.get("/api/v1/attestations/cnaf.quotient-familial", headers=mairie_caller.headers),
+            client.get("/api/v1/audit/events", headers=mairie_caller.headers),
+        ):
+            assert response.status_code == 401
+            assert response.json()["code"] == "authentication_required"
         assert_nothing_created()
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from django.test import Client
 
 from consent.models import Citizen, Consent
+from core.ratelimit import ratelimit_hit
 from gateway.models import Exchange
-from gateway.services.ratelimit import ratelimit_hit
 from providers.models import Organisation
 from tests.gateway.conftest import QF, Consumer, bearer
 

@@ -16,11 +16,10 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.cache import cache as django_cache
-from oauth2_provider.models import AccessToken
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from gateway.oauth.scopes import api_client_for
+from core.authentication import Caller
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +57,6 @@ def ratelimit_hit(*, client_id: str, limit: int, now: float | None = None) -> in
     return max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
 
 
-def limit_for(access_token: AccessToken) -> int:
-    api_client = api_client_for(access_token.application)
-    if api_client is not None and api_client.organisation.rate_limit_per_minute:
-        return int(api_client.organisation.rate_limit_per_minute)
-    return int(settings.RATE_LIMIT_PER_MINUTE)
-
-
 class ClientRateThrottle(BaseThrottle):
     """DRF throttle for every API call made with an OAuth client's token (429 rate_limited)."""
 
@@ -72,10 +64,11 @@ class ClientRateThrottle(BaseThrottle):
         self._wait: int | None = None
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        access_token = request.auth
-        if not isinstance(access_token, AccessToken) or access_token.application is None:
+        caller = request.user
+        if not isinstance(caller, Caller):
             return True
-        self._wait = ratelimit_hit(client_id=access_token.application.client_id, limit=limit_for(access_token))
+        limit = caller.rate_limit_per_minute or settings.RATE_LIMIT_PER_MINUTE
+        self._wait = ratelimit_hit(client_id=caller.client_id, limit=int(limit))
         return self._wait is None
 
     def wait(self) -> float | None:
