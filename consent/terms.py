@@ -17,6 +17,7 @@ from django.utils.translation import get_language
 
 from consent.models import Consent
 from providers.models import AttestationField, AttestationType, EidasLevel, Habilitation, Organisation
+from providers.rules import eidas_highest
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Terms:
     @property
     def eidas_min(self) -> str:
         levels = [item.attestation_type.eidas_min for item in self.items] or [EidasLevel.LOW.value]
-        return max(levels, key=EidasLevel.rank)
+        return eidas_highest(levels)
 
     @property
     def eidas_min_label(self) -> str:

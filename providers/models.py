@@ -214,10 +214,6 @@ class Habilitation(models.Model):
     def __str__(self) -> str:
         return f"{self.consumer.code} → {self.attestation_type_id} ({self.status})"
 
-    def is_in_force(self, today: Any = None) -> bool:
-        today = today or timezone.localdate()
-        return self.status == self.Status.APPROVED and (self.valid_until is None or today <= self.valid_until)
-
 
 class ApiClient(models.Model):
     """Links an OAuth client (django-oauth-toolkit Application) to the organisation it acts for."""

@@ -29,7 +29,8 @@ from consent.services.requests import (
 )
 from consent.terms import Terms, terms_build
 from core.errors import HabilitationMissing, InvalidTransition, LoaInsufficient, ValidationError
-from providers.models import AttestationType, EidasLevel, Habilitation, Organisation
+from providers.models import AttestationType, Habilitation, Organisation
+from providers.rules import eidas_highest, eidas_satisfies
 from providers.selectors import habilitation_in_force
 
 DEFAULT_DURATION_DAYS = 30
@@ -53,7 +54,7 @@ class InteractiveRequest:
 
     @property
     def eidas_min(self) -> str:
-        return max((t.eidas_min for t, _ in self.selections), key=EidasLevel.rank)
+        return eidas_highest([t.eidas_min for t, _ in self.selections])
 
     def terms(self) -> Terms:
         return terms_build(
@@ -178,7 +179,7 @@ def interactive_preview(*, request: InteractiveRequest, citizen: Citizen, eidas_
     id and names the client instead. Not atomic as a whole: a provider call never holds a
     transaction open.
     """
-    if EidasLevel.rank(eidas_level) < EidasLevel.rank(request.eidas_min):
+    if not eidas_satisfies(eidas_level, request.eidas_min):
         raise LoaInsufficient(extra={"required_level": request.eidas_min, "current_level": eidas_level})
     # Unsaved items: they only carry the terms to the page, like a pending consent's items would.
     return [

@@ -18,12 +18,14 @@ from oauth2_provider.models import RefreshToken
 
 from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
+from consent import rules
 from consent.models import Citizen, Consent, WebhookDelivery
 from consent.services.artefacts import consent_artefact_sign
 from consent.services.trail import citizen_actor, consent_event_record, consent_items
 from consent.services.webhooks import webhooks_enqueue
 from core.errors import HabilitationMissing, InvalidTransition, LoaInsufficient, NotFound, ValidationError
 from providers.models import EidasLevel
+from providers.rules import eidas_highest, eidas_satisfies, habilitation_in_force
 
 Status = Consent.Status
 Event = WebhookDelivery.Event
@@ -35,12 +37,12 @@ def _lock(consent: Consent) -> Consent:
 
 
 def expiry_due(consent: Consent, now: dt.datetime | None = None) -> bool:
-    now = now or timezone.now()
-    if consent.status == Status.PENDING:
-        return consent.request_expires_at <= now
-    if consent.status in (Status.ACTIVE, Status.PAUSED):
-        return consent.valid_until is not None and consent.valid_until <= now
-    return False
+    return rules.expiry_due(
+        status=consent.status,
+        request_expires_at=consent.request_expires_at,
+        valid_until=consent.valid_until,
+        now=now or timezone.now(),
+    )
 
 
 def _refuse(consent: Consent, action: str) -> InvalidTransition:
@@ -76,13 +78,22 @@ def consent_approve(*, consent: Consent, citizen: Citizen, eidas_level: str) -> 
             "Unknown eIDAS level.", errors={"eidas_level": [{"code": "invalid", "message": eidas_level}]}
         )
     items = consent_items(consent)
-    required = max((item.attestation_type.eidas_min for item in items), key=EidasLevel.rank)
-    if EidasLevel.rank(eidas_level) < EidasLevel.rank(required):
+    required = eidas_highest([item.attestation_type.eidas_min for item in items])
+    if not eidas_satisfies(eidas_level, required):
         raise LoaInsufficient(
             f"These attestations need a login at level {required} or above.",
             extra={"required_level": required, "current_level": eidas_level},
         )
-    if any(not item.habilitation.is_in_force() for item in items):
+    today = timezone.localdate()
+    if not all(
+        habilitation_in_force(
+            status=item.habilitation.status,
+            valid_until=item.habilitation.valid_until,
+            type_active=item.attestation_type.active,
+            today=today,
+        )
+        for item in items
+    ):
         raise HabilitationMissing("The requesting organisation's habilitation is no longer in force.")
     now = timezone.now()
     consent.citizen = citizen
@@ -238,7 +249,8 @@ def consent_expire_if_due(*, consent: Consent) -> Consent:
 
 
 def due_for_expiry(now: dt.datetime) -> Q:
-    """The consents whose time is up but whose status does not say so yet."""
+    """The candidates of `rules.expiry_due`, narrowed down in the database (indexed columns); each
+    one is decided by the rule itself, under its row lock, in `consent_expire_if_due`."""
     return Q(status=Status.PENDING, request_expires_at__lte=now) | Q(
         status__in=[Status.ACTIVE, Status.PAUSED], valid_until__lte=now
     )

@@ -18,9 +18,10 @@ from audit.services import event_record
 from consent.models import Citizen, Consent, ConsentItem
 from consent.services.trail import citizen_actor
 from core.errors import GatewayError, InvalidTransition, LoaInsufficient, ProviderTimeout, SubjectNotFound
-from providers.adapters import adapter_for
+from providers.adapters import adapter_for, target_for
 from providers.adapters.base import FetchContext, Subject
-from providers.models import EidasLevel, Organisation
+from providers.models import Organisation
+from providers.rules import eidas_highest, eidas_satisfies
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,8 @@ def consent_preview(*, consent: Consent, citizen: Citizen, eidas_level: str) -> 
     if consent.status != Consent.Status.PENDING:
         raise InvalidTransition("Only a request awaiting your decision can be previewed.")
     items = list(consent.items.select_related("attestation_type__holder").order_by("id"))
-    required = max((item.attestation_type.eidas_min for item in items), key=EidasLevel.rank)
-    if EidasLevel.rank(eidas_level) < EidasLevel.rank(required):
+    required = eidas_highest([item.attestation_type.eidas_min for item in items])
+    if not eidas_satisfies(eidas_level, required):
         raise LoaInsufficient(extra={"required_level": required, "current_level": eidas_level})
     return [
         item_preview(
@@ -72,7 +73,9 @@ def item_preview(
     names `consent` when there is one; `detail` adds to its outcome."""
     context = FetchContext(purpose=purpose_code, consumer_siret=consumer.siret, exchange_id=uuid.uuid4(), preview=True)
     try:
-        result = adapter_for(item.attestation_type).fetch(citizen_subject(citizen), list(item.fields), context)
+        result = adapter_for(target_for(item.attestation_type)).fetch(
+            citizen_subject(citizen), list(item.fields), context
+        )
     except (SubjectNotFound, ProviderTimeout) as error:
         preview = PreviewItem(item=item, error=error.code)
     except GatewayError:

@@ -12,6 +12,7 @@ from consent.auth import current_level, login_url
 from consent.services import PreviewItem
 from consent.terms import Terms
 from providers.models import EidasLevel
+from providers.rules import eidas_satisfies
 
 
 def display_value(value: Any) -> str:
@@ -49,7 +50,7 @@ def decision_context(
         "terms": terms,
         "level": level,
         "level_label": EidasLevel(level).label if level in EidasLevel.values else "",
-        "level_ok": EidasLevel.rank(level) >= EidasLevel.rank(terms.eidas_min),
+        "level_ok": eidas_satisfies(level, terms.eidas_min),
         "relogin_url": login_url(relogin_next, level=terms.eidas_min),
         "preview": preview_blocks(terms, preview) if preview is not None else None,
     }

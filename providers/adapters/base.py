@@ -12,10 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from providers.models import AttestationType
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -36,6 +33,21 @@ class Subject:
             "sexe": self.sexe,
             "code_cog_lieu_naissance": self.code_cog_lieu_naissance,
         }
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an adapter knows of the attestation type it serves (read with the exchange's grant, or
+    from an AttestationType by `AttestationType.target`)."""
+
+    type_id: int
+    slug: str
+    holder_code: str
+    kind: str
+    base_url: str = ""
+    timeout_ms: int = 5000
+    # The environment variable holding the bearer token the provider expects, if any.
+    token_env: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,8 @@ class ProviderResult:
 class Adapter:
     kind: str = ""
 
-    def __init__(self, attestation_type: AttestationType) -> None:
-        self.attestation_type = attestation_type
+    def __init__(self, target: Target) -> None:
+        self.target = target
 
     def fetch(self, subject: Subject, fields: Sequence[str], context: FetchContext) -> ProviderResult:
         raise NotImplementedError

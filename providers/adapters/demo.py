@@ -32,7 +32,7 @@ class DemoAdapter(Adapter):
 
     def fetch(self, subject: Subject, fields: Sequence[str], context: FetchContext) -> ProviderResult:
         started = time.perf_counter()
-        slug = self.attestation_type.slug
+        slug = self.target.slug
         population = demo_population()
         person = population.find(
             subject.nom_naissance,
@@ -55,6 +55,6 @@ class DemoAdapter(Adapter):
         return ProviderResult(
             fields={name: record[name] for name in dict.fromkeys(fields)},
             issued_at=timezone.now(),
-            provider_reference=f"{self.attestation_type.holder.code.upper()}-{digest.hexdigest()[:20].upper()}",
+            provider_reference=f"{self.target.holder_code.upper()}-{digest.hexdigest()[:20].upper()}",
             duration_ms=int((time.perf_counter() - started) * 1000),
         )

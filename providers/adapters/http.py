@@ -18,6 +18,7 @@ from core.errors import ProviderError, ProviderTimeout, SubjectNotFound, Validat
 from core.outbound import OutboundError, OutboundRefused, OutboundTimeout, OutboundTooLarge, post_json
 from providers.adapters.base import Adapter, FetchContext, ProviderResult, Subject
 from providers.schemas import value_is_valid
+from providers.selectors import field_schemas
 
 MAX_REFERENCE_LENGTH = 200
 
@@ -26,11 +27,11 @@ class HttpAdapter(Adapter):
     kind = "http"
 
     def url(self) -> str:
-        return f"{self.attestation_type.adapter_base_url.rstrip('/')}/attestations/{self.attestation_type.slug}"
+        return f"{self.target.base_url.rstrip('/')}/attestations/{self.target.slug}"
 
     def headers(self) -> dict[str, str]:
         headers: dict[str, str] = {}
-        token_env = self.attestation_type.adapter_token_env
+        token_env = self.target.token_env
         token = os.environ.get(token_env, "") if token_env else ""
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -40,12 +41,12 @@ class HttpAdapter(Adapter):
         return headers
 
     def fetch(self, subject: Subject, fields: Sequence[str], context: FetchContext) -> ProviderResult:
-        schemas = {field.name: field.json_schema() for field in self.attestation_type.fields.all()}
+        schemas = field_schemas(type_id=self.target.type_id)
         requested = list(dict.fromkeys(fields))
         unknown = [name for name in requested if name not in schemas]
         if unknown or not requested:
             raise ValidationError("Unknown or missing field(s) for this attestation type.", errors={"fields": unknown})
-        if not self.attestation_type.adapter_base_url:
+        if not self.target.base_url:
             raise ProviderError("The provider's address is not configured.")
         body = {
             "subject": subject.as_json(),
@@ -61,7 +62,7 @@ class HttpAdapter(Adapter):
                 self.url(),
                 json=body,
                 headers=self.headers(),
-                timeout=self.attestation_type.adapter_timeout_ms / 1000,
+                timeout=self.target.timeout_ms / 1000,
             )
         except OutboundTimeout:
             raise ProviderTimeout() from None

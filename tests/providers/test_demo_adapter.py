@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from core.errors import SubjectNotFound, ValidationError
-from providers.adapters import adapter_for
+from providers.adapters import adapter_for, target_for
 from providers.adapters.base import FetchContext, Subject
 from providers.adapters.demo import DemoAdapter, demo_population
 from providers.models import AttestationType, Organisation
@@ -37,7 +37,7 @@ def boursier(catalogue: None) -> AttestationType:
 @pytest.mark.django_db
 class TestDemoAdapter:
     def test_it_is_the_adapter_of_a_demo_type(self, boursier: AttestationType) -> None:
-        assert isinstance(adapter_for(boursier), DemoAdapter)
+        assert isinstance(adapter_for(target_for(boursier)), DemoAdapter)
 
     def test_it_returns_only_the_requested_fields_of_the_synthetic_record(
         self, boursier: AttestationType, context: FetchContext
@@ -45,7 +45,7 @@ class TestDemoAdapter:
         population = demo_population()
         alice = demo_citizens(population)[0]
 
-        result = adapter_for(boursier).fetch(subject_of(alice), ["echelon_bourse", "est_boursier"], context)
+        result = adapter_for(target_for(boursier)).fetch(subject_of(alice), ["echelon_bourse", "est_boursier"], context)
 
         record = population.record(alice, BOURSIER)
         assert record is not None
@@ -56,7 +56,7 @@ class TestDemoAdapter:
         self, boursier: AttestationType, context: FetchContext
     ) -> None:
         alice = subject_of(demo_citizens(demo_population())[0])
-        adapter = adapter_for(boursier)
+        adapter = adapter_for(target_for(boursier))
 
         first = adapter.fetch(alice, ["est_boursier"], context)
         again = adapter.fetch(alice, ["est_boursier"], context)
@@ -76,7 +76,7 @@ class TestDemoAdapter:
         )
 
         with pytest.raises(SubjectNotFound):
-            adapter_for(boursier).fetch(stranger, ["est_boursier"], context)
+            adapter_for(target_for(boursier)).fetch(stranger, ["est_boursier"], context)
 
     def test_it_does_not_know_a_person_absent_from_this_dataset(
         self, boursier: AttestationType, context: FetchContext
@@ -84,13 +84,13 @@ class TestDemoAdapter:
         widow_known_only_to_dgfip = demo_citizens(demo_population())[2]
 
         with pytest.raises(SubjectNotFound):
-            adapter_for(boursier).fetch(subject_of(widow_known_only_to_dgfip), ["est_boursier"], context)
+            adapter_for(target_for(boursier)).fetch(subject_of(widow_known_only_to_dgfip), ["est_boursier"], context)
 
     def test_it_refuses_a_field_the_type_does_not_have(self, boursier: AttestationType, context: FetchContext) -> None:
         alice = demo_citizens(demo_population())[0]
 
         with pytest.raises(ValidationError):
-            adapter_for(boursier).fetch(subject_of(alice), ["revenu_fiscal_reference"], context)
+            adapter_for(target_for(boursier)).fetch(subject_of(alice), ["revenu_fiscal_reference"], context)
 
     def test_it_keeps_one_population_per_process(self) -> None:
         assert demo_population() is demo_population()

@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from core.errors import GatewayError, ProviderError, ProviderTimeout, SubjectNotFound
-from providers.adapters import adapter_for
+from providers.adapters import adapter_for, target_for
 from providers.adapters.base import FetchContext, Subject
 from providers.adapters.http import HttpAdapter
 from providers.models import AttestationType, Organisation
@@ -56,12 +56,12 @@ def assert_no_provider_text(error: GatewayError) -> None:
 @pytest.mark.django_db
 class TestHttpAdapter:
     def test_it_is_the_adapter_of_an_http_type(self, qf: AttestationType) -> None:
-        assert isinstance(adapter_for(qf), HttpAdapter)
+        assert isinstance(adapter_for(target_for(qf)), HttpAdapter)
 
     def test_it_returns_only_the_requested_fields(
         self, qf: AttestationType, alice_subject: Subject, context: FetchContext, population: Population
     ) -> None:
-        result = adapter_for(qf).fetch(alice_subject, ["quotient_familial", "annee"], context)
+        result = adapter_for(target_for(qf)).fetch(alice_subject, ["quotient_familial", "annee"], context)
 
         record = population.record(demo_citizens(population)[0], QF)
         assert record is not None
@@ -72,7 +72,7 @@ class TestHttpAdapter:
     def test_it_returns_nested_fields_checked_against_their_schema(
         self, qf: AttestationType, alice_subject: Subject, context: FetchContext
     ) -> None:
-        result = adapter_for(qf).fetch(alice_subject, ["enfants", "fournisseur"], context)
+        result = adapter_for(target_for(qf)).fetch(alice_subject, ["enfants", "fournisseur"], context)
 
         assert set(result.fields) == {"enfants", "fournisseur"}
         assert isinstance(result.fields["enfants"], list)
@@ -91,7 +91,7 @@ class TestHttpAdapter:
         )
 
         with pytest.raises(SubjectNotFound) as caught:
-            adapter_for(qf).fetch(stranger, ["quotient_familial"], context)
+            adapter_for(target_for(qf)).fetch(stranger, ["quotient_familial"], context)
 
         assert caught.value.code == "subject_not_found"
 
@@ -101,7 +101,7 @@ class TestHttpAdapter:
         known_only_to_dgfip = subject_of(demo_citizens(population)[2])
 
         with pytest.raises(SubjectNotFound):
-            adapter_for(qf).fetch(known_only_to_dgfip, ["quotient_familial"], context)
+            adapter_for(target_for(qf)).fetch(known_only_to_dgfip, ["quotient_familial"], context)
 
     def test_it_drops_fields_nobody_asked_for(
         self,
@@ -112,7 +112,7 @@ class TestHttpAdapter:
     ) -> None:
         sandbox_fault("extra_fields")
 
-        result = adapter_for(qf).fetch(alice_subject, ["quotient_familial"], context)
+        result = adapter_for(target_for(qf)).fetch(alice_subject, ["quotient_familial"], context)
 
         assert list(result.fields) == ["quotient_familial"]
         assert not set(UNDECLARED_FIELDS) & set(result.fields)
@@ -128,7 +128,7 @@ class TestHttpAdapter:
         sandbox_fault("timeout")
 
         with pytest.raises(ProviderTimeout) as caught:
-            adapter_for(qf).fetch(alice_subject, ["quotient_familial"], context)
+            adapter_for(target_for(qf)).fetch(alice_subject, ["quotient_familial"], context)
 
         assert caught.value.code == "provider_timeout"
 
@@ -141,7 +141,7 @@ class TestHttpAdapter:
     ) -> None:
         sandbox_fault("latency", latency_ms=200)
 
-        result = adapter_for(qf).fetch(alice_subject, ["annee"], context)
+        result = adapter_for(target_for(qf)).fetch(alice_subject, ["annee"], context)
 
         assert list(result.fields) == ["annee"]
         assert result.duration_ms >= 200
@@ -158,7 +158,7 @@ class TestHttpAdapter:
         sandbox_fault(fault)
 
         with pytest.raises(ProviderError) as caught:
-            adapter_for(qf).fetch(alice_subject, ["quotient_familial", "annee"], context)
+            adapter_for(target_for(qf)).fetch(alice_subject, ["quotient_familial", "annee"], context)
 
         assert caught.value.code == "provider_error"
         assert caught.value.status == 502
@@ -174,7 +174,7 @@ class TestHttpAdapter:
         sandbox_fault("wrong_types")
 
         with pytest.raises(ProviderError) as caught:
-            adapter_for(qf).fetch(alice_subject, ["quotient_familial"], context)
+            adapter_for(target_for(qf)).fetch(alice_subject, ["quotient_familial"], context)
 
         assert "'quotient_familial'" in caught.value.detail
 
@@ -188,7 +188,7 @@ class TestHttpAdapter:
         sandbox_fault("error", slug=QF)
         avis = AttestationType.objects.get(slug=AVIS)
 
-        result = adapter_for(avis).fetch(alice_subject, ["revenu_fiscal_reference"], context)
+        result = adapter_for(target_for(avis)).fetch(alice_subject, ["revenu_fiscal_reference"], context)
 
         assert list(result.fields) == ["revenu_fiscal_reference"]
 
@@ -198,7 +198,7 @@ class TestHttpAdapter:
         monkeypatch.setenv("SANDBOX_PROVIDER_TOKEN", "wrong-token")
 
         with pytest.raises(ProviderError) as caught:
-            adapter_for(qf).fetch(alice_subject, ["annee"], context)
+            adapter_for(target_for(qf)).fetch(alice_subject, ["annee"], context)
 
         assert "401" in caught.value.detail
 
@@ -213,12 +213,12 @@ class TestHttpAdapter:
         qf.adapter_base_url = f"http://127.0.0.1:{closed_port}"
 
         with pytest.raises(ProviderError):
-            adapter_for(qf).fetch(alice_subject, ["annee"], context)
+            adapter_for(target_for(qf)).fetch(alice_subject, ["annee"], context)
 
     def test_it_will_not_call_a_provider_the_outbound_policy_refuses(
         self, qf: AttestationType, alice_subject: Subject, context: FetchContext
     ) -> None:
         with override_settings(OUTBOUND_ALLOWED_HOSTS=[]), pytest.raises(ProviderError) as caught:
-            adapter_for(qf).fetch(alice_subject, ["annee"], context)
+            adapter_for(target_for(qf)).fetch(alice_subject, ["annee"], context)
 
         assert "outbound policy" in caught.value.detail
