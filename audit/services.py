@@ -9,7 +9,6 @@ from django.db import transaction
 
 from audit.models import ActorKind, AuditEvent, EventType
 from core.correlation import get_correlation_id
-from gateway.rows import row_insert
 
 DetailValue = str | int | bool | None
 
@@ -43,10 +42,7 @@ def event_record(
         # An event written outside the action's transaction could survive a rolled-back action,
         # or be lost when the action commits.
         raise RuntimeError("event_record must be called inside the action's transaction.atomic block")
-    # One prepared INSERT (what AuditEvent.objects.create would run, minus compiling it each time):
-    # an event is written on every exchange.
-    event = row_insert(
-        AuditEvent,
+    event = AuditEvent.objects.create(
         type=type,
         actor_kind=actor.kind,
         actor=actor.id,

@@ -5,16 +5,13 @@ on the way out, so no reader ever sees an active consent whose time is up."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
-from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from consent.models import Citizen, Consent, ConsentItem, TokenBinding
+from consent.models import Citizen, Consent, ConsentItem
 from consent.services.lifecycle import consent_expire_if_due, due_for_expiry, expiry_due
 from core.errors import NotFound, ValidationError
-from gateway.rows import RowReader, columns, fetch_one, related_set
 from providers.models import AttestationField, Organisation
 
 _NOT_FOUND = "No such consent."
@@ -89,65 +86,3 @@ def consent_get_pending(*, consent_id: uuid.UUID | str) -> Consent:
     if consent is None:
         raise NotFound(_NOT_FOUND)
     return _fresh(consent)
-
-
-@dataclass(frozen=True)
-class ExchangeConsent:
-    """What the exchange's checks read about a consent, in one query: the consent a token is bound
-    to (interactive flow), the consent itself (citizen loaded) if it is this consumer's, and its
-    item for the requested type, if it covers it."""
-
-    bound_consent_id: uuid.UUID | None
-    consent: Consent | None
-    item: ConsentItem | None
-
-    def consent_or_404(self) -> Consent:
-        if self.consent is None:
-            raise NotFound(_NOT_FOUND)
-        return self.consent
-
-
-def _exchange_consent_sql() -> str:
-    quote = connection.ops.quote_name
-    # Only model metadata is interpolated (table and column names); every value is a parameter.
-    return (
-        f"SELECT b.bound, {columns(Consent, 'c')}, {columns(Citizen, 'z')}, {columns(ConsentItem, 'i')} "  # noqa: S608
-        f"FROM (SELECT (SELECT consent_id FROM {quote(TokenBinding._meta.db_table)} "
-        "WHERE access_token_id = %(token)s LIMIT 1) AS bound) b "
-        f"LEFT JOIN {quote(Consent._meta.db_table)} c ON c.id = COALESCE(b.bound, %(requested)s::uuid) "
-        "AND c.consumer_id = %(consumer)s "
-        # A token bound to one consent never reads another (the exchange refuses that request).
-        "AND (b.bound IS NULL OR %(requested)s::uuid IS NULL OR b.bound = %(requested)s::uuid) "
-        f"LEFT JOIN {quote(Citizen._meta.db_table)} z ON z.id = c.citizen_id "
-        f"LEFT JOIN {quote(ConsentItem._meta.db_table)} i ON i.consent_id = c.id "
-        "AND i.attestation_type_id = %(attestation_type)s"
-    )
-
-
-def consent_for_exchange(
-    *,
-    consumer: Organisation,
-    consent_id: uuid.UUID | None,
-    access_token_id: int | None,
-    attestation_type_id: int,
-) -> ExchangeConsent:
-    """The exchange's hot path, read afresh on every request (a revocation is seen at once): the
-    token's bound consent, and the consent to use (the bound one, else `consent_id`) if it is this
-    consumer's, with expiry enforced on the way out as in every door here."""
-    params = {
-        "token": access_token_id,
-        "requested": consent_id,
-        "consumer": consumer.pk,
-        "attestation_type": attestation_type_id,
-    }
-    row = fetch_one(_exchange_consent_sql(), params)
-    reader = RowReader(row)
-    bound: uuid.UUID | None = reader.skip(1)
-    consent, citizen, item = reader.take(Consent), reader.take(Citizen), reader.take(ConsentItem)
-    if consent is not None:
-        related_set(consent, "citizen", citizen)
-        related_set(consent, "consumer", consumer)
-        consent = _fresh(consent)
-    if item is not None and consent is not None:
-        related_set(item, "consent", consent)
-    return ExchangeConsent(bound_consent_id=bound, consent=consent, item=item)

@@ -1,24 +1,230 @@
-"""Reads of the gateway that cross a trust boundary."""
+"""The exchange's one read: everything `authorise` decides on, as an immutable grant.
+
+One query on the path every successful exchange takes: the consent item for the requested type
+(of the consent the token is bound to, else the consent named in the request), joined with its
+consent, citizen, attestation type, holder and the habilitation it was granted under, and the
+token's bound consent. Nothing is cached: a revocation, a pause or a withdrawn habilitation a
+moment ago is read now. When that finds nothing, a second query (denials only) gathers what tells
+the denials apart: does the type exist, does the consumer hold a habilitation for it, is the
+consent this consumer's at all.
+"""
 
 from __future__ import annotations
 
-from oauth2_provider.models import AccessToken
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from core.errors import AuthenticationRequired
-from gateway.oauth.scopes import api_client_for
-from gateway.services.exchanges import Caller
+from django.db.models import Subquery, UUIDField, Value
+from django.db.models.functions import Coalesce
+
+from audit.refs import citizen_ref
+from consent.models import Consent, ConsentItem, TokenBinding
+from core.authentication import Caller
+from providers.adapters.base import Subject, Target
+from providers.models import SLUG_RE, AttestationType, Habilitation
 
 
-def caller_for_token(access_token: object) -> Caller:
-    """The consumer behind a bearer token DRF authenticated; a token of a client that is no longer
-    linked to an active organisation is not a valid token."""
-    if not isinstance(access_token, AccessToken) or access_token.application is None:
-        raise AuthenticationRequired()
-    api_client = api_client_for(access_token.application)
-    if api_client is None or not api_client.organisation.active:
-        raise AuthenticationRequired()
-    return Caller(
-        organisation=api_client.organisation,
-        client_id=access_token.application.client_id,
-        access_token=access_token,
+@dataclass(frozen=True)
+class TypeTerms:
+    id: int
+    slug: str
+    active: bool
+    eidas_min: str
+    holder_id: int
+    holder_siret: str
+    target: Target
+
+
+@dataclass(frozen=True)
+class HabilitationTerms:
+    id: uuid.UUID
+    status: str
+    valid_until: dt.date | None
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CitizenTerms:
+    ref: str
+    subject: Subject
+
+
+@dataclass(frozen=True)
+class ConsentTerms:
+    id: uuid.UUID
+    status: str
+    valid_from: dt.datetime | None
+    valid_until: dt.datetime | None
+    max_uses: int | None
+    uses: int
+    version: int
+    eidas_level: str
+    purpose_code: str
+    citizen: CitizenTerms | None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What is known, right now, about one consumer's request for one type under one consent.
+
+    `consent` is the consumer's own consent (bound or named), None when there is none;
+    `item_fields` the fields it grants for this type, None when it does not cover the type;
+    `habilitations` the one the consent item was granted under, or (when there is no item) the
+    consumer's approved habilitations for the type."""
+
+    slug: str
+    requested_consent_id: uuid.UUID | None
+    bound_consent_id: uuid.UUID | None
+    type: TypeTerms | None
+    habilitations: tuple[HabilitationTerms, ...]
+    consent: ConsentTerms | None
+    item_fields: tuple[str, ...] | None
+
+
+_TYPE = ("id", "slug", "active", "eidas_min", "holder_id", "holder__siret", "holder__code", "adapter_kind")
+_ADAPTER = ("adapter_base_url", "adapter_timeout_ms", "adapter_token_env")
+_HABILITATION = ("id", "status", "valid_until", "fields")
+_CONSENT = ("id", "status", "valid_from", "valid_until", "max_uses", "uses", "version", "eidas_level", "purpose_code")
+_CITIZEN = ("subject", "nom_naissance", "prenoms", "date_naissance", "sexe", "code_cog_lieu_naissance")
+
+
+def _type_terms(row: Mapping[str, Any], prefix: str = "") -> TypeTerms:
+    def get(name: str) -> Any:
+        return row[prefix + name]
+
+    return TypeTerms(
+        id=int(get("id")),
+        slug=str(get("slug")),
+        active=bool(get("active")),
+        eidas_min=str(get("eidas_min")),
+        holder_id=int(get("holder_id")),
+        holder_siret=str(get("holder__siret")),
+        target=Target(
+            type_id=int(get("id")),
+            slug=str(get("slug")),
+            holder_code=str(get("holder__code")),
+            kind=str(get("adapter_kind")),
+            base_url=str(get("adapter_base_url")),
+            timeout_ms=int(get("adapter_timeout_ms")),
+            token_env=str(get("adapter_token_env")),
+        ),
+    )
+
+
+def _habilitation_terms(row: Mapping[str, Any], prefix: str = "") -> HabilitationTerms:
+    return HabilitationTerms(
+        id=row[prefix + "id"],
+        status=str(row[prefix + "status"]),
+        valid_until=row[prefix + "valid_until"],
+        fields=tuple(row[prefix + "fields"]),
+    )
+
+
+def _consent_terms(row: Mapping[str, Any], prefix: str = "") -> ConsentTerms:
+    citizen = None
+    if row[prefix + "citizen__subject"] is not None:
+        subject = str(row[prefix + "citizen__subject"])
+        citizen = CitizenTerms(
+            ref=citizen_ref(subject),
+            subject=Subject(
+                nom_naissance=str(row[prefix + "citizen__nom_naissance"]),
+                prenoms=tuple(str(row[prefix + "citizen__prenoms"]).split()),
+                date_naissance=row[prefix + "citizen__date_naissance"],
+                sexe=str(row[prefix + "citizen__sexe"]),
+                code_cog_lieu_naissance=str(row[prefix + "citizen__code_cog_lieu_naissance"]),
+            ),
+        )
+    return ConsentTerms(
+        id=row[prefix + "id"],
+        status=str(row[prefix + "status"]),
+        valid_from=row[prefix + "valid_from"],
+        valid_until=row[prefix + "valid_until"],
+        max_uses=row[prefix + "max_uses"],
+        uses=int(row[prefix + "uses"]),
+        version=int(row[prefix + "version"]),
+        eidas_level=str(row[prefix + "eidas_level"]),
+        purpose_code=str(row[prefix + "purpose_code"]),
+        citizen=citizen,
+    )
+
+
+def _bound_consent(access_token_id: int | None) -> Subquery:
+    return Subquery(TokenBinding.objects.filter(access_token_id=access_token_id).values("consent_id")[:1])
+
+
+def exchange_grant_get(*, caller: Caller, slug: str, consent_id: uuid.UUID | None) -> Grant:
+    """The grant for `caller`'s request of `slug` under `consent_id` (or its token's bound consent)."""
+    if not SLUG_RE.match(slug):
+        # A malformed slug (a NUL byte, say) is simply unknown, never a database error.
+        return Grant(slug, consent_id, None, None, (), None, None)
+    consent_names = [f"consent__{name}" for name in _CONSENT] + [f"consent__citizen__{name}" for name in _CITIZEN]
+    row = (
+        ConsentItem.objects.filter(
+            consent_id=Coalesce(_bound_consent(caller.access_token_id), Value(consent_id, output_field=UUIDField())),
+            consent__consumer_id=caller.organisation_id,
+            attestation_type__slug=slug,
+        )
+        .annotate(bound=_bound_consent(caller.access_token_id))
+        .values(
+            "bound",
+            "fields",
+            *consent_names,
+            *(f"attestation_type__{name}" for name in (*_TYPE, *_ADAPTER)),
+            *(f"habilitation__{name}" for name in _HABILITATION),
+        )
+        .first()
+    )
+    if row is not None:
+        return Grant(
+            slug=slug,
+            requested_consent_id=consent_id,
+            bound_consent_id=row["bound"],
+            type=_type_terms(row, "attestation_type__"),
+            habilitations=(_habilitation_terms(row, "habilitation__"),),
+            consent=_consent_terms(row, "consent__"),
+            item_fields=tuple(row["fields"]),
+        )
+    return _grant_denied(caller=caller, slug=slug, consent_id=consent_id)
+
+
+def _grant_denied(*, caller: Caller, slug: str, consent_id: uuid.UUID | None) -> Grant:
+    """What tells the denials apart when the consent item was not found (cold path)."""
+    type_row = (
+        AttestationType.objects.filter(slug=slug)
+        .annotate(bound=_bound_consent(caller.access_token_id))
+        .values("bound", *_TYPE, *_ADAPTER)
+        .first()
+    )
+    if type_row is None:
+        bound = TokenBinding.objects.filter(access_token_id=caller.access_token_id).values_list("consent_id", flat=True)
+        return Grant(slug, consent_id, bound.first(), None, (), None, None)
+    attestation_type = _type_terms(type_row)
+    habilitations = tuple(
+        _habilitation_terms(row)
+        for row in Habilitation.objects.filter(
+            consumer_id=caller.organisation_id,
+            attestation_type_id=attestation_type.id,
+            status=Habilitation.Status.APPROVED,
+        ).values(*_HABILITATION)
+    )
+    bound_consent_id = type_row["bound"]
+    named = bound_consent_id or consent_id
+    consent_row = (
+        Consent.objects.filter(pk=named, consumer_id=caller.organisation_id)
+        .values(*_CONSENT, *(f"citizen__{name}" for name in _CITIZEN))
+        .first()
+        if named is not None
+        else None
+    )
+    return Grant(
+        slug=slug,
+        requested_consent_id=consent_id,
+        bound_consent_id=bound_consent_id,
+        type=attestation_type,
+        habilitations=habilitations,
+        consent=_consent_terms(consent_row) if consent_row is not None else None,
+        item_fields=None,
     )

@@ -126,11 +126,12 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
-    (BASE_DIR / "var").mkdir(exist_ok=True)
+    SQLITE_FILE = Path(env_str("GATEWAY_SQLITE_FILE", str(BASE_DIR / "var" / "gateway.sqlite3")))
+    SQLITE_FILE.parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(BASE_DIR / "var" / "gateway.sqlite3"),
+            "NAME": str(SQLITE_FILE),
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
@@ -210,13 +211,13 @@ SESSION_COOKIE_AGE = 30 * 60
 X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["core.authentication.HeaderBearerAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["providers.authentication.OrganisationClientAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.problem_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["gateway.services.ratelimit.ClientRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.ratelimit.ClientRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 

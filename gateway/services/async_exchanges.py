@@ -9,24 +9,20 @@ kept encrypted on the row until the consumer collects it, once, or EXCHANGE_RESU
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.authentication import Caller
 from core.correlation import get_correlation_id
-from core.errors import GatewayError, IdempotencyConflict, NotFound
+from core.errors import GatewayError, IdempotencyConflict, NotFound, ScopeMissing
+from core.tasks import enqueue_on_commit
 from gateway.models import Exchange
-from gateway.services.exchanges import (
-    Attempt,
-    Caller,
-    ExchangeAlreadyFinished,
-    exchange_checks_run,
-    exchange_complete,
-    exchange_denied_record,
-    exchange_scope_check,
-)
+from gateway.oauth.scopes import attestation_scope
+from gateway.services.exchanges import ExchangeAlreadyFinished, Request, exchange_complete, exchange_decide
 from gateway.services.results import result_decrypt
 
 
@@ -51,6 +47,19 @@ def _same_request(exchange: Exchange, slug: str, consent_id: uuid.UUID | None) -
     return exchange.attestation_type.slug == slug and (consent_id is None or exchange.consent_id == consent_id)
 
 
+def _caller_of(exchange: Exchange) -> Caller:
+    """The caller of a pending exchange, for the worker that runs it: the token that submitted it
+    carried the type's scope (checked then); the consent is named on the row."""
+    return Caller(
+        client_id=exchange.client_id,
+        organisation_id=exchange.consumer_id,
+        organisation_siret=exchange.consumer.siret,
+        client_scopes=frozenset(),
+        token_scopes=frozenset({attestation_scope(exchange.attestation_type.slug)}),
+        access_token_id=None,
+    )
+
+
 def exchange_submit(
     *, caller: Caller, slug: str, consent_id: uuid.UUID | None, idempotency_key: str = ""
 ) -> tuple[Exchange, bool]:
@@ -58,51 +67,49 @@ def exchange_submit(
     if idempotency_key:
         existing = (
             Exchange.objects.select_related("attestation_type")
-            .filter(consumer=caller.organisation, idempotency_key=idempotency_key)
+            .filter(consumer_id=caller.organisation_id, idempotency_key=idempotency_key)
             .first()
         )
         if existing is not None:
-            # A replay hands back what the first request started: only to a token that could have.
-            exchange_scope_check(caller, existing.attestation_type.slug)
-            if not _same_request(existing, slug, consent_id):
-                raise IdempotencyConflict()
-            return existing, False
-    attempt = Attempt(exchange_id=uuid.uuid4(), slug=slug)
-    try:
-        exchange_checks_run(attempt, caller, consent_id)
-    except GatewayError as error:
-        exchange_denied_record(attempt=attempt, caller=caller, error=error)
-        raise
-    assert attempt.attestation_type is not None and attempt.consent is not None
+            return _replayed(caller, existing, slug, consent_id), False
+    request = Request(caller, slug, consent_id, uuid.uuid4(), time.perf_counter())
+    authorised = exchange_decide(request)
     try:
         with transaction.atomic():
             exchange = Exchange.objects.create(
-                id=attempt.exchange_id,
-                consumer=caller.organisation,
-                provider=attempt.attestation_type.holder,
-                attestation_type=attempt.attestation_type,
-                consent=attempt.consent,
+                id=request.exchange_id,
+                consumer_id=caller.organisation_id,
+                provider_id=authorised.type.holder_id,
+                attestation_type_id=authorised.type.id,
+                consent_id=authorised.consent.id,
                 client_id=caller.client_id,
-                fields=attempt.fields,
-                purpose_code=attempt.consent.purpose_code,
-                eidas_level=attempt.consent.eidas_level,
+                fields=list(authorised.fields),
+                purpose_code=authorised.consent.purpose_code,
+                eidas_level=authorised.consent.eidas_level,
                 is_async=True,
                 idempotency_key=idempotency_key,
             )
-            from gateway.tasks import exchange_run
-
-            exchange_id, correlation_id = str(exchange.pk), get_correlation_id()
-            transaction.on_commit(lambda: exchange_run.delay(exchange_id, correlation_id))
+            enqueue_on_commit("gateway.tasks.exchange_run", str(exchange.pk), get_correlation_id())
     except IntegrityError:
         # The same key, submitted concurrently: the other request created it first.
         existing = Exchange.objects.select_related("attestation_type").get(
-            consumer=caller.organisation, idempotency_key=idempotency_key
+            consumer_id=caller.organisation_id, idempotency_key=idempotency_key
         )
-        exchange_scope_check(caller, existing.attestation_type.slug)
-        if not _same_request(existing, slug, consent_id):
-            raise IdempotencyConflict() from None
-        return existing, False
+        return _replayed(caller, existing, slug, consent_id), False
     return exchange, True
+
+
+def _replayed(caller: Caller, existing: Exchange, slug: str, consent_id: uuid.UUID | None) -> Exchange:
+    # A replay hands back what the first request started: only to a token that could have.
+    _scope_check(caller, existing.attestation_type.slug)
+    if not _same_request(existing, slug, consent_id):
+        raise IdempotencyConflict()
+    return existing
+
+
+def _scope_check(caller: Caller, slug: str) -> None:
+    if not caller.has_scope(attestation_scope(slug)):
+        raise ScopeMissing(f"This operation needs the scope {attestation_scope(slug)}.")
 
 
 def exchange_run_pending(*, exchange_id: uuid.UUID) -> None:
@@ -112,21 +119,29 @@ def exchange_run_pending(*, exchange_id: uuid.UUID) -> None:
     No transaction is held across the provider call: a slow provider would otherwise keep a
     database connection idle in transaction, and the row locked, for as long as it takes."""
     exchange = (
-        Exchange.objects.select_related("consumer", "attestation_type__holder")
+        Exchange.objects.select_related("consumer", "attestation_type")
         .filter(pk=exchange_id, status=Exchange.Status.PENDING)
         .first()
     )
     if exchange is None:
         return
+    request = Request(
+        _caller_of(exchange),
+        exchange.attestation_type.slug,
+        exchange.consent_id,
+        exchange.pk,
+        time.perf_counter(),
+        pending=exchange,
+    )
     # A denial or failure is recorded on the row, for the consumer to collect.
     with contextlib.suppress(GatewayError, ExchangeAlreadyFinished):
-        exchange_complete(exchange=exchange)
+        exchange_complete(request)
 
 
 def exchange_get_for_consumer(*, caller: Caller, exchange_id: uuid.UUID) -> Exchange:
     exchange = (
         Exchange.objects.select_related("attestation_type")
-        .filter(pk=exchange_id, consumer=caller.organisation, is_async=True)
+        .filter(pk=exchange_id, consumer_id=caller.organisation_id, is_async=True)
         .first()
     )
     if exchange is None:
@@ -138,7 +153,7 @@ def exchange_collect(*, caller: Caller, exchange_id: uuid.UUID) -> dict[str, Any
     """The state of an asynchronous exchange; a result is handed over once, then wiped."""
     exchange = exchange_get_for_consumer(caller=caller, exchange_id=exchange_id)
     # The organisation alone is not enough: another of its tokens may lack this type's scope.
-    exchange_scope_check(caller, exchange.attestation_type.slug)
+    _scope_check(caller, exchange.attestation_type.slug)
     body: dict[str, Any] = {"exchange_id": str(exchange.pk), "status": exchange.status}
     if exchange.status == Exchange.Status.PENDING:
         return body

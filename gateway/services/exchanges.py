@@ -1,16 +1,19 @@
 """The exchange: one attestation fetched from its provider for one consumer under one consent.
 
-Every request runs the checks of DESIGN.md Flow 3 in this order, reading the database afresh each
-time (nothing is cached, so a revocation is refused on the very next request):
+One pipeline for the synchronous request and the asynchronous task:
 
-    token valid (DRF, before we get here) → scope `attestations:<slug>` → habilitation in force →
-    consent of this consumer (404 otherwise), covering this type, active, in its window, under its
-    use limit → the citizen's login level at consent time ≥ the type's minimum.
+    read    `exchange_grant_get`: one query, nothing cached (a revocation is refused on the very
+            next request);
+    decide  `authorise`: the checks of DESIGN.md Flow 3, pure;
+    fetch   the provider adapter, with the consented fields the habilitation also allows, outside
+            any transaction (a provider call never holds one open), then sign;
+    record  the use of the consent, the Exchange row and the audit event, in one transaction. The
+            use is a compare-and-set on the consent's version and use count as `authorise` saw
+            them: if the consent moved meanwhile (revoked, paused, its last use taken elsewhere),
+            nothing is written, the grant is read and decided again, and a denial is what the
+            consumer gets.
 
-Then the provider adapter is called with the consented fields that the habilitation also allows,
-outside any transaction (a provider call never holds a database transaction open), the result is
-signed, and the Exchange row, the consent's use counter and the audit event commit together. A
-denial or a provider failure is recorded too (row and event), and returns no document.
+A denial or a provider failure is recorded too (row and event) and returns no document.
 """
 
 from __future__ import annotations
@@ -20,276 +23,176 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
-from oauth2_provider.models import AccessToken
 
 from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
 from consent.models import Consent
-from consent.selectors import consent_for_exchange
 from consent.services.lifecycle import consent_expire_if_due
-from consent.services.preview import citizen_subject
-from core.errors import (
-    ConsentExpired,
-    ConsentPaused,
-    ConsentRequired,
-    ConsentRevoked,
-    GatewayError,
-    HabilitationMissing,
-    LoaInsufficient,
-    NotFound,
-    ProviderError,
-    ProviderTimeout,
-    ScopeMissing,
-    SubjectNotFound,
-    UsageLimitReached,
-)
+from core.authentication import Caller
+from core.errors import ConsentExpired, ConsentRequired, GatewayError, ProviderError, ProviderTimeout, SubjectNotFound
 from core.keys import canonical_payload, sign_jws
+from gateway.authorisation import Authorised, Denied, authorise
 from gateway.models import Exchange
-from gateway.oauth.scopes import attestation_scope
-from gateway.rows import execute_rowcount, related_set, row_insert
+from gateway.selectors import ConsentTerms, TypeTerms, exchange_grant_get
 from gateway.services.results import result_encrypt
 from providers.adapters import adapter_for
 from providers.adapters.base import FetchContext, ProviderResult
-from providers.models import AttestationType, EidasLevel, Habilitation, Organisation
-from providers.selectors import exchange_grant_for_consumer, habilitation_in_force
 
 logger = logging.getLogger(__name__)
 
 ATTESTATION_JWS_TYPE = "attestation+jws"
 PROVIDER_ERRORS = (SubjectNotFound, ProviderTimeout, ProviderError)
+# How often a use is retried when the consent moved between the read and the write but still
+# allows the exchange (another exchange took a use meanwhile): beyond that, the caller retries.
+USE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
-class Caller:
-    """Who asks: the consumer organisation, through one OAuth client, with one token (none when a
-    Celery task finishes an exchange the token already authorised)."""
-
-    organisation: Organisation
-    client_id: str
-    access_token: AccessToken | None = None
-
-    @property
-    def actor(self) -> Actor:
-        return Actor(ActorKind.CONSUMER, self.client_id)
-
-
-@dataclass
-class Attempt:
-    """What the checks established so far; a denial records whatever is known."""
-
+class ExchangeResult:
     exchange_id: uuid.UUID
+    attestation: dict[str, Any]
+    jws: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"exchange_id": str(self.exchange_id), "attestation": self.attestation, "jws": self.jws}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One exchange being served: who asks for what, and when it started (for the record)."""
+
+    caller: Caller
     slug: str
-    started: float = field(default_factory=time.perf_counter)
-    attestation_type: AttestationType | None = None
-    habilitation: Habilitation | None = None
-    consent: Consent | None = None
-    fields: list[str] = field(default_factory=list)
+    consent_id: uuid.UUID | None
+    exchange_id: uuid.UUID
+    started: float
+    # Set for an asynchronous exchange: its row exists (pending) and is finished, not created.
+    pending: Exchange | None = None
 
     @property
     def elapsed_ms(self) -> int:
         return int((time.perf_counter() - self.started) * 1000)
 
 
-@dataclass(frozen=True)
-class ExchangeResult:
-    exchange: Exchange
-    attestation: dict[str, Any]
-    jws: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {"exchange_id": str(self.exchange.pk), "attestation": self.attestation, "jws": self.jws}
-
-
-class _ConsentMoved(Exception):
-    """The consent changed between the checks and the commit (revoked, or its last use taken)."""
-
-
 class ExchangeAlreadyFinished(Exception):
-    """An asynchronous exchange was finished by another run (a duplicate or redelivered task) while
-    this one called the provider: this run's writes roll back and it delivers nothing."""
-
-
-# --- Checks ----------------------------------------------------------------------------------
-
-
-def exchange_scope_check(caller: Caller, slug: str) -> None:
-    """Raises ScopeMissing unless the caller's token carries `attestations:<slug>` (a task, with
-    no token, ran under the token that submitted the exchange)."""
-    if caller.access_token is not None and not caller.access_token.allow_scopes([attestation_scope(slug)]):
-        raise ScopeMissing(f"This operation needs the scope {attestation_scope(slug)}.")
-
-
-def _consent_id(caller: Caller, requested: uuid.UUID | None, bound: uuid.UUID | None) -> uuid.UUID:
-    if bound is not None:
-        if requested is not None and requested != bound:
-            raise ConsentRequired("This token is bound to another consent.")
-        return bound
-    if requested is None:
-        raise ConsentRequired("Name the consent (?consent=) this request relies on.")
-    return requested
-
-
-def consent_state_check(consent: Consent, *, now: dt.datetime | None = None) -> Consent:
-    """Raises the problem that stops this consent from serving an exchange right now."""
-    now = now or timezone.now()
-    status = Consent.Status
-    if consent.status in (status.ACTIVE, status.PAUSED) and consent.valid_until and consent.valid_until <= now:
-        consent_expire_if_due(consent=consent)
-        raise ConsentExpired()
-    if consent.status == status.PAUSED:
-        raise ConsentPaused()
-    if consent.status == status.REVOKED:
-        raise ConsentRevoked()
-    if consent.status == status.EXPIRED:
-        raise ConsentExpired()
-    if consent.status != status.ACTIVE or consent.citizen_id is None:
-        raise ConsentRequired("The consent is not active.")
-    if consent.valid_from and consent.valid_from > now:
-        raise ConsentRequired("The consent is not valid yet.")
-    if consent.max_uses is not None and consent.uses >= consent.max_uses:
-        raise UsageLimitReached()
-    return consent
-
-
-def _authorise(
-    attempt: Attempt, caller: Caller, consent_id: uuid.UUID | None, habilitation: Habilitation | None
-) -> None:
-    """The checks after the scope, in order; fills `attempt` as it goes. Two queries, both read
-    afresh: `habilitation` (read with the type) and the consent with its item for this type."""
-    attestation_type = attempt.attestation_type
-    assert attestation_type is not None
-    attempt.habilitation = habilitation
-    if habilitation is None:
-        raise HabilitationMissing()
-    found = consent_for_exchange(
-        consumer=caller.organisation,
-        consent_id=consent_id,
-        access_token_id=caller.access_token.pk if caller.access_token is not None else None,
-        attestation_type_id=attestation_type.pk,
-    )
-    _consent_id(caller, consent_id, found.bound_consent_id)
-    consent = found.consent_or_404()
-    attempt.consent = consent
-    if found.item is None:
-        raise ConsentRequired("The consent does not cover this attestation type.")
-    consent_state_check(consent)
-    if EidasLevel.rank(consent.eidas_level) < EidasLevel.rank(attestation_type.eidas_min):
-        raise LoaInsufficient(extra={"required_level": attestation_type.eidas_min})
-    allowed = set(habilitation.fields)
-    attempt.fields = [name for name in found.item.fields if name in allowed]
-    if not attempt.fields:
-        raise ConsentRequired("No consented field is covered by the habilitation in force.")
-
-
-def exchange_checks_run(attempt: Attempt, caller: Caller, consent_id: uuid.UUID | None) -> None:
-    # Read first (with the habilitation, in one query) only so that a denial can name the type;
-    # the scope is still checked first.
-    grant = exchange_grant_for_consumer(consumer=caller.organisation, slug=attempt.slug)
-    attempt.attestation_type = grant.attestation_type if grant is not None else None
-    exchange_scope_check(caller, attempt.slug)
-    if grant is None:
-        raise NotFound("No attestation type has this slug.")
-    _authorise(attempt, caller, consent_id, grant.habilitation)
+    """An asynchronous exchange was finished by another run while this one called the provider:
+    this run's writes roll back and it delivers nothing."""
 
 
 # --- Records ---------------------------------------------------------------------------------
 
 
-def _event(
-    *, type: EventType, attempt: Attempt, caller: Caller, exchange: Exchange | None, detail: dict[str, Any] | None
+def _actor(caller: Caller) -> Actor:
+    return Actor(ActorKind.CONSUMER, caller.client_id)
+
+
+def _record(
+    *,
+    request: Request,
+    attestation_type: TypeTerms | None,
+    consent: ConsentTerms | None,
+    status: str,
+    error_code: str = "",
+    authorised: Authorised | None = None,
+    document: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
 ) -> None:
-    consent = attempt.consent
-    attestation_type = attempt.attestation_type
-    event_record(
-        type=type,
-        actor=caller.actor,
-        citizen_ref=consent.citizen.ref if consent is not None and consent.citizen is not None else "",
-        consumer=caller.organisation.siret,
-        provider=attestation_type.holder.siret if attestation_type is not None else "",
-        attestation_type=attestation_type.slug if attestation_type is not None else attempt.slug[:100],
-        fields=attempt.fields if type == EventType.EXCHANGE_SUCCEEDED else (),
-        purpose=consent.purpose_code if consent is not None else "",
-        consent_id=consent.pk if consent is not None else None,
-        exchange_id=exchange.pk if exchange is not None else None,
-        detail=detail,
-    )
-
-
-def _save_exchange(attempt: Attempt, caller: Caller, existing: Exchange | None, **values: Any) -> Exchange | None:
-    """Creates (or, for an asynchronous one, updates) the Exchange row; none without a type."""
-    if attempt.attestation_type is None:
-        return None
-    consent = attempt.consent
-    common = {
+    """Writes the Exchange row (none when the type is unknown) and its audit event. Call inside
+    the transaction of what it records."""
+    fields = list(document["fields"]) if document is not None else list(authorised.fields if authorised else ())
+    now = timezone.now()
+    row = {
+        "consent_id": consent.id if consent is not None else None,
         "purpose_code": consent.purpose_code if consent is not None else "",
         "eidas_level": consent.eidas_level if consent is not None else "",
-        "finished_at": timezone.now(),
-        "duration_ms": attempt.elapsed_ms,
-        **values,
+        "status": status,
+        "error_code": error_code,
+        "fields": fields,
+        "finished_at": now,
+        "duration_ms": request.elapsed_ms,
+        **(values or {}),
     }
-    if existing is not None:
-        # Compare-and-set: only a still pending row is finished, so of two runs of the same task
-        # (the provider is called outside any transaction) exactly one commits.
-        if not Exchange.objects.filter(pk=existing.pk, status=Exchange.Status.PENDING).update(
-            consent=consent, **common
-        ):
+    if request.pending is not None:
+        # Compare-and-set: of two runs of the same task, exactly one finishes the row.
+        if not Exchange.objects.filter(pk=request.pending.pk, status=Exchange.Status.PENDING).update(**row):
             raise ExchangeAlreadyFinished()
-        existing.consent = consent
-        for name, value in common.items():
-            setattr(existing, name, value)
-        return existing
-    # The synchronous exchange's hot write: one prepared INSERT rather than the ORM's compiled one.
-    exchange = row_insert(
-        Exchange,
-        id=attempt.exchange_id,
-        consumer_id=caller.organisation.pk,
-        provider_id=attempt.attestation_type.holder_id,
-        attestation_type_id=attempt.attestation_type.pk,
-        consent_id=consent.pk if consent is not None else None,
-        client_id=caller.client_id,
-        created_at=common["finished_at"],
-        **common,
+    elif attestation_type is not None:
+        Exchange.objects.create(
+            id=request.exchange_id,
+            consumer_id=request.caller.organisation_id,
+            provider_id=attestation_type.holder_id,
+            attestation_type_id=attestation_type.id,
+            client_id=request.caller.client_id,
+            created_at=now,
+            **row,
+        )
+    citizen = consent.citizen if consent is not None else None
+    event_type = {
+        Exchange.Status.SUCCEEDED: EventType.EXCHANGE_SUCCEEDED,
+        Exchange.Status.DENIED: EventType.EXCHANGE_DENIED,
+    }.get(status, EventType.EXCHANGE_FAILED)  # type: ignore[call-overload]
+    event_record(
+        type=event_type,
+        actor=_actor(request.caller),
+        citizen_ref=citizen.ref if citizen is not None else "",
+        consumer=request.caller.organisation_siret,
+        provider=attestation_type.holder_siret if attestation_type is not None else "",
+        attestation_type=attestation_type.slug if attestation_type is not None else request.slug[:100],
+        fields=fields if status == Exchange.Status.SUCCEEDED else (),
+        purpose=consent.purpose_code if consent is not None else "",
+        consent_id=consent.id if consent is not None else None,
+        exchange_id=request.exchange_id if (request.pending is not None or attestation_type is not None) else None,
+        detail={"code": error_code} if error_code else None,
     )
-    related_set(exchange, "consumer", caller.organisation)
-    related_set(exchange, "provider", attempt.attestation_type.holder)
-    related_set(exchange, "attestation_type", attempt.attestation_type)
-    related_set(exchange, "consent", consent)
-    return exchange
 
 
-@transaction.atomic
-def exchange_denied_record(
-    *, attempt: Attempt, caller: Caller, error: GatewayError, existing: Exchange | None = None
-) -> Exchange | None:
-    if isinstance(error, NotFound):
-        # A consent of another consumer is not named in this consumer's records.
-        attempt.consent = None
-    exchange = _save_exchange(
-        attempt, caller, existing, status=Exchange.Status.DENIED, error_code=error.code, fields=attempt.fields
-    )
-    _event(
-        type=EventType.EXCHANGE_DENIED, attempt=attempt, caller=caller, exchange=exchange, detail={"code": error.code}
-    )
-    return exchange
+def _deny(request: Request, denied: Denied, authorised: Authorised | None = None) -> GatewayError:
+    """Records a denial and returns the error to raise."""
+    error = denied.error
+    if isinstance(error, ConsentExpired) and denied.consent is not None:
+        # The time is up but the stored status does not say so yet: make it say so (its own
+        # transaction, its own `consent.expired` event), as every reader of a consent does.
+        consent_expire_if_due(consent=Consent.objects.get(pk=denied.consent.id))
+    with transaction.atomic():
+        _record(
+            request=request,
+            attestation_type=denied.type,
+            consent=denied.consent,
+            status=Exchange.Status.DENIED,
+            error_code=error.code,
+            authorised=authorised,
+        )
+    return error
 
 
-@transaction.atomic
-def exchange_failed_record(
-    *, attempt: Attempt, caller: Caller, error: GatewayError, existing: Exchange | None = None
-) -> Exchange | None:
-    exchange = _save_exchange(
-        attempt, caller, existing, status=Exchange.Status.FAILED, error_code=error.code, fields=attempt.fields
+def _fail(request: Request, authorised: Authorised, error: GatewayError) -> GatewayError:
+    with transaction.atomic():
+        _record(
+            request=request,
+            attestation_type=authorised.type,
+            consent=authorised.consent,
+            status=Exchange.Status.FAILED,
+            error_code=error.code,
+            authorised=authorised,
+        )
+    return error
+
+
+def _use(authorised: Authorised) -> bool:
+    """Takes one use of the consent if it is still exactly as `authorise` saw it."""
+    consent = authorised.consent
+    return bool(
+        Consent.objects.filter(pk=consent.id, version=consent.version, uses=consent.uses).update(
+            uses=F("uses") + 1, updated_at=timezone.now()
+        )
     )
-    _event(
-        type=EventType.EXCHANGE_FAILED, attempt=attempt, caller=caller, exchange=exchange, detail={"code": error.code}
-    )
-    return exchange
 
 
 # --- Delivery --------------------------------------------------------------------------------
@@ -299,135 +202,99 @@ def _utc(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _fetch(attempt: Attempt, caller: Caller) -> ProviderResult:
-    assert attempt.attestation_type is not None and attempt.consent is not None
-    assert attempt.consent.citizen is not None
+def _fetch(request: Request, authorised: Authorised) -> ProviderResult:
     context = FetchContext(
-        purpose=attempt.consent.purpose_code, consumer_siret=caller.organisation.siret, exchange_id=attempt.exchange_id
+        purpose=authorised.consent.purpose_code,
+        consumer_siret=request.caller.organisation_siret,
+        exchange_id=request.exchange_id,
     )
     try:
-        return adapter_for(attempt.attestation_type).fetch(
-            citizen_subject(attempt.consent.citizen), attempt.fields, context
-        )
+        return adapter_for(authorised.type.target).fetch(authorised.citizen.subject, authorised.fields, context)
     except PROVIDER_ERRORS:
         raise
     except Exception as exc:
         # Whatever the adapter let through, the consumer sees one stable code, never its text.
-        logger.warning("Adapter for %s raised %s", attempt.attestation_type.slug, type(exc).__name__)
+        logger.warning("Adapter for %s raised %s", authorised.type.slug, type(exc).__name__)
         raise ProviderError() from None
 
 
-def attestation_build(attempt: Attempt, result: ProviderResult) -> dict[str, Any]:
-    assert attempt.attestation_type is not None and attempt.consent is not None
-    assert attempt.consent.citizen is not None
+def attestation_build(authorised: Authorised, result: ProviderResult) -> dict[str, Any]:
     return {
-        "type": attempt.attestation_type.slug,
-        "issuer": attempt.attestation_type.holder.siret,
+        "type": authorised.type.slug,
+        "issuer": authorised.type.holder_siret,
         "issued_at": _utc(result.issued_at),
-        "subject_ref": attempt.consent.citizen.ref,
-        "consent": str(attempt.consent.pk),
+        "subject_ref": authorised.citizen.ref,
+        "consent": str(authorised.consent.id),
         # Only what was asked, whatever the adapter returned.
-        "fields": {name: result.fields[name] for name in attempt.fields if name in result.fields},
+        "fields": {name: result.fields[name] for name in authorised.fields if name in result.fields},
     }
 
 
-def _use_consent_sql() -> str:
-    table = connection.ops.quote_name(Consent._meta.db_table)
-    return (
-        f"UPDATE {table} SET uses = uses + 1, updated_at = %(now)s "  # noqa: S608 - table name only
-        "WHERE id = %(id)s AND status = %(active)s AND (valid_until IS NULL OR valid_until > %(now)s) "
-        "AND (max_uses IS NULL OR uses < max_uses)"
-    )
+def exchange_decide(request: Request, consent_id: uuid.UUID | None = None) -> Authorised:
+    """Reads and decides; a denial is recorded and raised."""
+    grant = exchange_grant_get(caller=request.caller, slug=request.slug, consent_id=consent_id or request.consent_id)
+    decision = authorise(grant, request.caller, timezone.now())
+    if isinstance(decision, Denied):
+        raise _deny(request, decision)
+    return decision
 
 
-def _use_consent(consent: Consent) -> None:
-    """One use, taken atomically: a concurrent revoke or the last use taken elsewhere wins.
-    (Hand-written SQL: the ORM's compilation of this one-row update cost more than the update.)"""
-    params = {"now": timezone.now(), "id": consent.pk, "active": Consent.Status.ACTIVE.value}
-    if not execute_rowcount(_use_consent_sql(), params):
-        raise _ConsentMoved()
-
-
-def _moved_denial(consent: Consent) -> GatewayError:
-    """Why the use could not be taken, read again from the row that changed."""
+def _serve(request: Request, authorised: Authorised, *, keep_result: bool) -> ExchangeResult:
     try:
-        consent_state_check(Consent.objects.select_related("citizen").get(pk=consent.pk))
-    except GatewayError as changed:
-        return changed
-    return ConsentRequired("The consent changed during the exchange.")
-
-
-def _deliver(attempt: Attempt, caller: Caller, *, existing: Exchange | None = None) -> ExchangeResult:
-    try:
-        result = _fetch(attempt, caller)
+        result = _fetch(request, authorised)
     except PROVIDER_ERRORS as error:
-        exchange_failed_record(attempt=attempt, caller=caller, error=error, existing=existing)
-        raise
-    attestation = attestation_build(attempt, result)
+        raise _fail(request, authorised, error) from None
+    attestation = attestation_build(authorised, result)
     jws = sign_jws(attestation, typ=ATTESTATION_JWS_TYPE)
-    assert attempt.consent is not None
-    kept: dict[str, Any] = {}
-    if existing is not None:
-        # Asynchronous: the consumer collects the result later; until then it is kept encrypted.
-        kept["result_ciphertext"] = result_encrypt(
-            exchange_id=attempt.exchange_id, result={"attestation": attestation, "jws": jws}
-        )
-        kept["result_expires_at"] = timezone.now() + dt.timedelta(seconds=settings.EXCHANGE_RESULT_TTL_SECONDS)
-    try:
+    values: dict[str, Any] = {
+        "provider_duration_ms": result.duration_ms,
+        "document_sha256": hashlib.sha256(canonical_payload(attestation)).hexdigest(),
+    }
+    if keep_result:
+        values.update(result_values(exchange_id=request.exchange_id, attestation=attestation, jws=jws))
+    for _ in range(USE_ATTEMPTS):
         with transaction.atomic():
-            _use_consent(attempt.consent)
-            exchange = _save_exchange(
-                attempt,
-                caller,
-                existing,
-                status=Exchange.Status.SUCCEEDED,
-                error_code="",
-                fields=list(attestation["fields"]),
-                provider_duration_ms=result.duration_ms,
-                document_sha256=hashlib.sha256(canonical_payload(attestation)).hexdigest(),
-                **kept,
-            )
-            assert exchange is not None
-            _event(type=EventType.EXCHANGE_SUCCEEDED, attempt=attempt, caller=caller, exchange=exchange, detail=None)
-    except _ConsentMoved:
-        denial = _moved_denial(attempt.consent)
-        exchange_denied_record(attempt=attempt, caller=caller, error=denial, existing=existing)
-        raise denial from None
-    return ExchangeResult(exchange=exchange, attestation=attestation, jws=jws)
+            if _use(authorised):
+                _record(
+                    request=request,
+                    attestation_type=authorised.type,
+                    consent=authorised.consent,
+                    status=Exchange.Status.SUCCEEDED,
+                    authorised=authorised,
+                    document=attestation,
+                    values=values,
+                )
+                return ExchangeResult(exchange_id=request.exchange_id, attestation=attestation, jws=jws)
+        # The consent moved since it was read: decide again on what it is now.
+        decision = exchange_decide(request, authorised.consent.id)
+        if decision.fields != authorised.fields or decision.citizen != authorised.citizen:
+            changed = ConsentRequired("The consent changed during the exchange.")
+            raise _deny(request, Denied(changed, decision.type, decision.consent), authorised)
+        authorised = decision
+    busy = ConsentRequired("The consent is in heavy use; try again.")
+    raise _deny(request, Denied(busy, authorised.type, authorised.consent), authorised)
+
+
+def result_values(*, exchange_id: uuid.UUID, attestation: dict[str, Any], jws: str) -> dict[str, Any]:
+    """What an asynchronous exchange keeps until collected: the result, encrypted, and when it goes."""
+    return {
+        "result_ciphertext": result_encrypt(exchange_id=exchange_id, result={"attestation": attestation, "jws": jws}),
+        "result_expires_at": timezone.now() + dt.timedelta(seconds=settings.EXCHANGE_RESULT_TTL_SECONDS),
+    }
 
 
 # --- Entry points ----------------------------------------------------------------------------
 
 
 def exchange_perform(*, caller: Caller, slug: str, consent_id: uuid.UUID | None) -> ExchangeResult:
-    """GET /api/v1/attestations/{slug}: checks, fetch, sign, record. Raises the problem otherwise."""
-    attempt = Attempt(exchange_id=uuid.uuid4(), slug=slug)
-    try:
-        exchange_checks_run(attempt, caller, consent_id)
-    except GatewayError as error:
-        exchange_denied_record(attempt=attempt, caller=caller, error=error)
-        raise
-    return _deliver(attempt, caller)
+    """GET /api/v1/attestations/{slug}: read, decide, fetch, sign, record. Raises the problem."""
+    request = Request(caller, slug, consent_id, uuid.uuid4(), time.perf_counter())
+    return _serve(request, exchange_decide(request), keep_result=False)
 
 
-def exchange_attempt_for(exchange: Exchange) -> tuple[Attempt, Caller]:
-    """An asynchronous exchange's row, turned back into what the checks need."""
-    attempt = Attempt(exchange_id=exchange.pk, slug=exchange.attestation_type.slug)
-    attempt.attestation_type = exchange.attestation_type
-    caller = Caller(organisation=exchange.consumer, client_id=exchange.client_id)
-    return attempt, caller
-
-
-def exchange_complete(*, exchange: Exchange) -> ExchangeResult:
-    """Runs a pending asynchronous exchange (its token was checked when it was submitted).
-
-    Call it outside any transaction: the provider call must not hold one open. Raises
-    ExchangeAlreadyFinished when another run finished the row first (nothing of this run is kept)."""
-    attempt, caller = exchange_attempt_for(exchange)
-    try:
-        habilitation = habilitation_in_force(consumer=caller.organisation, attestation_type=exchange.attestation_type)
-        _authorise(attempt, caller, exchange.consent_id, habilitation)
-    except GatewayError as error:
-        exchange_denied_record(attempt=attempt, caller=caller, error=error, existing=exchange)
-        raise
-    return _deliver(attempt, caller, existing=exchange)
+def exchange_complete(request: Request) -> ExchangeResult:
+    """Runs a pending asynchronous exchange (`request.pending`), outside any transaction: the
+    checks again (the consent may have moved since it was submitted), then the same delivery,
+    the result kept encrypted on the row. Raises ExchangeAlreadyFinished when another run
+    finished the row first (nothing of this run is kept)."""
+    return _serve(request, exchange_decide(request), keep_result=True)

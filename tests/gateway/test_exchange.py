@@ -244,16 +244,16 @@ class TestExchange:
     def test_it_reads_and_writes_the_database_a_fixed_number_of_times(
         self, client: Client, mairie_token: str, alice_consent: Consent, django_assert_num_queries: Any
     ) -> None:
-        # The token with its client and organisation; the type with the habilitation in force; the
-        # consent with its binding, citizen and item; then, in one transaction (a savepoint inside
-        # the test's), the use counter, the exchange row and the audit event. Every check reads
-        # afresh: nothing here may come from a cache.
-        with django_assert_num_queries(8) as queries:
+        # The token with its client and organisation; the grant (the consent item for the type with
+        # its consent, citizen, type, holder, habilitation and the token's binding); then, in one
+        # transaction (a savepoint inside the test's), the use counter, the exchange row and the
+        # audit event. Every check reads afresh: nothing here may come from a cache.
+        with django_assert_num_queries(7) as queries:
             response = get(client, mairie_token, alice_consent)
 
         assert response.status_code == 200, response.content
         statements = [query["sql"].split()[0] for query in queries.captured_queries]
-        assert statements == ["SELECT"] * 3 + ["SAVEPOINT", "UPDATE", "INSERT", "INSERT", "RELEASE"]
+        assert statements == ["SELECT"] * 2 + ["SAVEPOINT", "UPDATE", "INSERT", "INSERT", "RELEASE"]
 
     def test_it_refuses_a_token_of_a_deactivated_organisation_on_the_next_request(
         self, client: Client, mairie_token: str, mairie: Organisation, alice_consent: Consent
