@@ -6,7 +6,7 @@ as well as behind the `run_sandbox_provider` management command.
 
 from __future__ import annotations
 
-from providers.sandbox.population import Person, Population, demo_citizens
+from providers.demodata.population import Person, Population, demo_citizens
 from providers.sandbox.server import make_server, serve
 
 __all__ = ["Person", "Population", "demo_citizens", "make_server", "serve"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from providers.sandbox.population import MAX_SIZE, MIN_SIZE
+from providers.demodata.population import MAX_SIZE, MIN_SIZE
 from providers.sandbox.server import DEFAULT_HOST, DEFAULT_PORT, FAULT_MODES, TOKEN_ENV_VAR, serve
 
 

@@ -32,8 +32,8 @@ from types import FrameType
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from providers.sandbox.catalogue import ATTESTATION_TYPES_BY_SLUG, AttestationTypeSpec
-from providers.sandbox.population import Population
+from providers.demodata.catalogue import ATTESTATION_TYPES_BY_SLUG, AttestationTypeSpec
+from providers.demodata.population import Population
 from providers.siret import siret_is_valid
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from providers.sandbox.catalogue import (
+from providers.demodata.catalogue import (
     ATTESTATION_TYPES,
     CONSUMERS,
     ORGANISATIONS,
@@ -20,7 +20,7 @@ from providers.sandbox.catalogue import (
     attestation_type,
     catalogue_problems,
 )
-from providers.sandbox.population import (
+from providers.demodata.population import (
     BIRTHPLACES,
     DATASETS,
     MAX_SIZE,
@@ -124,7 +124,7 @@ def test_it_builds_the_same_population_in_another_process(population: Population
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2]);"
         "from test_sandbox_population import fingerprint;"
-        "from providers.sandbox.population import Population;"
+        "from providers.demodata.population import Population;"
         "print(fingerprint(Population(size=1000, seed=2026)))"
     )
     environment = {**os.environ, "PYTHONHASHSEED": "12345"}

@@ -21,8 +21,8 @@ import jsonschema
 import pytest
 import yaml
 
-from providers.sandbox.catalogue import ATTESTATION_TYPES, attestation_type
-from providers.sandbox.population import Person, demo_citizens
+from providers.demodata.catalogue import ATTESTATION_TYPES, attestation_type
+from providers.demodata.population import Person, demo_citizens
 from providers.sandbox.server import (
     INTERNAL_ERROR_DETAIL,
     UNDECLARED_FIELDS,

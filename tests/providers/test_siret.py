@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from providers.sandbox.catalogue import ORGANISATIONS
+from providers.demodata.catalogue import ORGANISATIONS
 from providers.siret import luhn_is_valid, siret_is_valid
 
 # Luhn-valid SIRETs, and the sandbox organisations' fictional ones.

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from providers.demodata.population import MAX_SIZE, MIN_SIZE
 from providers.sandbox.__main__ import add_arguments as sandbox_arguments
-from providers.sandbox.population import MAX_SIZE, MIN_SIZE
 from providers.sandbox.server import serve
 
 

@@ -1,4 +1,4 @@
-"""A deterministic synthetic population: the people the sandbox administrations know about.
+"""A deterministic synthetic population: the people the demo administrations know about.
 
 `Population(size, seed)` always yields the same people, in the same order, with the same records,
 in any process (seeds are strings, which `random` hashes with SHA-512, so PYTHONHASHSEED plays no
@@ -25,7 +25,7 @@ from math import log
 from string import ascii_uppercase
 from typing import Any
 
-from providers.sandbox.catalogue import ATTESTATION_TYPES_BY_SLUG
+from providers.demodata.catalogue import ATTESTATION_TYPES_BY_SLUG
 
 # Every age and every "current" period is computed from this date, not from today, so that a
 # population is the same next year as this year.
