@@ -50,7 +50,7 @@ pytest: install-dev services
 test: install-dev services lint migrations-check typecheck pytest
 
 sandbox: install
-	$(PY) manage.py run_sandbox_provider --port 8100
+	$(PY) -m sandbox --port 8100
 
 # Benchmarks (not part of the tests): the exchange API under wrk, then the audit trail at 1M events.
 bench: install-dev services

@@ -266,7 +266,7 @@ def main() -> int:
     sandbox_cmd = [
         PY,
         "-m",
-        "providers.sandbox",
+        "sandbox",
         "--port",
         str(sandbox_port),
         "--population",

@@ -25,8 +25,8 @@ from oauth2_provider.models import Application  # noqa: E402
 
 from consent.models import Citizen, Consent, ConsentItem  # noqa: E402
 from providers.demo import DEMO_CONSUMER, catalogue_load, demo_habilitations_load  # noqa: E402
+from providers.demodata.population import Population  # noqa: E402
 from providers.models import ApiClient, AttestationType, Habilitation, Organisation  # noqa: E402
-from providers.sandbox.population import Population  # noqa: E402
 
 SLUG = "cnaf.quotient-familial"
 CLIENT_ID = "bench-client"

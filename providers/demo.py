@@ -1,12 +1,12 @@
-"""Demo data of the providers app: the sandbox catalogue as rows, and the demo habilitations."""
+"""Demo data of the providers app: the demo catalogue as rows, and the demo habilitations."""
 
 from __future__ import annotations
 
 from typing import TextIO
 
 from audit.services import Actor
+from providers.demodata import catalogue
 from providers.models import AttestationField, AttestationType, Habilitation, Organisation
-from providers.sandbox import catalogue
 from providers.selectors import habilitation_in_force
 from providers.services import habilitation_approve, habilitation_submit
 

@@ -23,9 +23,9 @@ from oauth2_provider.models import AccessToken, Application
 from consent.models import Citizen
 from consent.services.citizens import citizen_from_person
 from providers.demo import DEMO_CONSUMER, DEMO_CONSUMER_WITHOUT_HABILITATION, catalogue_load, demo_habilitations_load
+from providers.demodata.population import Population, demo_citizens
 from providers.models import ApiClient, Organisation
-from providers.sandbox.population import Population, demo_citizens
-from providers.sandbox.server import SandboxProviderServer, make_server
+from sandbox.server import SandboxProviderServer, make_server
 
 SANDBOX_TOKEN = "sandbox-test-token"
 

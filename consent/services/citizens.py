@@ -4,7 +4,7 @@ from django.db import transaction
 
 from consent.models import Citizen
 from providers.adapters.demo import demo_population
-from providers.sandbox.population import Person, demo_citizens
+from providers.demodata.population import Person, demo_citizens
 
 DEMO_SUBJECT_PREFIX = "demo-"
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from core.errors import ProviderError, SubjectNotFound, ValidationError
 from providers.adapters.base import Adapter, FetchContext, ProviderResult, Subject
-from providers.sandbox.population import Population
+from providers.demodata.population import Population
 
 # The sandbox provider's default seed: the demo adapter and the sandbox know the same people.
 DEMO_SEED = 2026

@@ -12,8 +12,8 @@ from audit.models import AuditEvent
 from consent.models import Citizen, Consent
 from consent.services import consent_approve
 from providers.demo import catalogue_load
+from providers.demodata.population import Population, demo_citizens
 from providers.models import Organisation
-from providers.sandbox.population import Population, demo_citizens
 from tests.consent.conftest import AVIS, QF, events, snapshot
 
 pytestmark = pytest.mark.django_db

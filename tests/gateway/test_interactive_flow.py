@@ -18,8 +18,8 @@ from audit.models import AuditEvent, EventType
 from consent.auth import login_url
 from consent.models import Citizen, Consent, TokenBinding
 from gateway.models import AuthorizationCode, Exchange
+from providers.demodata.population import Population, demo_citizens
 from providers.models import AttestationType, Habilitation, Organisation
-from providers.sandbox.population import Population, demo_citizens
 from tests.gateway.conftest import AVIS, QF, REDIRECT_URI, Consumer, login_citizen, pkce_pair
 
 ISSUER = "http://testserver"

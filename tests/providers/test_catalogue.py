@@ -7,8 +7,8 @@ from django.test import Client
 from django.utils.html import escape
 from jsonschema import Draft202012Validator
 
+from providers.demodata.catalogue import ATTESTATION_TYPES, QUOTIENT_FAMILIAL
 from providers.models import AttestationType
-from providers.sandbox.catalogue import ATTESTATION_TYPES, QUOTIENT_FAMILIAL
 
 QF = "cnaf.quotient-familial"
 LIST_URL = "/api/v1/catalogue/attestation-types"

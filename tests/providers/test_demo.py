@@ -1,20 +1,12 @@
 from __future__ import annotations
 
 import io
-import os
-import re
-import subprocess
-import sys
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from audit.models import AuditEvent
 from providers.demo import DEMO_CONSUMER, seed
 from providers.models import AttestationType, Habilitation, Organisation
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db
@@ -42,27 +34,3 @@ class TestSeedDemo:
         assert (Organisation.objects.count(), AttestationType.objects.count(), Habilitation.objects.count()) == rows
         assert AuditEvent.objects.count() == events
         assert "(0 new)" in out.getvalue()
-
-
-class TestRunSandboxProviderCommand:
-    def test_it_serves_the_sandbox_until_stopped(self) -> None:
-        env = {**os.environ, "DEBUG": "1", "PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_sandbox_provider", "--port", "0", "--population", "100"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            match = re.search(r"http://127\.0\.0\.1:\d+", line)
-            assert match, line
-            with urllib.request.urlopen(match.group(0) + "/healthz", timeout=5) as response:
-                assert response.status == 200
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-        assert process.returncode == 0

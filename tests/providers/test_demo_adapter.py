@@ -8,8 +8,8 @@ from core.errors import SubjectNotFound, ValidationError
 from providers.adapters import adapter_for, target_for
 from providers.adapters.base import FetchContext, Subject
 from providers.adapters.demo import DemoAdapter, demo_population
+from providers.demodata.population import Person, demo_citizens
 from providers.models import AttestationType, Organisation
-from providers.sandbox.population import Person, demo_citizens
 
 BOURSIER = "cnous.etudiant-boursier"
 

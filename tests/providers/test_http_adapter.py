@@ -13,9 +13,9 @@ from core.errors import GatewayError, ProviderError, ProviderTimeout, SubjectNot
 from providers.adapters import adapter_for, target_for
 from providers.adapters.base import FetchContext, Subject
 from providers.adapters.http import HttpAdapter
+from providers.demodata.population import Person, Population, demo_citizens
 from providers.models import AttestationType, Organisation
-from providers.sandbox.population import Person, Population, demo_citizens
-from providers.sandbox.server import INTERNAL_ERROR_DETAIL, UNDECLARED_FIELDS
+from sandbox.server import INTERNAL_ERROR_DETAIL, UNDECLARED_FIELDS
 
 QF = "cnaf.quotient-familial"
 AVIS = "dgfip.avis-imposition"

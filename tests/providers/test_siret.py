@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from providers.sandbox.catalogue import ORGANISATIONS
+from providers.demodata.catalogue import ORGANISATIONS
 from providers.siret import luhn_is_valid, siret_is_valid
 
 # Luhn-valid SIRETs, and the sandbox organisations' fictional ones.
@@ -39,6 +39,15 @@ class TestSiret:
         assert not luhn_is_valid(la_poste)
         assert siret_is_valid(la_poste)
         assert not siret_is_valid("35600000000016")
+
+    def test_it_holds_la_poste_to_its_rule_even_when_luhn_passes(self) -> None:
+        luhn_only = "35600000000022"  # Luhn-valid, digits sum to 18
+        assert luhn_is_valid(luhn_only)
+        assert not siret_is_valid(luhn_only)
+
+    def test_it_accepts_la_postes_head_office_which_predates_the_rule(self) -> None:
+        head_office = "35600000000048"  # Luhn-valid, digits sum to 26
+        assert siret_is_valid(head_office)
 
     @settings(max_examples=60, deadline=None)
     @given(position=st.integers(min_value=0, max_value=13), delta=st.integers(min_value=1, max_value=9))

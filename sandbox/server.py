@@ -32,8 +32,8 @@ from types import FrameType
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from providers.sandbox.catalogue import ATTESTATION_TYPES_BY_SLUG, AttestationTypeSpec
-from providers.sandbox.population import Population
+from providers.demodata.catalogue import ATTESTATION_TYPES_BY_SLUG, AttestationTypeSpec
+from providers.demodata.population import Population
 from providers.siret import siret_is_valid
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ MAX_LATENCY_MS = 120_000
 MAX_BODY_BYTES = 64 * 1024
 OVERSIZED_PADDING_BYTES = 5 * 1024 * 1024
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-# Same documentation anchor scheme as gateway/errors.py (which this module may not import).
+# Same documentation anchor scheme as core/errors.py (which this module may not import).
 PROBLEM_TYPE_BASE = "https://github.com/dites-le-nous-une-fois/gateway/blob/main/docs/errors.md#"
 
 # What the `error` fault answers: the kind of internals a real back end leaks. The gateway must

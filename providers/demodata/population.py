@@ -1,10 +1,11 @@
-"""A deterministic synthetic population: the people the sandbox administrations know about.
+"""A deterministic synthetic population: the people the demo administrations know about.
 
 `Population(size, seed)` always yields the same people, in the same order, with the same records,
 in any process (seeds are strings, which `random` hashes with SHA-512, so PYTHONHASHSEED plays no
 part). Identities are generated eagerly because lookups need an index; each dataset record is
-derived on demand from its own seeded generator, so building 100,000 people stays well under a
-second and a record never depends on which other records were asked for first.
+derived on demand from its own seeded generator, so building even 100,000 people takes a couple of
+seconds (`bench/population_bench.py` measures it) and a record never depends on which other
+records were asked for first.
 
 The first four people are cast, whatever the size and seed, as the demo citizens (see
 `DEMO_PROFILES` and `demo_citizens`); everyone else gets datasets by age-dependent chance.
@@ -25,7 +26,7 @@ from math import log
 from string import ascii_uppercase
 from typing import Any
 
-from providers.sandbox.catalogue import ATTESTATION_TYPES_BY_SLUG
+from providers.demodata.catalogue import ATTESTATION_TYPES_BY_SLUG
 
 # Every age and every "current" period is computed from this date, not from today, so that a
 # population is the same next year as this year.

@@ -3,14 +3,9 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +16,10 @@ import jsonschema
 import pytest
 import yaml
 
-from providers.sandbox.catalogue import ATTESTATION_TYPES, attestation_type
-from providers.sandbox.population import Person, demo_citizens
-from providers.sandbox.server import (
+from providers.demodata.catalogue import ATTESTATION_TYPES, attestation_type
+from providers.demodata.population import Person, demo_citizens
+from sandbox.server import (
+    FAULT_MODES,
     INTERNAL_ERROR_DETAIL,
     UNDECLARED_FIELDS,
     SandboxProviderServer,
@@ -359,13 +355,17 @@ def test_it_refuses_an_invalid_fault(sandbox: SandboxProviderServer, fault: dict
 
 
 def test_it_delays_answers_under_the_latency_fault(sandbox: SandboxProviderServer, alice: Person) -> None:
-    set_fault(sandbox, mode="latency", latency_ms=300)
+    set_fault(sandbox, mode="latency", latency_ms=500)
+    body = request_body(alice, ["quotient_familial"])
 
-    started = time.perf_counter()
-    reply = ask(sandbox, alice, QF, ["quotient_familial"])
+    # Nothing comes back within a read timeout shorter than the injected delay; the answer itself
+    # is intact for a client that waits.
+    with pytest.raises(TimeoutError):
+        call(sandbox, "POST", f"/attestations/{QF}", body, timeout=0.1)
+    reply = call(sandbox, "POST", f"/attestations/{QF}", body)
 
-    assert time.perf_counter() - started >= 0.3
     assert reply.status == 200
+    assert list(reply.json()["fields"]) == ["quotient_familial"]
 
 
 def test_it_leaks_internals_under_the_error_fault(sandbox: SandboxProviderServer, alice: Person) -> None:
@@ -386,10 +386,8 @@ def test_it_limits_a_fault_to_one_attestation_type(sandbox: SandboxProviderServe
 def test_it_hangs_under_the_timeout_fault_while_serving_others(sandbox: SandboxProviderServer, alice: Person) -> None:
     set_fault(sandbox, mode="timeout", slug=QF)
 
-    started = time.perf_counter()
     with pytest.raises(TimeoutError):
         call(sandbox, "POST", f"/attestations/{QF}", request_body(alice, ["quotient_familial"]), timeout=0.5)
-    assert time.perf_counter() - started < 2
 
     # The hanging request still holds its thread; others are served meanwhile.
     assert call(sandbox, "GET", "/healthz", timeout=2).status == 200
@@ -443,7 +441,7 @@ def test_it_breaks_the_schema_under_the_wrong_types_fault(sandbox: SandboxProvid
 def test_it_logs_no_personal_data(
     sandbox: SandboxProviderServer, alice: Person, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="providers.sandbox")
+    caplog.set_level(logging.DEBUG, logger="sandbox")
     set_fault(sandbox, mode="error", slug=AVIS)
 
     ask(sandbox, alice, QF, ["quotient_familial", "enfants"])
@@ -479,47 +477,6 @@ def test_it_reads_the_token_from_the_environment(monkeypatch: pytest.MonkeyPatch
         server.server_close()
 
 
-def test_it_runs_from_the_command_line_and_stops_on_sigterm() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "providers.sandbox",
-            "--port",
-            "0",
-            "--population",
-            "100",
-            "--seed",
-            "7",
-            "--fault",
-            "error",
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "SANDBOX_PROVIDER_TOKEN": "cli-token"},
-    )
-    try:
-        assert process.stdout is not None
-        banner = process.stdout.readline()
-        match = re.fullmatch(
-            r"Sandbox provider listening on http://127\.0\.0\.1:(\d+) \(100 people, seed 7\)\n", banner
-        )
-        assert match, banner
-        conn = http.client.HTTPConnection("127.0.0.1", int(match.group(1)), timeout=5)
-        conn.request("GET", "/_sandbox/faults", headers={"Authorization": "Bearer cli-token"})
-        assert json.loads(conn.getresponse().read())["mode"] == "error"
-        conn.close()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-        assert process.stdout.read() == "Sandbox provider stopped\n"
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
-
-
 def test_it_documents_every_implemented_path_and_status_in_the_openapi_contract() -> None:
     document = yaml.safe_load((REPO_ROOT / "docs" / "provider-api.yaml").read_text(encoding="utf-8"))
 
@@ -544,6 +501,4 @@ def test_it_documents_every_implemented_path_and_status_in_the_openapi_contract(
         problem_codes
     )
     fault_modes = document["components"]["schemas"]["FaultMode"]["enum"]
-    from providers.sandbox.server import FAULT_MODES
-
     assert fault_modes == list(FAULT_MODES)
