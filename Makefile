@@ -37,6 +37,7 @@ services:
 lint: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: install-dev
 	DEBUG=1 $(PY) -m mypy .
