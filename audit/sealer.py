@@ -36,7 +36,9 @@ from django.utils import timezone
 
 from audit import merkle
 from audit.models import AuditEvent, Checkpoint, LogLeaf, LogNode
-from audit.verify import canonical_json, format_checkpoint, leaf_hashes, public_key_bytes, sign_note, verifier_key
+from audit.tlog.canonical import canonical_json
+from audit.tlog.merkle import leaf_hashes
+from audit.tlog.note import format_checkpoint, public_key_bytes, sign_note, verifier_key
 from core.keys import log_signing_key
 
 logger = logging.getLogger(__name__)
