@@ -8,9 +8,14 @@ and refusing them keeps RFC 8785's number serialization (ECMAScript's) out of th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 # RFC 8785 numbers are IEEE 754 doubles: beyond 2**53 an integer would not round-trip.
 MAX_SAFE_INTEGER = 2**53 - 1
+
+# json.dumps(str, ensure_ascii=False) is this C function, and it escapes exactly as RFC 8785
+# §3.2.2.2 does: `"`, `\\`, \b \f \n \r \t by name, other controls as \u00XX, nothing else.
+canonical_string = json.encoder.encode_basestring
 
 
 def _check(value: object) -> bool:
@@ -70,3 +75,12 @@ def canonical_json(obj: object) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError("lone surrogate in string: not valid Unicode") from exc
+
+
+def member_order(names: Iterable[str]) -> tuple[str, ...]:
+    """Member names in the order RFC 8785 §3.2.3 writes them (UTF-16 code units).
+
+    With `canonical_string` and `canonical_json`, what lets a caller assemble an object of fixed
+    members around each value's own canonical form: RFC 8785 is compositional.
+    """
+    return tuple(sorted(names, key=lambda name: name.encode("utf-16-be")))
