@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 SEAL_LOCK_KEY = 0x6175646974_5345
 Key = tuple[int, int]
 
-# The leaf's event is exactly these members of AuditEvent (documented in docs and the verifier).
+# The leaf's event is exactly these members of AuditEvent (specified in docs/trail.md, section 1).
 PROJECTION_FIELDS = (
     "id",
     "type",

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -506,6 +507,39 @@ def test_it_verifies_a_citizens_proof_bundle_and_rejects_altered_ones() -> None:
         with pytest.raises(VerificationError) as excinfo:
             verify_bundle(forged, LOG_VKEY)
         assert excinfo.value.reason == reason
+
+
+# --------------------------------------------------------------------------------------------
+# The specification's examples
+
+
+def _fenced(text: str, language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)
+
+
+def test_the_examples_of_docs_trail_md_verify() -> None:
+    doc = (ROOT / "docs" / "trail.md").read_text(encoding="utf-8")
+    seed = hashlib.sha256(b"docs/trail.md example key").digest()
+    key = verifier_key(ORIGIN, public_key_bytes(Ed25519PrivateKey.from_private_bytes(seed)))
+    texts = _fenced(doc, "text")
+    [export] = _fenced(doc, "jsonl")
+    [bundle] = _fenced(doc, "json")
+    lines = export.splitlines(keepends=True)
+    first_event = json.loads(lines[1])["event"]
+    events = [json.loads(line)["event"] for line in lines[1:4]]
+    notes = [json.loads(line)["note"] for line in lines[4:]]
+
+    report = verify_export(lines, key)
+    verify_bundle(json.loads(bundle), key)
+
+    assert (report.tree_size, report.checkpoints_checked, report.key_source) == (3, 2, "argument")
+    assert f"`{report.root}` at size 3" in doc
+    assert f"`{root_from_leaves([leaf_hash(e) for e in events[:2]]).hex()}` at size 2" in doc
+    assert key + "\n" in texts
+    assert canonical_json(first_event).decode() + "\n" in texts
+    assert f"its leaf hash is `{leaf_hash(first_event).hex()}`" in doc
+    assert notes[1] in texts
+    assert json.loads(bundle)["event"] == events[1]
 
 
 # --------------------------------------------------------------------------------------------
