@@ -9,6 +9,7 @@ runs on an auditor's machine as one file: the gateway serves it as a zipapp at
 - `merkle`: RFC 9162 leaf and node hashes, roots, inclusion and consistency proof checks.
 - `note`: C2SP signed notes (Ed25519), verifier keys and tlog checkpoints.
 - `export`: the export (`gateway-audit-export/1`) and proof-bundle verifier.
+- `errors`: VerificationError, the one exception a failed check raises.
 - `cli`: the command line.
 
 Inside the package, imports are relative: the zipapp holds it as the top-level package `tlog`.
