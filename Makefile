@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gateway
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install install-dev run test lint typecheck services migrations-check pytest bench sandbox clean
+.PHONY: install install-dev run test lint typecheck services migrations-check pytest bench sandbox verifier clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ test: install-dev services lint migrations-check typecheck pytest
 
 sandbox: install
 	$(PY) -m sandbox --port 8100
+
+# The offline verifier as one file, the bytes /api/v1/audit/verifier.pyz serves: standard library only.
+verifier:
+	$(PYTHON) -m audit.verifier var/verifier.pyz
+	sha256sum var/verifier.pyz
 
 # Benchmarks (not part of the tests): the exchange API under wrk, then the audit trail at 1M events.
 bench: install-dev services

@@ -1,4 +1,4 @@
-"""The trail's HTTP API: public checkpoint, key, proofs and statistics; auditors' event search.
+"""The trail's HTTP API: public checkpoint, key, proofs, verifier and statistics; auditors' event search.
 
 Proof hashes (leaf_hash, root, inclusion_proof, consistency_proof, ...) are lower-case hex of the
 32-byte SHA-256 values; the checkpoint's own root line is base64, as C2SP specifies.
@@ -6,6 +6,7 @@ Proof hashes (leaf_hash, root, inclusion_proof, consistency_proof, ...) are lowe
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from typing import Any
@@ -37,6 +38,7 @@ from audit.selectors import (
     validate_trail_date,
 )
 from audit.services import Actor, auditor_search_record
+from audit.verifier import verifier_get
 from core.authentication import caller_of
 from core.errors import NotFound, PermissionDeniedError, ScopeMissing, ValidationError
 
@@ -74,6 +76,16 @@ class JsonLinesRenderer(_PassThroughRenderer):
     format = "jsonl"
 
 
+class ZipRenderer(_PassThroughRenderer):
+    media_type = "application/zip"
+    format = "zip"
+
+
+class OctetStreamRenderer(_PassThroughRenderer):
+    media_type = "application/octet-stream"
+    format = "bin"
+
+
 def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
@@ -108,6 +120,26 @@ class PublicKeyApi(PublicApi):
 
     def get(self, request: Request) -> HttpResponse:
         response = HttpResponse(log_verifier_key() + "\n", content_type="text/plain; charset=utf-8")
+        response["Cache-Control"] = "public, max-age=300"
+        return response
+
+
+@extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY}, tags=["audit"])
+class VerifierApi(PublicApi):
+    """The offline verifier as one file: `python verifier.pyz EXPORT.jsonl --key KEY` (see docs/trail.md).
+
+    Its SHA-256 is in `Repr-Digest` (RFC 9530) and, in hex, in the ETag; `make verifier` builds
+    the same bytes from the same source.
+    """
+
+    renderer_classes = [JSONRenderer, ZipRenderer, OctetStreamRenderer]
+
+    def get(self, request: Request) -> HttpResponse:
+        verifier = verifier_get()
+        response = HttpResponse(verifier.content, content_type="application/zip")
+        response["Content-Disposition"] = 'attachment; filename="verifier.pyz"'
+        response["Repr-Digest"] = f"sha-256=:{base64.b64encode(verifier.sha256).decode()}:"
+        response["ETag"] = f'"{verifier.sha256.hex()}"'
         response["Cache-Control"] = "public, max-age=300"
         return response
 

@@ -22,9 +22,9 @@ from audit.sealer import (
     projection_from_values,
     projection_json_rows,
 )
-from audit.verify import (
-    VerificationError,
-    canonical_json,
+from audit.tlog.canonical import canonical_json
+from audit.tlog.errors import VerificationError
+from audit.tlog.export import (
     export_checkpoint_line,
     export_event_line,
     export_event_line_json,

@@ -8,7 +8,7 @@ tile it, at most one per level.
 
 Every operation first works out which keys it needs, then asks the reader for all of them in one
 batched call (one query against the database), then hashes in memory. Hashing itself lives in
-`audit.verify`, so the server and the offline verifier cannot disagree.
+`audit.tlog.merkle`, so the server and the offline verifier cannot disagree.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from audit.verify import EMPTY_ROOT, node_hash, parent_level
+from audit.tlog.merkle import EMPTY_ROOT, node_hash, parent_level
 
 Key = tuple[int, int]
 

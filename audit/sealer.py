@@ -36,7 +36,9 @@ from django.utils import timezone
 
 from audit import merkle
 from audit.models import AuditEvent, Checkpoint, LogLeaf, LogNode
-from audit.verify import canonical_json, format_checkpoint, leaf_hashes, public_key_bytes, sign_note, verifier_key
+from audit.tlog.canonical import MAX_SAFE_INTEGER, canonical_json, canonical_string, member_order
+from audit.tlog.merkle import leaf_hashes
+from audit.tlog.note import format_checkpoint, public_key_bytes, sign_note, verifier_key
 from core.keys import log_signing_key
 
 logger = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ logger = logging.getLogger(__name__)
 SEAL_LOCK_KEY = 0x6175646974_5345
 Key = tuple[int, int]
 
-# The leaf's event is exactly these members of AuditEvent (documented in docs and the verifier).
+# The leaf's event is exactly these members of AuditEvent (specified in docs/trail.md, section 1).
 PROJECTION_FIELDS = (
     "id",
     "type",
@@ -111,11 +113,7 @@ def event_projection(event: AuditEvent) -> dict[str, Any]:
     return projection_from_values([getattr(event, name) for name in PROJECTION_FIELDS])
 
 
-# The projection's members in RFC 8785 order (ASCII names: code point order is UTF-16 order).
-_CANONICAL_ORDER = tuple(sorted(PROJECTION_FIELDS))
-_MAX_SAFE_INTEGER = 2**53 - 1
-# json.dumps(str, ensure_ascii=False) is exactly this C function: RFC 8785 string escaping.
-_json_string = json.encoder.encode_basestring
+_CANONICAL_ORDER = member_order(PROJECTION_FIELDS)
 _JSON_NULL = "null"
 # Canonical JSON of one event from PROJECTION_SQL's columns, in _CANONICAL_ORDER.
 _EVENT_TEMPLATE = "{" + ",".join(f'"{name}":%s' for name in _CANONICAL_ORDER) + "}"
@@ -168,7 +166,7 @@ def projection_json_rows(rows: Iterable[Sequence[Any]]) -> list[str]:
     canonical form. A row outside what that covers (unrepresentable id or year) is projected from
     its model instance instead.
     """
-    string = _json_string
+    string = canonical_string
     lists: dict[str, str] = {}
     dicts: dict[str, str] = {}
     template = _EVENT_TEMPLATE
@@ -176,7 +174,7 @@ def projection_json_rows(rows: Iterable[Sequence[Any]]) -> list[str]:
     for row in rows:
         (event_id, actor, actor_kind, attestation_type, citizen_ref, consent_id, consumer, correlation_id,
          detail, exchange_id, fields, _, occurred_at, provider, purpose, type_) = row  # fmt: skip
-        if occurred_at is None or not -_MAX_SAFE_INTEGER <= event_id <= _MAX_SAFE_INTEGER:
+        if occurred_at is None or not -MAX_SAFE_INTEGER <= event_id <= MAX_SAFE_INTEGER:
             event = AuditEvent.objects.get(pk=event_id)
             out.append(canonical_json(event_projection(event)).decode())
             continue

@@ -265,7 +265,7 @@ def history_rows_for_citizen(*, citizen_ref: str, limit: int = 100, before_id: i
 
 
 def proof_bundle(*, event_id: int, citizen_ref: str) -> dict[str, Any]:
-    """A proof, verifiable offline with `audit.verify.verify_bundle`, that the event is in the log.
+    """A proof, verifiable offline with `audit.tlog.export.verify_bundle`, that the event is in the log.
 
     NotFound if the event is not about this citizen or is not sealed yet. Three queries.
     """

@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/audit/public-key", apis.PublicKeyApi.as_view(), name="api-public-key"),
     path("api/v1/audit/proofs/inclusion", apis.InclusionProofApi.as_view(), name="api-inclusion-proof"),
     path("api/v1/audit/proofs/consistency", apis.ConsistencyProofApi.as_view(), name="api-consistency-proof"),
+    path("api/v1/audit/verifier.pyz", apis.VerifierApi.as_view(), name="api-verifier"),
     path("api/v1/audit/events", apis.EventsApi.as_view(), name="api-events"),
     path("api/v1/stats/exchanges", apis.ExchangeStatsApi.as_view(), name="api-stats-exchanges"),
     path("statistiques/", views.statistics, name="statistics"),

@@ -181,7 +181,7 @@ def console_export_csv(request: HttpRequest) -> HttpResponseBase:
 @require_GET
 @auditor_required
 def console_export_jsonl(request: HttpRequest) -> HttpResponseBase:
-    """The whole log in the verifier's format: `python audit/verify.py FILE --key KEY`."""
+    """The whole log in the verifier's format: `python verifier.pyz FILE --key KEY`."""
     auditor_search_record(actor=_actor(request), filters={}, export_format="jsonl")
     response = StreamingHttpResponse(export_lines(checkpoints="all"), content_type="application/jsonl; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="audit-export.jsonl"'

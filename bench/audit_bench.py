@@ -69,10 +69,10 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from audit import verify
     from audit.exports import export_lines
     from audit.sealer import log_seal_all, log_verifier_key
     from audit.selectors import events_for_citizen, inclusion_proof_get
+    from audit.tlog.export import verify_export
 
     call_command("migrate", verbosity=0)
     rng = random.Random(42)
@@ -141,7 +141,7 @@ def main() -> int:
     load["verify"] = list(os.getloadavg())
     t0, cpu0 = time.perf_counter(), time.process_time()
     with open(export_path, "rb") as lines:  # as the command line reads it: bytes, hashed as they stand
-        report = verify.verify_export(lines, log_verifier_key())
+        report = verify_export(lines, log_verifier_key())
     verify_s, verify_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     os.unlink(export_path)
     print(

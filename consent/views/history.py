@@ -287,7 +287,7 @@ def history(request: HttpRequest) -> HttpResponse:
 @citizen_required
 @not_found_as_404
 def proof(request: HttpRequest, event_id: int) -> HttpResponse:
-    """The event's inclusion proof, to keep and verify offline (`audit/verify.py --bundle`)."""
+    """The event's inclusion proof, to keep and verify offline (`python verifier.pyz preuve.json --bundle`)."""
     if event_id >= 2**63:  # beyond a bigint: nobody's event, and PostgreSQL would refuse the query
         raise Http404
     bundle = proof_bundle(event_id=event_id, citizen_ref=required_citizen(request).ref)

@@ -9,10 +9,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from audit import verify
 from audit.models import AuditEvent, EventType
 from audit.sealer import log_seal, log_verifier_key
 from audit.selectors import events_for_citizen, history_rows_for_citizen, proof_bundle
+from audit.tlog.export import verify_bundle
 from core.errors import NotFound
 
 ALICE_REF, BOB_REF = "a" * 64, "b" * 64
@@ -45,7 +45,7 @@ class TestProofBundle:
 
         bundle = proof_bundle(event_id=event.pk, citizen_ref=ALICE_REF)
 
-        verify.verify_bundle(bundle, log_verifier_key())
+        verify_bundle(bundle, log_verifier_key())
         assert bundle["verifier_key"] == log_verifier_key() and bundle["tree_size"] == 2
 
     def test_it_is_not_found_for_someone_elses_or_an_unsealed_event(self, record: Callable[..., Any]) -> None:

@@ -9,9 +9,9 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from audit import verify
 from audit.models import AuditEvent
 from audit.sealer import log_seal, log_verifier_key
+from audit.tlog.export import verify_export
 
 CONSOLE = "/audit/console/"
 ALICE_REF = "a" * 64
@@ -103,7 +103,7 @@ class TestSearch:
         assert csv_response.status_code == 200
         assert len(b"".join(csv_response.streaming_content).decode().strip().splitlines()) == 1 + 4
         lines = b"".join(jsonl_response.streaming_content).decode().splitlines(keepends=True)
-        assert verify.verify_export(lines, log_verifier_key()).tree_size == 3
+        assert verify_export(lines, log_verifier_key()).tree_size == 3
         assert [(e.type, e.detail.get("format")) for e in _auditor_events()] == [
             ("auditor.exported", "csv"),
             ("auditor.exported", "jsonl"),

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from audit import verify
 from audit.models import AuditEvent
 from audit.sealer import log_seal, log_verifier_key
+from audit.tlog.export import verify_export
 from providers.models import Organisation
 
 ALICE_REF = "a" * 64
@@ -149,7 +149,7 @@ class TestExports:
 
         assert response.status_code == 200
         lines = b"".join(response.streaming_content).decode().splitlines(keepends=True)
-        report = verify.verify_export(lines, log_verifier_key())
+        report = verify_export(lines, log_verifier_key())
         assert report.tree_size == 5
         assert json.loads(lines[0])["format"] == "gateway-audit-export/1"
         assert _auditor_events()[0].detail == {"format": "jsonl"}

@@ -1,4 +1,4 @@
-"""audit_export writes what audit_verify (audit/verify.py) accepts, and edits are located."""
+"""audit_export writes what audit_verify (audit.tlog) accepts, and edits are located."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from audit import verify
 from audit.exports import log_verification_status
 from audit.sealer import log_seal, log_verifier_key
 from audit.selectors import proof_bundle
+from audit.tlog.errors import VerificationError
+from audit.tlog.export import export_event_line, verify_bundle
 
 
 @pytest.fixture
@@ -69,12 +70,10 @@ class TestExportVerify:
         lines = list(export_lines(checkpoints="latest"))
 
         leaves = LogLeaf.objects.select_related("event").order_by("index")
-        expected = [
-            verify.export_event_line(leaf.index, event_projection(leaf.event), bytes(leaf.hash)) for leaf in leaves
-        ]
+        expected = [export_event_line(leaf.index, event_projection(leaf.event), bytes(leaf.hash)) for leaf in leaves]
         assert lines[1:-1] == expected
         assert list(export_lines(from_index=2, to_index=5, leaf_hashes=False))[1:4] == [
-            verify.export_event_line(leaf.index, event_projection(leaf.event)) for leaf in leaves[2:5]
+            export_event_line(leaf.index, event_projection(leaf.event)) for leaf in leaves[2:5]
         ]
 
     def test_the_stored_log_verifies_in_the_console_check(self) -> None:
@@ -85,10 +84,10 @@ class TestExportVerify:
     def test_a_citizens_bundle_verifies_offline(self) -> None:
         bundle = proof_bundle(event_id=_event_id(f"{1:064x}"), citizen_ref=f"{1:064x}")
 
-        verify.verify_bundle(json.loads(json.dumps(bundle)), log_verifier_key())
+        verify_bundle(json.loads(json.dumps(bundle)), log_verifier_key())
         bundle["event"]["purpose"] = "autre"
-        with pytest.raises(verify.VerificationError):
-            verify.verify_bundle(bundle, log_verifier_key())
+        with pytest.raises(VerificationError):
+            verify_bundle(bundle, log_verifier_key())
 
 
 def _event_id(citizen_ref: str) -> int:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit import merkle
-from audit.verify import (
+from audit.tlog.merkle import (
     EMPTY_ROOT,
     node_hash,
     root_from_leaves,

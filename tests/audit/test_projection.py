@@ -17,9 +17,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit import verify
 from audit.models import AuditEvent, Checkpoint, LogLeaf
 from audit.sealer import PROJECTION_SQL, event_projection, log_seal, projection_json_rows
+from audit.tlog.canonical import canonical_json
+from audit.tlog.merkle import leaf_hash, root_from_leaves
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +54,7 @@ def _fast(ids: list[int]) -> list[str]:
 
 def _reference(ids: list[int]) -> list[str]:
     events = AuditEvent.objects.filter(pk__in=ids).order_by("pk")
-    return [verify.canonical_json(event_projection(event)).decode() for event in events]
+    return [canonical_json(event_projection(event)).decode() for event in events]
 
 
 class TestFastProjection:
@@ -117,11 +118,11 @@ class TestFastProjection:
         float_detail = _event(detail={"ratio": 0.5})
 
         with pytest.raises(ValueError):
-            verify.canonical_json(event_projection(too_big))
+            canonical_json(event_projection(too_big))
         with pytest.raises(ValueError):
             _fast([too_big.pk])
         with pytest.raises(TypeError):
-            verify.canonical_json(event_projection(float_detail))
+            canonical_json(event_projection(float_detail))
         with pytest.raises(TypeError):
             _fast([float_detail.pk])
 
@@ -167,7 +168,7 @@ class TestSealedLeaves:
         leaves = dict(LogLeaf.objects.values_list("event_id", "hash"))
         for event in events:
             stored = AuditEvent.objects.get(pk=event.pk)
-            assert bytes(leaves[event.pk]) == verify.leaf_hash(event_projection(stored))
+            assert bytes(leaves[event.pk]) == leaf_hash(event_projection(stored))
 
     def test_it_finds_late_commits_within_the_lookback_and_older_ones_only_in_the_sweep(self) -> None:
         first = _event(occurred_at=timezone.now())
@@ -187,4 +188,4 @@ class TestSealedLeaves:
         assert order == [first.pk, top.pk, recent_late.pk, above.pk, old_late.pk]
         hashes = [bytes(h) for h in LogLeaf.objects.order_by("index").values_list("hash", flat=True)]
         for checkpoint in Checkpoint.objects.all():
-            assert bytes(checkpoint.root) == verify.root_from_leaves(hashes[: checkpoint.tree_size])
+            assert bytes(checkpoint.root) == root_from_leaves(hashes[: checkpoint.tree_size])

@@ -10,10 +10,11 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from audit import verify
 from audit.models import AuditEvent, Checkpoint, LogLeaf
 from audit.sealer import log_seal, log_verifier_key
 from audit.selectors import inclusion_proof_get
+from audit.tlog.merkle import EMPTY_ROOT, verify_consistency, verify_inclusion
+from audit.tlog.note import open_note, parse_checkpoint
 
 BATCHES = (1, 1, 2, 3, 1, 5)  # sizes 1, 2, 4, 7, 8, 13
 
@@ -32,7 +33,7 @@ def small_log(record: Callable[..., AuditEvent]) -> list[int]:
 
 def _root(client: Client, size: int) -> bytes:
     note = Checkpoint.objects.get(tree_size=size).note
-    return verify.parse_checkpoint(verify.open_note(note, log_verifier_key())).root
+    return parse_checkpoint(open_note(note, log_verifier_key())).root
 
 
 class TestPublicEndpoints:
@@ -43,7 +44,7 @@ class TestPublicEndpoints:
         assert response["Content-Type"].startswith("text/plain")
         key = client.get("/api/v1/audit/public-key").content.decode().strip()
         assert key == log_verifier_key()
-        checkpoint = verify.parse_checkpoint(verify.open_note(response.content.decode(), key))
+        checkpoint = parse_checkpoint(open_note(response.content.decode(), key))
         assert checkpoint.size == 13
 
     def test_it_answers_404_before_the_first_checkpoint(self, client: Client, db: None) -> None:
@@ -62,11 +63,11 @@ class TestProofs:
                 body = client.get(f"/api/v1/audit/proofs/inclusion?index={index}&tree_size={size}").json()
                 proof = [bytes.fromhex(h) for h in body["inclusion_proof"]]
                 assert body["leaf_hash"] == leaves[index].hex()
-                assert verify.verify_inclusion(leaves[index], index, size, proof, root), (index, size)
+                assert verify_inclusion(leaves[index], index, size, proof, root), (index, size)
                 if proof:
                     tampered = [bytes([proof[0][0] ^ 1]) + proof[0][1:], *proof[1:]]
-                    assert not verify.verify_inclusion(leaves[index], index, size, tampered, root)
-                assert not verify.verify_inclusion(leaves[index], index, size, proof, verify.EMPTY_ROOT)
+                    assert not verify_inclusion(leaves[index], index, size, tampered, root)
+                assert not verify_inclusion(leaves[index], index, size, proof, EMPTY_ROOT)
 
     def test_every_consistency_proof_verifies(self, client: Client, small_log: list[int]) -> None:
         for first in small_log:
@@ -76,10 +77,10 @@ class TestProofs:
                 body = client.get(f"/api/v1/audit/proofs/consistency?first={first}&second={second}").json()
                 proof = [bytes.fromhex(h) for h in body["consistency_proof"]]
                 first_root, second_root = _root(client, first), _root(client, second)
-                assert verify.verify_consistency(first, second, first_root, second_root, proof), (first, second)
+                assert verify_consistency(first, second, first_root, second_root, proof), (first, second)
                 if proof:
                     tampered = [*proof[:-1], bytes([proof[-1][0] ^ 1]) + proof[-1][1:]]
-                    assert not verify.verify_consistency(first, second, first_root, second_root, tampered)
+                    assert not verify_consistency(first, second, first_root, second_root, tampered)
 
     def test_the_latest_size_is_the_default(self, client: Client, small_log: list[int]) -> None:
         body = client.get("/api/v1/audit/proofs/inclusion?index=3").json()

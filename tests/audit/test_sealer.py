@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from django.db import connection, connections, transaction
 
-from audit import verify
 from audit.models import AuditEvent, Checkpoint, EventType, LogLeaf
 from audit.sealer import event_projection, log_seal, log_seal_all, log_verifier_key
 from audit.selectors import consistency_proof_get
+from audit.tlog.merkle import leaf_hash, root_from_leaves, verify_consistency
+from audit.tlog.note import open_note, parse_checkpoint
 
 
 def _leaf_hashes() -> list[bytes]:
@@ -28,12 +29,12 @@ class TestSealer:
         assert checkpoint is not None and checkpoint.tree_size == 5
         leaves = list(LogLeaf.objects.order_by("index").values_list("index", "event_id"))
         assert leaves == [(i, e.pk) for i, e in enumerate(events)]
-        expected = [verify.leaf_hash(event_projection(e)) for e in events]
+        expected = [leaf_hash(event_projection(e)) for e in events]
         assert _leaf_hashes() == expected
-        assert bytes(checkpoint.root) == verify.root_from_leaves(expected)
-        body = verify.open_note(checkpoint.note, log_verifier_key())
-        parsed = verify.parse_checkpoint(body)
-        assert (parsed.size, parsed.root) == (5, verify.root_from_leaves(expected))
+        assert bytes(checkpoint.root) == root_from_leaves(expected)
+        body = open_note(checkpoint.note, log_verifier_key())
+        parsed = parse_checkpoint(body)
+        assert (parsed.size, parsed.root) == (5, root_from_leaves(expected))
 
     def test_it_does_nothing_when_nothing_is_pending(self, record: Callable[..., AuditEvent]) -> None:
         record()
@@ -51,10 +52,10 @@ class TestSealer:
         assert [c.tree_size for c in checkpoints] == [3, 6, 9, 11]
         hashes = _leaf_hashes()
         for checkpoint in checkpoints:
-            assert bytes(checkpoint.root) == verify.root_from_leaves(hashes[: checkpoint.tree_size])
+            assert bytes(checkpoint.root) == root_from_leaves(hashes[: checkpoint.tree_size])
         for first, second in zip(checkpoints, checkpoints[1:], strict=False):
             proof = consistency_proof_get(first=first.tree_size, second=second.tree_size)
-            assert verify.verify_consistency(
+            assert verify_consistency(
                 first.tree_size, second.tree_size, bytes(first.root), bytes(second.root), proof.proof
             )
 
@@ -70,7 +71,7 @@ class TestSealer:
         assert sizes == [1, 3, 7, 8, 15]
         hashes = _leaf_hashes()
         for checkpoint in Checkpoint.objects.all():
-            assert bytes(checkpoint.root) == verify.root_from_leaves(hashes[: checkpoint.tree_size])
+            assert bytes(checkpoint.root) == root_from_leaves(hashes[: checkpoint.tree_size])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -177,4 +178,4 @@ class TestSealerConcurrency:
         hashes = _leaf_hashes()
         assert len(hashes) == 15 == AuditEvent.objects.count()
         for checkpoint in Checkpoint.objects.all():
-            assert bytes(checkpoint.root) == verify.root_from_leaves(hashes[: checkpoint.tree_size])
+            assert bytes(checkpoint.root) == root_from_leaves(hashes[: checkpoint.tree_size])

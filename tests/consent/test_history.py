@@ -11,10 +11,11 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from audit import verify
 from audit.models import ActorKind, AuditEvent, EventType
 from audit.sealer import log_seal, log_verifier_key
 from audit.services import Actor, auditor_search_record, event_record
+from audit.tlog.errors import VerificationError
+from audit.tlog.export import verify_bundle
 from consent.models import Citizen, Consent
 from consent.services import consent_approve, consent_pause
 from providers.models import Organisation
@@ -208,10 +209,10 @@ class TestProofDownload:
         assert response["Content-Disposition"] == f'attachment; filename="preuve-{event.pk}.json"'
         bundle = json.loads(response.content)
         assert bundle["event"]["id"] == event.pk
-        verify.verify_bundle(bundle, log_verifier_key())
+        verify_bundle(bundle, log_verifier_key())
         bundle["event"]["purpose"] = bundle["event"]["purpose"].replace("t", "T", 1)
-        with pytest.raises(verify.VerificationError):
-            verify.verify_bundle(bundle, log_verifier_key())
+        with pytest.raises(VerificationError):
+            verify_bundle(bundle, log_verifier_key())
 
     def test_an_unsealed_event_has_no_proof_yet(
         self, alice: Citizen, record_exchange: Callable[..., AuditEvent]

@@ -16,9 +16,10 @@ import requests
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
-from audit import verify
 from audit.models import AuditEvent, EventType
 from audit.sealer import log_seal, log_verifier_key
+from audit.tlog.errors import VerificationError
+from audit.tlog.export import verify_bundle
 from consent.models import Consent
 from tests.conftest import ApiCaller
 from tests.e2e.conftest import accessibility_problems, demo_login
@@ -150,10 +151,10 @@ class TestConsentJourney:
         assert download.suggested_filename.startswith("preuve-")
         bundle: dict[str, Any] = json.loads(Path(download.path()).read_text(encoding="utf-8"))
         assert bundle["event"]["type"] == "consent.revoked"
-        verify.verify_bundle(bundle, log_verifier_key())
+        verify_bundle(bundle, log_verifier_key())
         bundle["event"]["actor_kind"] = "consumer"
-        with pytest.raises(verify.VerificationError):
-            verify.verify_bundle(bundle, log_verifier_key())
+        with pytest.raises(VerificationError):
+            verify_bundle(bundle, log_verifier_key())
 
     def test_a_login_level_too_low_gets_a_clear_message_and_no_approve_button(
         self, page: Page, live_server: LiveServer, mairie_caller: ApiCaller

@@ -4,11 +4,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit import verify
+from audit.sealer import log_verifier_key
+from audit.tlog import cli
 
 
 class Command(BaseCommand):
-    help = "Verify an audit export offline (wraps audit/verify.py): prints OK or FAILED at index N."
+    help = "Verify an audit export offline (audit.tlog, as verifier.pyz does): prints OK or FAILED at index N."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", help="export file (JSON Lines)")
@@ -18,11 +19,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         key = options["key"]
         if key is None:
-            from audit.sealer import log_verifier_key
-
             key = log_verifier_key()
         argv = [options["path"], "--key", key]
         if options["checkpoint"]:
             argv += ["--checkpoint", options["checkpoint"]]
-        if verify.main(argv) != 0:
+        if cli.main(argv) != 0:
             raise CommandError("verification failed", returncode=1)

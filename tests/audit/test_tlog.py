@@ -1,4 +1,4 @@
-"""The offline verifier: canonical JSON, signed notes, exports, bundles and the command line."""
+"""The offline verifier package `audit.tlog`: canonical JSON, signed notes, exports, bundles, command line."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import base64
 import hashlib
 import io
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,25 +20,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit import merkle
-from audit.verify import (
-    VerificationError,
-    canonical_json,
+from audit.tlog.canonical import canonical_json
+from audit.tlog.cli import main
+from audit.tlog.errors import VerificationError
+from audit.tlog.export import (
     export_checkpoint_line,
     export_event_line,
     export_header_line,
+    verify_bundle,
+    verify_export,
+)
+from audit.tlog.merkle import leaf_hash, leaf_hashes, root_from_leaves
+from audit.tlog.note import (
     format_checkpoint,
-    leaf_hash,
-    leaf_hashes,
-    main,
     open_note,
     parse_checkpoint,
     parse_verifier_key,
     public_key_bytes,
-    root_from_leaves,
     sign_note,
     verifier_key,
-    verify_bundle,
-    verify_export,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -508,6 +510,39 @@ def test_it_verifies_a_citizens_proof_bundle_and_rejects_altered_ones() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# The specification's examples
+
+
+def _fenced(text: str, language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```$", text, flags=re.MULTILINE | re.DOTALL)
+
+
+def test_the_examples_of_docs_trail_md_verify() -> None:
+    doc = (ROOT / "docs" / "trail.md").read_text(encoding="utf-8")
+    seed = hashlib.sha256(b"docs/trail.md example key").digest()
+    key = verifier_key(ORIGIN, public_key_bytes(Ed25519PrivateKey.from_private_bytes(seed)))
+    texts = _fenced(doc, "text")
+    [export] = _fenced(doc, "jsonl")
+    [bundle] = _fenced(doc, "json")
+    lines = export.splitlines(keepends=True)
+    first_event = json.loads(lines[1])["event"]
+    events = [json.loads(line)["event"] for line in lines[1:4]]
+    notes = [json.loads(line)["note"] for line in lines[4:]]
+
+    report = verify_export(lines, key)
+    verify_bundle(json.loads(bundle), key)
+
+    assert (report.tree_size, report.checkpoints_checked, report.key_source) == (3, 2, "argument")
+    assert f"`{report.root}` at size 3" in doc
+    assert f"`{root_from_leaves([leaf_hash(e) for e in events[:2]]).hex()}` at size 2" in doc
+    assert key + "\n" in texts
+    assert canonical_json(first_event).decode() + "\n" in texts
+    assert f"its leaf hash is `{leaf_hash(first_event).hex()}`" in doc
+    assert notes[1] in texts
+    assert json.loads(bundle)["event"] == events[1]
+
+
+# --------------------------------------------------------------------------------------------
 # Command line
 
 
@@ -535,30 +570,31 @@ def test_it_exits_zero_with_a_summary_on_a_good_export_and_one_on_a_bad_one(
     assert capsys.readouterr().out == "OK: event 2 is in the log of size 6\n"
 
 
-def test_it_runs_as_a_plain_script_and_never_imports_django(tmp_path: Path) -> None:
+def test_it_runs_as_python_m_audit_tlog_and_never_imports_django(tmp_path: Path) -> None:
     export = tmp_path / "export.jsonl"
     export.write_text("".join(build_export(_events(3))), encoding="utf-8")
-    script = str(ROOT / "audit" / "verify.py")
     done = subprocess.run(
-        [sys.executable, script, str(export), "--key", LOG_VKEY],
+        [sys.executable, "-m", "audit.tlog", str(export), "--key", LOG_VKEY],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", "")},
         check=False,
     )
     assert (done.returncode, done.stdout[:13]) == (0, "OK: 3 events,")
     probe = (
         "import runpy, sys\n"
         "sys.argv = sys.argv[1:]\n"
-        "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
-        "except SystemExit as done:\n    assert done.code == 0\n"
-        "assert not [m for m in sys.modules if m.startswith('django')]\n"
+        "try:\n    runpy.run_module('audit.tlog', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as done:\n    assert done.code == 0, done.code\n"
+        "assert not [m for m in sys.modules if m.startswith(('django', 'core', 'gateway'))]\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", probe, script, str(export), "--key", LOG_VKEY],
+        [sys.executable, "-c", probe, "audit.tlog", str(export), "--key", LOG_VKEY],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", "")},
         check=False,
     )
     assert done.returncode == 0, done.stderr
