@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from cryptography.exceptions import InvalidTag
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
@@ -52,7 +53,11 @@ class OrganisationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Secret du webhook (à transmettre) / Webhook secret (to hand over)")
     def webhook_secret_shown(self, obj: Organisation) -> str:
-        current = organisation_webhook_secrets(organisation=obj, now=timezone.now())[:1]
+        try:
+            current = organisation_webhook_secrets(organisation=obj, now=timezone.now())[:1]
+        except InvalidTag:
+            # Encrypted under another SECRET_KEY: webhooks go out with v1a signatures only.
+            return "Illisible : générez-en un nouveau. / Unreadable: generate a new one."
         return webhook_secret_text(current[0]) if current else "—"
 
     @admin.action(

@@ -14,8 +14,8 @@ attempt's time) and `webhook-signature`, a space-separated list of signatures ov
 - `v1a,` Ed25519, one per gateway webhook key (core.keys; published as `whpk_` keys at
   /.well-known/webhook-keys): the scheme receivers should prefer, since no receiver can forge it;
 - `v1,` HMAC-SHA256 with the organisation's secret (two during a rotation's overlap), computed by
-  the `standardwebhooks` library: its receiver side, like the other reference libraries, checks
-  only `v1`. See docs/webhooks.md.
+  the `standardwebhooks` library: its receiver side (1.1.0), like the other reference libraries
+  so far, checks only `v1`. See docs/webhooks.md.
 """
 
 from __future__ import annotations

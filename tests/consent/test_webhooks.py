@@ -571,6 +571,21 @@ class TestSignature:
         assert [entry.split(",")[0] for entry in request.signatures] == ["v1a"]
         assert v1a_verify(request.body, request.header_map, published_keys(client))["type"] == "consent.paused"
 
+    def test_a_secret_that_no_longer_decrypts_still_leaves_the_v1a_signature(
+        self, client: Client, receiver: Receiver, delivered: Received, settings: Any
+    ):
+        # SECRET_KEY changed since the secret was stored.
+        settings.SECRET_KEY = "another-secret-key-" + "z" * 40
+        delivery = WebhookDelivery.objects.get()
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(status="pending")
+        make_due(delivery)
+        webhook_deliver(str(delivery.pk))
+
+        request = receiver.requests[-1]
+        assert [entry.split(",")[0] for entry in request.signatures] == ["v1a"]
+        assert v1a_verify(request.body, request.header_map, published_keys(client)) == json.loads(delivered.body)
+        assert WebhookDelivery.objects.get().status == "delivered"
+
     def test_the_secret_is_stored_encrypted(self, delivered: Received, mairie: Organisation):
         stored = bytes(Organisation.objects.get(pk=mairie.pk).webhook_secret)
         secret = base64.b64decode(delivered.secret.removeprefix("whsec_"))
