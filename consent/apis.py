@@ -16,6 +16,7 @@ from oauth2_provider.contrib.rest_framework import TokenHasScope
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +26,7 @@ from audit.services import Actor
 from consent.models import Consent
 from consent.selectors import consent_get_for_consumer, consents_for_consumer
 from consent.services import approval_url, consent_request_create, consent_revoke
+from consent.services.webhooks import webhook_public_keys
 from core.authentication import caller_of
 from core.errors import ScopeMissing, ValidationError
 from providers.models import Organisation
@@ -254,3 +256,20 @@ class ConsentDetailApi(ConsumerApi):
         actor = Actor(ActorKind.CONSUMER, caller_of(request).client_id)
         consent_revoke(consent=consent, actor=actor, reason="consumer")
         return Response(status=204)
+
+
+@extend_schema(
+    responses=inline_serializer("WebhookKeys", fields={"keys": serializers.ListField(child=serializers.CharField())}),
+    tags=["webhooks"],
+)
+class WebhookKeysApi(APIView):
+    """The public keys that verify the `v1a` signatures of the gateway's webhooks, as `whpk_…`
+    (Standard Webhooks), current first; during a key rotation each one signs every webhook."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request) -> Response:
+        response = Response({"keys": webhook_public_keys()})
+        response["Cache-Control"] = "public, max-age=300"
+        return response

@@ -134,7 +134,8 @@ class WebhookDelivery(models.Model):
     """Outbox row: one signed notification of one consent change to one organisation.
 
     Written in the transaction of the change, so a notification exists if and only if the change
-    committed. Rows are delivered at least once (receivers deduplicate on `id`, the Webhook-Id).
+    committed. Rows are delivered at least once (receivers deduplicate on the `webhook-id` header,
+    which is this row's `id`).
     """
 
     class Event(models.TextChoices):
@@ -154,7 +155,8 @@ class WebhookDelivery(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="webhook_deliveries")
     event_type = models.CharField(max_length=32, choices=Event.choices)
     consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="webhook_deliveries")
-    # Exactly what is sent: consent id, status and version, the consumer's SIRET; never the citizen.
+    # Exactly what is sent (Standard Webhooks `type`, `timestamp`, `data`): consent id, status and
+    # version, the consumer's and the recipient's SIRET; never the citizen.
     payload = models.JSONField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)

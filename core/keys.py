@@ -1,4 +1,5 @@
-"""Signing keys: the JWS keys (attestations, consent artefacts) and the audit log's note key.
+"""Signing keys: the JWS keys (attestations, consent artefacts), the webhook keys and the audit
+log's note key.
 
 Keys are Ed25519 PEM files named by settings. With GATEWAY_KEYS_GENERATE (on in DEBUG and demo
 mode) missing files are created once under GATEWAY_KEYS_DIR, so the embedded default works from a
@@ -135,3 +136,15 @@ def verify_jws(token: str) -> dict[str, Any]:
 @cache
 def log_signing_key() -> Ed25519PrivateKey:
     return load_or_create_ed25519(settings.LOG_KEY_FILE or settings.KEYS_DIR / "audit-log.pem")
+
+
+def webhook_signing_keys() -> tuple[Ed25519PrivateKey, ...]:
+    """The keys that sign webhooks (Standard Webhooks `v1a`), current first. Every listed key signs
+    every webhook, so receivers can trust a new key before the old one leaves the list."""
+    files = settings.WEBHOOK_KEY_FILES or [settings.KEYS_DIR / "webhook-current.pem"]
+    return _ed25519_keys(tuple(Path(path) for path in files))
+
+
+@cache
+def _ed25519_keys(paths: tuple[Path, ...]) -> tuple[Ed25519PrivateKey, ...]:
+    return tuple(load_or_create_ed25519(path) for path in paths)

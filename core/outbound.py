@@ -1,10 +1,11 @@
 """The project's single door to the outside world over HTTP.
 
-Every call to a provider (or any other server) goes through `post_json`, which enforces what a
-gateway holding citizens' data owes its network: a mandatory timeout (for the whole exchange, not
-per socket read), a response size cap read as a stream, no redirects, http(s) only, and no
-requests to private, loopback, link-local or reserved addresses unless the host is explicitly
-listed in `settings.OUTBOUND_ALLOWED_HOSTS` (server-side request forgery). The name is resolved
+Every call to a provider (or any other server) goes through `post_json` (or `post`, for a body
+already serialised), which enforces what a gateway holding citizens' data owes its network: a
+mandatory timeout (for the whole exchange, not per socket read), a response size cap read as a
+stream, no redirects, http(s) only, and no requests to private, loopback, link-local or reserved
+addresses unless the host is explicitly listed in `settings.OUTBOUND_ALLOWED_HOSTS` (server-side
+request forgery). The name is resolved
 once and the connection goes to the very address that was checked, so a DNS answer that changes
 between the check and the connection (DNS rebinding) gains nothing.
 
@@ -229,6 +230,21 @@ def post_json(
     `timeout` (seconds) bounds connecting plus reading the whole body. Raises OutboundRefused,
     OutboundTimeout, OutboundTooLarge or OutboundError.
     """
+    body = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
+    return post(url, body=body, timeout=timeout, headers=headers, max_bytes=max_bytes, allow_private=allow_private)
+
+
+def post(
+    url: str,
+    *,
+    body: bytes,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+    max_bytes: int | None = None,
+    allow_private: bool = False,
+) -> OutboundResponse:
+    """post_json for a body already serialised (JSON unless `headers` set another Content-Type),
+    for callers that sign the exact bytes they send."""
     if not timeout or timeout <= 0:
         raise ValueError("a positive timeout is mandatory")
     cap = settings.OUTBOUND_MAX_RESPONSE_BYTES if max_bytes is None else max_bytes
@@ -259,7 +275,6 @@ def post_json(
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    body = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
 
     started = time.monotonic()
     deadline = started + timeout

@@ -294,6 +294,9 @@ OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 KEYS_DIR = Path(env_str("GATEWAY_KEYS_DIR", str(BASE_DIR / "var" / "keys")))
 JWS_KEY_FILES = [Path(p) for p in env_list("GATEWAY_JWS_KEY_FILES")]
 LOG_KEY_FILE = Path(env_str("GATEWAY_LOG_KEY_FILE")) if env_str("GATEWAY_LOG_KEY_FILE") else None
+# Webhook keys: every listed key signs every webhook (one `v1a` signature each), so that during a
+# rotation receivers can move from the old public key to the new one without missing a webhook.
+WEBHOOK_KEY_FILES = [Path(p) for p in env_list("GATEWAY_WEBHOOK_KEY_FILES")]
 # Outside DEBUG/demo, keys must be provided; generating them silently in production would give
 # every restart a new identity that no verifier trusts.
 KEYS_GENERATE = env_bool("GATEWAY_KEYS_GENERATE", DEBUG or DEMO_MODE)

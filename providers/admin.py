@@ -9,22 +9,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from cryptography.exceptions import InvalidTag
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from audit.models import ActorKind
 from audit.services import Actor
 from core.errors import GatewayError
 from providers.models import ApiClient, AttestationField, AttestationType, Habilitation, Organisation
 from providers.services import (
+    WEBHOOK_SECRET_OVERLAP,
     habilitation_approve,
     habilitation_refuse,
     habilitation_request_changes,
     habilitation_revoke,
+    organisation_webhook_secret_rotate,
+    organisation_webhook_secrets,
+    webhook_secret_text,
 )
 
 
@@ -36,6 +42,38 @@ class OrganisationAdmin(admin.ModelAdmin):
     ordering = ("name",)
     # Webhooks are delivered over TLS; a bare host typed in the admin means https.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    readonly_fields = ("webhook_secret_shown",)
+    actions = ("webhook_secret_rotate",)
+
+    def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # An organisation gets its webhook secret with its first webhook URL (docs/webhooks.md).
+        if obj.webhook_url and not obj.webhook_secret:
+            organisation_webhook_secret_rotate(organisation=obj)
+
+    @admin.display(description="Secret du webhook (à transmettre) / Webhook secret (to hand over)")
+    def webhook_secret_shown(self, obj: Organisation) -> str:
+        try:
+            current = organisation_webhook_secrets(organisation=obj, now=timezone.now())[:1]
+        except InvalidTag:
+            # Encrypted under another SECRET_KEY: webhooks go out with v1a signatures only.
+            return "Illisible : générez-en un nouveau. / Unreadable: generate a new one."
+        return webhook_secret_text(current[0]) if current else "—"
+
+    @admin.action(
+        description="Générer un nouveau secret de webhook / Generate a new webhook secret", permissions=["change"]
+    )
+    def webhook_secret_rotate(self, request: HttpRequest, queryset: QuerySet[Organisation]) -> None:
+        for organisation in queryset:
+            organisation_webhook_secret_rotate(organisation=organisation)
+            self.log_change(request, organisation, "Nouveau secret de webhook / New webhook secret")
+        hours = int(WEBHOOK_SECRET_OVERLAP.total_seconds() // 3600)
+        self.message_user(
+            request,
+            f"Nouveau secret généré ; l'ancien signe encore pendant {hours} heures. / "
+            f"New secret generated; the previous one keeps signing for {hours} hours.",
+            messages.SUCCESS,
+        )
 
 
 class AttestationFieldInline(admin.TabularInline):

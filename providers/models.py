@@ -88,6 +88,12 @@ class Organisation(models.Model):
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
     # Where signed consent notifications are POSTed (docs/webhooks.md); empty means none are sent.
     webhook_url = models.URLField(max_length=500, blank=True, validators=[validate_webhook_url])
+    # The Standard Webhooks symmetric (`v1`) secret, encrypted at rest (core.encryption): the
+    # reference receiver libraries check only HMAC signatures. Set by organisation_webhook_secret_rotate.
+    webhook_secret = models.BinaryField(blank=True, default=b"", editable=False)
+    # After a rotation the previous secret signs too, for services.WEBHOOK_SECRET_OVERLAP.
+    webhook_secret_previous = models.BinaryField(blank=True, default=b"", editable=False)
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

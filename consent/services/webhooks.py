@@ -7,31 +7,41 @@ take: two workers given the same id, or the retry sweep racing the first send, n
 A worker that dies mid-attempt leaves the row due again when that lease runs out; the beat sweep
 (`webhooks_due`) re-enqueues it, so a lost broker message delays a notification but never loses it.
 
-Signature: a compact JWS with a detached payload (RFC 7515 appendix F) over the exact body bytes,
-EdDSA with the gateway's current JWS key. The body carries the Webhook-Id (`id`) and the attempt's
-Webhook-Timestamp (`timestamp`), so neither header can be replayed with another body; the JWS
-header stays plain (alg, kid, typ) so stock JOSE libraries verify it. See docs/webhooks.md.
+Format: Standard Webhooks 1.0 (https://www.standardwebhooks.com). Every attempt POSTs the stored
+payload with `webhook-id` (the delivery's id, the same on every retry), `webhook-timestamp` (this
+attempt's time) and `webhook-signature`, a space-separated list of signatures over
+`{webhook-id}.{webhook-timestamp}.{body}`:
+- `v1a,` Ed25519, one per gateway webhook key (core.keys; published as `whpk_` keys at
+  /.well-known/webhook-keys): the scheme receivers should prefer, since no receiver can forge it;
+- `v1,` HMAC-SHA256 with the organisation's secret (two during a rotation's overlap), computed by
+  the `standardwebhooks` library: its receiver side (1.1.0), like the other reference libraries
+  so far, checks only `v1`. See docs/webhooks.md.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import InvalidTag
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from standardwebhooks import Webhook as StandardWebhook
 
 from consent.models import Consent, WebhookDelivery
-from core.keys import b64url, canonical_payload, current_jws_key
-from core.outbound import OutboundError, OutboundRefused, OutboundTimeout, OutboundTooLarge, post_json
+from core.keys import webhook_signing_keys
+from core.outbound import OutboundError, OutboundRefused, OutboundTimeout, OutboundTooLarge, post
 from providers.models import Organisation
+from providers.services import organisation_webhook_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +63,7 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 # Longer than an attempt can last (the task's hard time limit is 90 s): until then a claimed row
 # belongs to the worker that claimed it.
 LEASE = dt.timedelta(minutes=5)
-JWS_TYP = "webhook+jws"
+PUBLIC_KEY_PREFIX = "whpk_"
 
 # The provider holding the data is told when a consent that let a consumer fetch it ends.
 PROVIDER_EVENTS = frozenset({Event.REVOKED, Event.EXPIRED})
@@ -82,7 +92,7 @@ def webhooks_enqueue(*, consent: Consent, event_type: str) -> list[WebhookDelive
                 organisation=organisation,
                 event_type=event,
                 consent=consent,
-                payload=_payload(delivery_id=delivery_id, event=event, consent=consent),
+                payload=_payload(event=event, consent=consent, recipient=organisation),
                 next_attempt_at=now,
                 created_at=now,
             )
@@ -95,20 +105,24 @@ def webhooks_enqueue(*, consent: Consent, event_type: str) -> list[WebhookDelive
     return deliveries
 
 
-def _payload(*, delivery_id: uuid.UUID, event: Event, consent: Consent) -> dict[str, Any]:
-    # The consumer reads the rest with GET /api/v1/consents/{id}; nothing here names the citizen.
+def _payload(*, event: Event, consent: Consent, recipient: Organisation) -> dict[str, Any]:
+    # The shape Standard Webhooks recommends. Thin: the consumer reads the rest with
+    # GET /api/v1/consents/{id}; nothing here names the citizen. `recipient` lets a receiver refuse
+    # a webhook replayed to it by another organisation: the v1a keys are the same for everyone.
     return {
-        "id": str(delivery_id),
         "type": event.value,
-        # Every transition stamps updated_at with the moment it happened.
-        "occurred_at": _rfc3339(consent.updated_at),
-        "consent": {
-            "id": str(consent.pk),
-            "status": consent.status,
-            "status_reason": consent.status_reason,
-            "version": consent.version,
+        # When the change happened (every transition stamps updated_at), not when this is sent.
+        "timestamp": _rfc3339(consent.updated_at),
+        "data": {
+            "consent": {
+                "id": str(consent.pk),
+                "status": consent.status,
+                "status_reason": consent.status_reason,
+                "version": consent.version,
+            },
+            "consumer": consent.consumer.siret,
+            "recipient": recipient.siret,
         },
-        "consumer": consent.consumer.siret,
     }
 
 
@@ -123,22 +137,30 @@ def _send_later(delivery_id: uuid.UUID) -> None:
     webhook_deliver.delay(str(delivery_id))
 
 
-def webhook_message(payload: dict[str, Any], *, timestamp: int) -> dict[str, Any]:
-    """What one attempt sends: the stored payload plus the attempt's time, under the signature."""
-    return {**payload, "timestamp": timestamp}
+def webhook_body(payload: dict[str, Any]) -> bytes:
+    """The bytes sent, and signed, for a stored payload: the same on every attempt."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
 
-def webhook_body(message: dict[str, Any]) -> bytes:
-    """The bytes post_json sends for `message` (its own serialisation), hence the bytes signed."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+def webhook_signature(*, msg_id: str, timestamp: int, body: bytes, secrets: Sequence[bytes] = ()) -> str:
+    """The `webhook-signature` header: `v1a,<base64>` per webhook key, then `v1,<base64>` per
+    organisation secret, over `{msg_id}.{timestamp}.{body}`."""
+    content = f"{msg_id}.{timestamp}.".encode() + body
+    signatures = [f"v1a,{base64.b64encode(key.sign(content)).decode()}" for key in webhook_signing_keys()]
+    moment = dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
+    for secret in secrets:
+        # The library signs the same content; it takes the body as text (ours is UTF-8 JSON).
+        signatures.append(StandardWebhook(secret).sign(msg_id=msg_id, timestamp=moment, data=body.decode()))
+    return " ".join(signatures)
 
 
-def webhook_signature(body: bytes) -> str:
-    """Compact JWS with a detached payload: `<b64url(header)>..<b64url(signature)>`."""
-    key = current_jws_key()
-    header_b64 = b64url(canonical_payload({"alg": "EdDSA", "kid": key.kid, "typ": JWS_TYP}))
-    signature = key.private_key.sign(f"{header_b64}.{b64url(body)}".encode("ascii"))
-    return f"{header_b64}..{b64url(signature)}"
+def webhook_public_keys() -> list[str]:
+    """The webhook keys as receivers configure them (`whpk_` + base64 of the raw Ed25519 key),
+    current first."""
+    return [
+        PUBLIC_KEY_PREFIX + base64.b64encode(key.public_key().public_bytes_raw()).decode()
+        for key in webhook_signing_keys()
+    ]
 
 
 @dataclass(frozen=True)
@@ -187,16 +209,16 @@ def _post(delivery: WebhookDelivery) -> _Outcome:
     if not url:
         # The organisation removed its URL after the change: nobody is listening any more.
         return _Outcome(delivered=False, error_code="no_webhook_url")
-    timestamp = int(timezone.now().timestamp())
-    message = webhook_message(delivery.payload, timestamp=timestamp)
-    headers = {
-        "Content-Type": "application/json",
-        "Webhook-Id": str(delivery.pk),
-        "Webhook-Timestamp": str(timestamp),
-        "Webhook-Signature": webhook_signature(webhook_body(message)),
-    }
+    # Fresh on every attempt, as the spec asks: receivers refuse old timestamps (replays).
+    now = timezone.now()
+    timestamp = int(now.timestamp())
+    body = webhook_body(delivery.payload)
+    signature = webhook_signature(
+        msg_id=str(delivery.pk), timestamp=timestamp, body=body, secrets=_secrets(delivery.organisation, now=now)
+    )
+    headers = {"webhook-id": str(delivery.pk), "webhook-timestamp": str(timestamp), "webhook-signature": signature}
     try:
-        response = post_json(url, json=message, timeout=TIMEOUT_SECONDS, headers=headers, max_bytes=MAX_RESPONSE_BYTES)
+        response = post(url, body=body, timeout=TIMEOUT_SECONDS, headers=headers, max_bytes=MAX_RESPONSE_BYTES)
     except OutboundRefused:
         return _Outcome(delivered=False, error_code="refused")
     except OutboundTimeout:
@@ -210,6 +232,16 @@ def _post(delivery: WebhookDelivery) -> _Outcome:
         return _Outcome(delivered=True, status_code=response.status)
     # Redirects count as failures: they are not followed, and the receiver should fix its URL.
     return _Outcome(delivered=False, status_code=response.status, error_code="http_status")
+
+
+def _secrets(organisation: Organisation, *, now: dt.datetime) -> tuple[bytes, ...]:
+    try:
+        return organisation_webhook_secrets(organisation=organisation, now=now)
+    except InvalidTag:
+        # SECRET_KEY changed since the secret was stored: the v1a signatures still go out, and a
+        # new secret (admin action) restores v1.
+        logger.error("webhook secret of organisation %s does not decrypt: sent without v1", organisation.code)
+        return ()
 
 
 def webhooks_due(*, limit: int = 500) -> list[uuid.UUID]:

@@ -18,6 +18,7 @@ from core.outbound import (
     OutboundRefused,
     OutboundTimeout,
     OutboundTooLarge,
+    post,
     post_json,
 )
 
@@ -198,6 +199,13 @@ class TestOutboundExchange:
         assert response.json() == {"echo": {"prénom": "Zoé"}}
         path, host, _ = remote_allowed.hits[-1]
         assert (path, host) == ("/echo", remote_allowed.url.removeprefix("http://"))
+
+    def test_it_sends_a_serialised_body_byte_for_byte(self, remote_allowed: RemoteServer) -> None:
+        body = '{ "prénom" : "Zoé" }'.encode()
+        response = post(remote_allowed.url + "/echo", body=body, timeout=2)
+
+        assert response.status == 200
+        assert remote_allowed.hits[-1][2] == body
 
     def test_it_does_not_follow_redirects(self, remote_allowed: RemoteServer) -> None:
         response = post_json(remote_allowed.url + "/redirect", json={}, timeout=2)
