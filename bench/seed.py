@@ -35,12 +35,6 @@ CLIENT_SECRET = "bench-client-secret-not-for-production"  # noqa: S105
 
 @transaction.atomic
 def seed(citizens: int, population_size: int) -> dict[str, object]:
-    from django.db import connection
-
-    from bench.baseline import TABLE_DDL
-
-    with connection.cursor() as cursor:
-        cursor.execute(TABLE_DDL)
     catalogue_load()
     demo_habilitations_load()
     mairie = Organisation.objects.get(code=DEMO_CONSUMER)
