@@ -363,9 +363,10 @@ def main() -> int:
         "--log-level",
         "warning",
     ]
-    with process(sandbox_cmd, env, workdir / "sandbox.log"), process(
-        gunicorn_cmd, env, workdir / "gunicorn.log"
-    ) as server:
+    with (
+        process(sandbox_cmd, env, workdir / "sandbox.log"),
+        process(gunicorn_cmd, env, workdir / "gunicorn.log") as server,
+    ):
         wait_http(f"{sandbox}/healthz")
         wait_http(f"{base}/healthz")
         token = fetch_token(base, seeded["client_id"], seeded["client_secret"], slug)

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "oauth2_provider",
     "drf_spectacular",
+    "widget_tweaks",
     "dsfr",
     "core",
     "audit",
@@ -115,6 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.service",
+                "core.context_processors.site_config",
             ],
         },
     },
@@ -179,6 +181,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True
+# django-dsfr marks the text given to its tags (alerts, tables…) as safe unless told otherwise.
+DSFR_CONTENT_IS_SAFE = False
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
