@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core.errors import GatewayError, NotFound, problem_response
-from core.keys import jwks
+from core.jose import jwks
 from gateway.celery import app as celery_app
 
 # Readiness probes must answer quickly even when a dependency hangs.
