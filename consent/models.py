@@ -132,6 +132,24 @@ class TokenBinding(models.Model):
         return f"token {self.access_token_id} → consent {self.consent_id}"
 
 
+class HeldResult(models.Model):
+    """An asynchronous exchange's signed result, encrypted, waiting for its consumer to collect it
+    (once) until `expires_at`. Held under the consent it was made under, so that ending the consent
+    (revoked, paused, expired) drops it in the same transaction: nothing is handed over after."""
+
+    exchange_id = models.UUIDField(primary_key=True)
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="held_results")
+    # AES-256-GCM, the exchange id as associated data (gateway/services/results.py).
+    ciphertext = models.BinaryField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="held_result_expiry")]
+
+    def __str__(self) -> str:
+        return f"held result of exchange {self.exchange_id}"
+
+
 class WebhookDelivery(models.Model):
     """Outbox row: one signed notification of one consent change to one organisation.
 

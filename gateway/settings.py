@@ -161,10 +161,16 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+# A provider call never legitimately takes minutes; the soft limit lets the task record failure,
+# the hard limit kills it (and an asynchronous exchange's claim outlives it: async_exchanges.py).
+CELERY_TASK_SOFT_TIME_LIMIT = 60
+CELERY_TASK_TIME_LIMIT = 90
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Asynchronous results nobody collected are wiped after EXCHANGE_RESULT_TTL_SECONDS.
     "exchange-results-purge": {"task": "gateway.tasks.exchange_results_purge", "schedule": 60.0},
+    # Asynchronous exchanges whose message was lost (broker down) or whose worker died.
+    "exchanges-resume": {"task": "gateway.tasks.exchanges_resume", "schedule": 15.0, "options": {"expires": 14}},
     # The audit sealer: idempotent, one runs at a time (advisory lock); expires so a backlog of
     # beats never piles up behind a slow seal.
     "audit-seal": {"task": "audit.tasks.seal", "schedule": 1.0, "options": {"expires": 5}},

@@ -48,6 +48,7 @@ SENTENCES: dict[tuple[str, str], Promise] = {
     (EventType.EXCHANGE_SUCCEEDED, ""): _("{consumer} obtained {what}"),
     (EventType.EXCHANGE_DENIED, ""): _("The gateway refused {consumer} access to {what}"),
     (EventType.EXCHANGE_FAILED, ""): _("{consumer} asked for {what}, but the provider could not answer"),
+    (EventType.EXCHANGE_COLLECTED, ""): _("{consumer} collected {what}, prepared for it earlier"),
     (EventType.CITIZEN_PREVIEWED, ""): _("You previewed {what}, requested by {consumer}"),
     (EventType.TOKEN_ISSUED, ""): _("{consumer} received an access right"),
     (EventType.TOKEN_REVOKED, ""): _("{consumer}'s access was cut off"),

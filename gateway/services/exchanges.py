@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from audit.models import ActorKind, EventType
 from audit.services import EVENT_INSERT, Actor, event_row, events_recorded
-from consent.models import Consent
+from consent.models import Consent, HeldResult
 from consent.services.lifecycle import consent_expire_if_due
 from core.authentication import Caller
 from core.compiled import CompiledChain, CompiledInsert, CompiledUpdate
@@ -193,8 +193,9 @@ def _write(request: Request, record: _Record) -> None:
     events_recorded()
 
 
-def _succeed(request: Request, record: _Record, authorised: Authorised) -> bool:
-    """Takes the use and writes the record, if the consent is still as it was seen."""
+def _succeed(request: Request, record: _Record, authorised: Authorised, held: HeldResult | None) -> bool:
+    """Takes the use and writes the record (and an asynchronous exchange's result, held for its
+    consumer), if the consent is still as it was seen."""
     if request.pending is None:
         assert record.exchange is not None
         if not _SUCCEED.run(_use_values(authorised), record.exchange, record.event):
@@ -205,6 +206,8 @@ def _succeed(request: Request, record: _Record, authorised: Authorised) -> bool:
         if not _USE.run(**_use_values(authorised)):
             return False
         _write(request, record)
+        if held is not None:
+            held.save(force_insert=True)
     return True
 
 
@@ -295,8 +298,6 @@ def _serve(request: Request, authorised: Authorised, *, keep_result: bool) -> Ex
         "provider_duration_ms": result.duration_ms,
         "document_sha256": hashlib.sha256(canonical_payload(attestation)).hexdigest(),
     }
-    if keep_result:
-        values.update(result_values(exchange_id=request.exchange_id, attestation=attestation, jws=jws))
     for _ in range(USE_ATTEMPTS):
         record = _record_of(
             request=request,
@@ -307,7 +308,8 @@ def _serve(request: Request, authorised: Authorised, *, keep_result: bool) -> Ex
             document=attestation,
             values=values,
         )
-        if _succeed(request, record, authorised):
+        held = _held(request, authorised, attestation, jws) if keep_result else None
+        if _succeed(request, record, authorised, held):
             return ExchangeResult(exchange_id=request.exchange_id, attestation=attestation, jws=jws)
         # The consent moved since it was read: decide again on what it is now.
         decision = exchange_decide(request, authorised.consent.id)
@@ -319,12 +321,14 @@ def _serve(request: Request, authorised: Authorised, *, keep_result: bool) -> Ex
     raise _deny(request, Denied(busy, authorised.type, authorised.consent), authorised)
 
 
-def result_values(*, exchange_id: uuid.UUID, attestation: dict[str, Any], jws: str) -> dict[str, Any]:
-    """What an asynchronous exchange keeps until collected: the result, encrypted, and when it goes."""
-    return {
-        "result_ciphertext": result_encrypt(exchange_id=exchange_id, result={"attestation": attestation, "jws": jws}),
-        "result_expires_at": timezone.now() + dt.timedelta(seconds=settings.EXCHANGE_RESULT_TTL_SECONDS),
-    }
+def _held(request: Request, authorised: Authorised, attestation: dict[str, Any], jws: str) -> HeldResult:
+    """An asynchronous exchange's result, encrypted, held under its consent until collected."""
+    return HeldResult(
+        exchange_id=request.exchange_id,
+        consent_id=authorised.consent.id,
+        ciphertext=result_encrypt(exchange_id=request.exchange_id, result={"attestation": attestation, "jws": jws}),
+        expires_at=timezone.now() + dt.timedelta(seconds=settings.EXCHANGE_RESULT_TTL_SECONDS),
+    )
 
 
 # --- Entry points ----------------------------------------------------------------------------

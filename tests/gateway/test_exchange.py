@@ -16,7 +16,7 @@ from jwcrypto import jwk, jws
 from oauth2_provider.models import AccessToken
 
 from audit.models import AuditEvent, EventType
-from consent.models import Citizen, Consent, TokenBinding
+from consent.models import Citizen, Consent, HeldResult, TokenBinding
 from consent.services.lifecycle import consent_pause, consent_revoke
 from core.jose import canonical_payload
 from gateway.models import Exchange
@@ -82,7 +82,7 @@ class TestExchange:
         assert exchange.consumer == mairie and exchange.consent == consent
         assert exchange.fields == ["quotient_familial"]
         assert exchange.document_sha256 == hashlib.sha256(canonical_payload(attestation)).hexdigest()
-        assert exchange.result_ciphertext is None
+        assert not HeldResult.objects.exists()
         consent.refresh_from_db()
         assert consent.uses == 1
         event = AuditEvent.objects.get(type=EventType.EXCHANGE_SUCCEEDED)
@@ -254,7 +254,9 @@ class TestExchange:
         assert response.status_code == 200, response.content
         statements = [query["sql"].split()[0] for query in queries.captured_queries]
         assert statements == ["SELECT", "SELECT", "WITH"]
-        assert "UPDATE" in queries.captured_queries[2]["sql"] and queries.captured_queries[2]["sql"].count("INSERT") == 2
+        assert (
+            "UPDATE" in queries.captured_queries[2]["sql"] and queries.captured_queries[2]["sql"].count("INSERT") == 2
+        )
 
     def test_it_refuses_a_token_of_a_deactivated_organisation_on_the_next_request(
         self, client: Client, mairie_token: str, mairie: Organisation, alice_consent: Consent
