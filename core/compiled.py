@@ -29,7 +29,7 @@ from typing import Any
 
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import DateTimeField, Field, IntegerField, Model, QuerySet, UUIDField
+from django.db.models import DateField, DateTimeField, Field, IntegerField, Model, QuerySet, UUIDField
 from django.db.models.expressions import Combinable
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.sql import InsertQuery, UpdateQuery
@@ -47,6 +47,8 @@ def _sentinel(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> Any:
         return (highest or 2**31 - 1) - secrets.randbelow(10**6) * 1000 - next(_counter)
     if isinstance(field, DateTimeField):
         return dt.datetime(1901, 2, 3, 4, 5, 6, secrets.randbelow(10**6), tzinfo=dt.UTC)
+    if isinstance(field, DateField):
+        return dt.date(1901, 1, 1) + dt.timedelta(days=secrets.randbelow(10**4))
     return f"compiled-parameter-{secrets.token_hex(12)}"
 
 
