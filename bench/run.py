@@ -324,6 +324,9 @@ def main() -> int:
             text=True,
         ).stdout.splitlines()[-1]
     )
+    # As autovacuum would after a bulk load (the lean ceiling's script does the same).
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}", autocommit=True) as conn:
+        conn.execute("ANALYZE")
     slug = seeded["slug"]
     consents_file = workdir / "consents.txt"
     consents_file.write_text("".join(f"?consent={c}\n" for c in seeded["consents"]))
