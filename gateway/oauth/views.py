@@ -30,7 +30,6 @@ from consent.services import (
     interactive_preview,
     interactive_request_build,
 )
-from consent.services.interactive import DEFAULT_DURATION_DAYS
 from consent.views.decision import decision_context
 from core.errors import GatewayError, HabilitationMissing, ValidationError
 from gateway.oauth.scopes import ATTESTATION_SCOPE_PREFIX, api_client_for
@@ -248,7 +247,7 @@ class GatewayAuthorizationView(AuthorizationView):
                 client=application,
                 attestation_types=slugs,
                 purpose_code=terms.get("purpose") or "",
-                duration_days=terms.get("duration_days") or DEFAULT_DURATION_DAYS,
+                duration_days=terms.get("duration_days"),
                 max_uses=terms.get("max_uses"),
             )
         except HabilitationMissing:
