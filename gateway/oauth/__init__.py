@@ -1,7 +1,8 @@
 """The hardened OAuth 2.0 authorization server, built on django-oauth-toolkit.
 
 `server` narrows oauthlib to the two grants the gateway allows, `validators` adds the scope
-ceiling, exact redirect URIs, code replay detection and the audit of tokens, `scopes` builds the
-dynamic `attestations:<slug>` scopes from the catalogue, `views` holds the authorization page and
-the RFC 8414 metadata document.
+ceiling, exact redirect URIs, code replay detection, the introspection rules and the audit of
+tokens, `scopes` builds the dynamic `attestations:<slug>` scopes from the catalogue, `endpoints`
+holds the token, revocation and introspection endpoints, `views` the authorization page and the
+RFC 8414 metadata document.
 """

@@ -9,6 +9,7 @@ Nothing is cached: a habilitation revoked a second ago is out of the ceiling now
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from oauth2_provider.scopes import BaseScopes
@@ -70,3 +71,15 @@ class GatewayScopes(BaseScopes):
     def get_default_scopes(self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any) -> list[str]:
         # Least privilege: a client that asks for nothing gets nothing.
         return []
+
+
+def introspection_scope(*, scope: str, issued_to_caller: bool, held_slugs: Collection[str]) -> str | None:
+    """What a client introspecting a token may learn of its scope (RFC 7662 §4: the server may
+    answer each protected resource differently): all of it when the token was issued to that
+    client; for a provider's client, the `attestations:<slug>` scopes of the types its organisation
+    holds; None (the token is inactive for it) when neither."""
+    if issued_to_caller:
+        return scope
+    own = [name for name in scope.split() if name.startswith(ATTESTATION_SCOPE_PREFIX)]
+    own = [name for name in own if name.removeprefix(ATTESTATION_SCOPE_PREFIX) in held_slugs]
+    return " ".join(own) or None

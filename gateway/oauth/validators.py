@@ -6,6 +6,8 @@
 - redirect URIs compared as exact strings, always sent, https only (http loopback in demo mode);
 - an authorization code redeemed twice revokes the tokens of its first redemption;
 - token issue and revocation are recorded in the trail in the transaction of the token write;
+- introspection answers the token's own client, or a provider for the scopes of its own types,
+  and never names a citizen;
 - as a resource server, a bearer token is loaded with its client, ApiClient and organisation in one
   query, read afresh on every request (a revoked token or a deactivated organisation is refused on
   the next one).
@@ -29,7 +31,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from consent.models import TokenBinding
 from core.compiled import CompiledQuery
 from gateway.models import AuthorizationCode
-from gateway.oauth.scopes import api_client_for, scope_ceiling
+from gateway.oauth.scopes import api_client_for, introspection_scope, scope_ceiling
 from gateway.services.tokens import (
     client_actor,
     code_replay_revoke,
@@ -38,6 +40,7 @@ from gateway.services.tokens import (
     token_revoked_record,
 )
 from providers.models import ApiClient, Organisation
+from providers.selectors import attestation_type_slugs_held
 
 M = TypeVar("M", bound=Model)
 
@@ -258,6 +261,40 @@ class GatewayOAuth2Validator(OAuth2Validator):
         record.save(update_fields=["redeemed_at", "token_checksums"])
         if record.consent_id is not None:
             TokenBinding.objects.create(access_token=access_token, consent_id=record.consent_id)
+
+    def introspect_token(
+        self, token: str, token_type_hint: str | None, request: Any, *args: Any, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        """RFC 7662 as the gateway answers it: a live token exists for the client it was issued to,
+        and for a provider's client whose organisation holds an attestation type the token's scope
+        names (it sees those scopes only); for anyone else it is inactive (None). Never a citizen
+        identifier (DOT's `username`): whose data a token reaches is the consent's business."""
+        access_token = (
+            AccessToken.objects.select_related("application").filter(token_checksum=token_checksum(token)).first()
+        )
+        if access_token is None or access_token.application is None or access_token.is_expired():
+            return None
+        issued_to_caller = access_token.application_id == request.client.pk
+        caller = api_client_for(request.client)
+        scope = introspection_scope(
+            scope=access_token.scope,
+            issued_to_caller=issued_to_caller,
+            held_slugs=set()
+            if issued_to_caller or caller is None
+            else attestation_type_slugs_held(holder_id=caller.organisation_id),
+        )
+        if scope is None:
+            return None
+        claims: dict[str, Any] = {
+            "scope": scope,
+            "client_id": access_token.application.client_id,
+            "token_type": "Bearer",
+            "exp": int(access_token.expires.timestamp()),
+            "iat": int(access_token.created.timestamp()),
+        }
+        if access_token.resource:
+            claims["aud"] = access_token.resource
+        return claims
 
     def revoke_token(self, token: str, token_type_hint: str | None, request: Any, *args: Any, **kwargs: Any) -> None:
         application_pk = getattr(request.client, "pk", None)

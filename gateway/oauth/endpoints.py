@@ -1,0 +1,86 @@
+"""The endpoints where OAuth clients authenticate: token (RFC 6749 §3.2), revocation (RFC 7009)
+and introspection (RFC 7662).
+
+A failed client authentication answers with the HTTP Basic challenge RFC 6749 §5.2 asks for,
+where oauthlib sends a Bearer one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.oauth2_backends import OAuthLibCore
+from oauth2_provider.views import RevokeTokenView, TokenView
+from oauth2_provider.views.mixins import OAuthLibMixin
+
+BASIC_CHALLENGE = 'Basic realm="oauth", charset="UTF-8"'
+
+
+def oauth_error(status: int, description: str) -> JsonResponse:
+    """An error in the shape OAuth clients parse (RFC 6749 §5.2), never cached."""
+    response = JsonResponse({"error": "invalid_request", "error_description": description}, status=status)
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+class ClientEndpoint(OAuthLibMixin, View):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = super().dispatch(request, *args, **kwargs)
+        if response.status_code == 401:
+            response["WWW-Authenticate"] = BASIC_CHALLENGE
+        return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class GatewayTokenView(ClientEndpoint, TokenView):
+    """`/oauth/token/`: DOT answers the device-code grant before oauthlib sees the request; the
+    gateway has no device flow, so every grant type goes to the (narrowed) oauthlib server."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.authorization_flow_token_response(request)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class GatewayRevokeTokenView(ClientEndpoint, RevokeTokenView):
+    """`/oauth/revoke_token/` (RFC 7009): a client revokes its own tokens."""
+
+
+class IntrospectionCore(OAuthLibCore):
+    """DOT's bridge to oauthlib, with the introspection endpoint DOT's own view does not use."""
+
+    def create_introspect_response(self, request: HttpRequest) -> tuple[dict[str, str], str, int]:
+        uri, http_method, body, headers = self._extract_params(request)
+        response: tuple[dict[str, str], str, int] = self.server.create_introspect_response(
+            uri, http_method, body, headers
+        )
+        return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class GatewayIntrospectView(ClientEndpoint):
+    """`/oauth/introspect/` (RFC 7662) through oauthlib's endpoint and the validator's
+    `introspect_token`. POST only (§2.1): a token in a URL ends up in logs. The caller authenticates
+    as a client; a bearer token with an `introspection` scope (DOT's view) is not accepted."""
+
+    http_method_names = ["post"]
+    oauthlib_backend_class = IntrospectionCore
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        core = self.get_oauthlib_core()
+        assert isinstance(core, IntrospectionCore)
+        headers, body, status = core.create_introspect_response(request)
+        response = HttpResponse(body, status=status)
+        for name, value in headers.items():
+            response[name] = value
+        return response
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = oauth_error(405, "Introspection takes a POST request (RFC 7662 §2.1).")
+        response["Allow"] = "POST"
+        return response
