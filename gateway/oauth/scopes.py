@@ -30,13 +30,17 @@ def static_scopes() -> dict[str, str]:
 
 
 def api_client_for(application: Any) -> ApiClient | None:
-    """The ApiClient of an Application, remembered on the instance for the rest of the request."""
+    """The ApiClient of an Application, remembered on the instance for the rest of the request
+    (read with the Application already when it was loaded with `select_related("api_client__organisation")`)."""
     if application is None or getattr(application, "pk", None) is None:
         return None
     if hasattr(application, "_gateway_api_client"):
         cached: ApiClient | None = application._gateway_api_client
         return cached
-    api_client = ApiClient.objects.select_related("organisation").filter(application_id=application.pk).first()
+    if ApiClient.application.field.remote_field.is_cached(application):
+        api_client = getattr(application, "api_client", None)
+    else:
+        api_client = ApiClient.objects.select_related("organisation").filter(application_id=application.pk).first()
     application._gateway_api_client = api_client
     return api_client
 

@@ -1,7 +1,8 @@
 """The gateway's OAuth2Validator: django-oauth-toolkit's, with the gateway's rules on top.
 
 - only confidential clients linked to an active organisation (ApiClient) exist for the server,
-  and never one with `skip_authorization` (the citizen always sees the consent screen);
+  and never one with `skip_authorization` (the citizen always sees the consent screen); a client
+  id the database could not hold is no client's (`gateway.oauth.inputs`);
 - the scope ceiling (see `gateway.oauth.scopes`) at the authorization and token endpoints;
 - redirect URIs compared as exact strings, always sent, https only (http loopback in demo mode);
 - an authorization code redeemed twice revokes the tokens of its first redemption;
@@ -31,6 +32,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from consent.models import TokenBinding
 from core.compiled import CompiledQuery
 from gateway.models import AuthorizationCode
+from gateway.oauth.inputs import storable
 from gateway.oauth.scopes import api_client_for, introspection_scope, scope_ceiling
 from gateway.services.tokens import (
     client_actor,
@@ -132,12 +134,21 @@ class GatewayOAuth2Validator(OAuth2Validator):
     # --- Clients -----------------------------------------------------------------------------
 
     def _load_application(self, client_id: str, request: Any) -> Application | None:
-        client = super()._load_application(client_id, request)
-        if client is None:
-            return None
+        """The client, with its ApiClient and organisation (one query), if the gateway serves it.
+
+        Replaces DOT's: operators create the clients (no Client ID Metadata Documents), and an id
+        the database could not hold is no client's, where DOT would let the database fail."""
+        client = request.client if isinstance(request.client, Application) else None
+        if client is None or client.client_id != client_id:
+            client = None
+            if isinstance(client_id, str) and storable("client_id", client_id):
+                client = (
+                    Application.objects.select_related("api_client__organisation").filter(client_id=client_id).first()
+                )
         api_client = api_client_for(client)
         if (
-            client.skip_authorization
+            client is None
+            or client.skip_authorization
             or client.client_type != AbstractApplication.CLIENT_CONFIDENTIAL
             or client.authorization_grant_type not in ALLOWED_GRANTS
             or api_client is None
@@ -145,6 +156,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         ):
             request.client = None
             return None
+        request.client = client
         return client
 
     def client_authentication_required(self, request: Any, *args: Any, **kwargs: Any) -> bool:

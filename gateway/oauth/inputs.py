@@ -1,0 +1,67 @@
+"""What the OAuth endpoints take from a client before anything reaches the database.
+
+PostgreSQL's text holds no NUL character, psycopg cannot encode a lone surrogate, and a value
+longer than its column can be neither stored nor matched: no client was ever given one. A parameter
+holding such a value is refused with the error RFC 6749 §5.2 gives for that parameter
+(`invalid_client` for the credentials, `invalid_grant` for a code, `invalid_request` otherwise)
+instead of a database error. The validator applies the rule where it loads a client, for every
+endpoint; `unstorable_parameters_refuse` applies it to every parameter of an authorization or token
+request, as an oauthlib custom validator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oauth2_provider.models import Application, Grant
+from oauthlib.oauth2.rfc6749 import errors
+
+# Longest value of any parameter stored nowhere in particular (URIs, state, scope, verifier).
+MAX_LENGTH = 2000
+
+
+def _column(model: Any, name: str) -> int:
+    max_length: int = model._meta.get_field(name).max_length
+    return max_length
+
+
+# Parameters that are stored or looked up in a column of their own: its length is theirs.
+MAX_LENGTHS = {
+    "client_id": _column(Application, "client_id"),
+    "client_secret": _column(Application, "client_secret"),
+    "code": _column(Grant, "code"),
+    "code_challenge": _column(Grant, "code_challenge"),
+    "code_challenge_method": _column(Grant, "code_challenge_method"),
+    "nonce": _column(Grant, "nonce"),
+}
+
+# The error each parameter calls for when it holds what no client could have been given.
+_ERRORS: dict[str, type[errors.OAuth2Error]] = {
+    "client_id": errors.InvalidClientError,
+    "client_secret": errors.InvalidClientError,
+    "code": errors.InvalidGrantError,
+}
+
+
+def storable(name: str, value: str) -> bool:
+    """Whether the database could hold `value` as the parameter `name`."""
+    if len(value) > MAX_LENGTHS.get(name, MAX_LENGTH) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unstorable_parameters_refuse(request: Any) -> dict[str, Any]:
+    """oauthlib custom validator (pre_auth, pre_token): raises the OAuth error of the first
+    parameter, from the query or the body, that the database could not hold."""
+    for name, value in [*request.uri_query_params, *(request.decoded_body or [])]:
+        if isinstance(value, str) and not storable(name, value):
+            error_class = _ERRORS.get(name, errors.InvalidRequestError)
+            raise error_class(
+                description=f"The {name} parameter holds a NUL, an unpaired surrogate or too many characters.",
+                request=request,
+            )
+    return {}
