@@ -4,14 +4,18 @@ PostgreSQL's text holds no NUL character, psycopg cannot encode a lone surrogate
 longer than its column can be neither stored nor matched: no client was ever given one. A parameter
 holding such a value is refused with the error RFC 6749 §5.2 gives for that parameter
 (`invalid_client` for the credentials, `invalid_grant` for a code, `invalid_request` otherwise)
-instead of a database error. The validator applies the rule where it loads a client, for every
-endpoint; `unstorable_parameters_refuse` applies it to every parameter of an authorization or token
-request, as an oauthlib custom validator.
+instead of a database error. The validator applies the rule where it loads a client and checks a
+secret; `unstorable_parameters_refuse` applies it to every other parameter of an authorization or
+token request, as an oauthlib custom validator.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 from oauth2_provider.models import Application, Grant
 from oauthlib.oauth2.rfc6749 import errors
@@ -65,3 +69,34 @@ def unstorable_parameters_refuse(request: Any) -> dict[str, Any]:
                 request=request,
             )
     return {}
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    client_id: str
+    secret: str | None
+
+
+def presented_credentials(
+    *, authorization: str | None, client_id: str | None, client_secret: str | None
+) -> ClientCredentials | None:
+    """The credentials a client sent as RFC 6749 §2.3.1 lets it: HTTP Basic (each part
+    form-urlencoded first), else client_id and client_secret in the body. A Basic header that does
+    not decode, or whose client id the body contradicts, is no credentials at all: the client must
+    not mix methods."""
+    scheme, _, encoded = (authorization or "").strip().partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        basic_id, colon, basic_secret = decoded.partition(":")
+        if not colon:
+            return None
+        basic_id, basic_secret = unquote_plus(basic_id), unquote_plus(basic_secret)
+        if client_id and client_id != basic_id:
+            return None
+        return ClientCredentials(basic_id, basic_secret)
+    if client_id:
+        return ClientCredentials(client_id, client_secret)
+    return None

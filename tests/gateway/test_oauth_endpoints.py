@@ -1,6 +1,6 @@
-"""The OAuth endpoints where clients authenticate, facing values the database cannot store;
-introspection (RFC 7662) only for the token's own client or the provider of a type it is scoped
-to; and the HTTP Basic challenge on a failed client authentication."""
+"""The OAuth endpoints where clients authenticate, facing values the database cannot store; client
+secrets under a fast keyed hash; introspection (RFC 7662) only for the token's own client or the
+provider of a type it is scoped to; and the HTTP Basic challenge on a failed client authentication."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import Client
 from django.utils import timezone
-from oauth2_provider.models import AccessToken, Grant
+from oauth2_provider.models import AccessToken, Application, Grant
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 from oauthlib.common import Request as OauthlibRequest
 
 from audit.models import AuditEvent, EventType
 from consent.models import Citizen, Consent
+from gateway.oauth.hashers import ClientSecretHasher
 from gateway.oauth.validators import GatewayOAuth2Validator
 from providers.models import Organisation
 from tests.gateway.conftest import QF, REDIRECT_URI, Consumer, basic_auth, login_citizen, pkce_pair
@@ -157,6 +159,63 @@ class TestValuesTheDatabaseCannotStore:
         authorize = OauthlibRequest("https://testserver/oauth/authorize/")
         assert GatewayOAuth2Validator().validate_client_id(SURROGATE, authorize) is False
         assert not AccessToken.objects.exists()
+
+
+class TestClientSecrets:
+    def test_a_new_secret_is_stored_under_a_keyed_hmac(self, client: Client, settings: Any, mairie_client: Consumer):
+        stored = Application.objects.get(pk=mairie_client.application.pk).client_secret
+
+        assert stored.startswith("hmac_sha256$")
+        assert mairie_client.secret not in stored
+        assert mairie_client.token_response(client, "consents:read").status_code == 200
+        # Keyed: under another server key the stored value no longer matches the secret.
+        settings.OAUTH_CLIENT_SECRET_KEY = "another-server-key"
+        assert_invalid_client(mairie_client.token_response(client, "consents:read"))
+        assert AccessToken.objects.count() == 1
+
+    def test_a_pbkdf2_secret_keeps_working_and_is_rehashed_on_its_next_success(
+        self, client: Client, mairie_client: Consumer
+    ):
+        # Stored before the keyed hash (DOT's default hasher; few iterations to keep the test quick).
+        legacy = PBKDF2PasswordHasher().encode(mairie_client.secret, "legacysalt", iterations=1000)
+        Application.objects.filter(pk=mairie_client.application.pk).update(client_secret=legacy)
+
+        wrong = client.post(
+            TOKEN_URL,
+            {"grant_type": "client_credentials"},
+            HTTP_AUTHORIZATION=basic_auth(mairie_client.client_id, "not-the-secret"),
+        )
+        assert_invalid_client(wrong)
+        assert Application.objects.get(pk=mairie_client.application.pk).client_secret == legacy
+
+        assert mairie_client.token_response(client, "consents:read").status_code == 200
+        rehashed = Application.objects.get(pk=mairie_client.application.pk).client_secret
+        assert rehashed.startswith("hmac_sha256$")
+        assert mairie_client.token_response(client, "consents:read").status_code == 200
+        assert Application.objects.get(pk=mairie_client.application.pk).client_secret == rehashed
+        assert tokens_issued() == 2
+
+    def test_a_known_and_an_unknown_client_id_cost_one_hmac_each_and_answer_alike(
+        self, client: Client, mairie_client: Consumer, monkeypatch: pytest.MonkeyPatch
+    ):
+        # Spies, not mocks: the real methods run; the test counts which ones.
+        checked: list[str] = []
+        hmac_verify, pbkdf2_verify = ClientSecretHasher.verify, PBKDF2PasswordHasher.verify
+        monkeypatch.setattr(
+            ClientSecretHasher, "verify", lambda self, p, e: checked.append("hmac") or hmac_verify(self, p, e)
+        )
+        monkeypatch.setattr(
+            PBKDF2PasswordHasher, "verify", lambda self, p, e: checked.append("pbkdf2") or pbkdf2_verify(self, p, e)
+        )
+        data = {"grant_type": "client_credentials"}
+
+        known = client.post(TOKEN_URL, data, HTTP_AUTHORIZATION=basic_auth(mairie_client.client_id, "wrong"))
+        unknown = client.post(TOKEN_URL, data, HTTP_AUTHORIZATION=basic_auth("no-such-client", "wrong"))
+
+        assert checked == ["hmac", "hmac"]
+        assert_invalid_client(known)
+        assert_invalid_client(unknown)
+        assert known.content == unknown.content
 
 
 class TestIntrospection:
