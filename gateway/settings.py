@@ -310,6 +310,13 @@ CONSENT_REQUEST_TTL_DAYS = env_int("CONSENT_REQUEST_TTL_DAYS", 7)
 
 # Requests per minute per OAuth client; Organisation.rate_limit_per_minute overrides it.
 RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 600)
+# Requests per minute to the token, introspection and revocation endpoints, counted apart per
+# client id named (authenticated or not) and per source address (gateway/oauth/endpoints.py).
+OAUTH_RATE_LIMIT_PER_CLIENT = env_int("OAUTH_RATE_LIMIT_PER_CLIENT", 120)
+OAUTH_RATE_LIMIT_PER_ADDRESS = env_int("OAUTH_RATE_LIMIT_PER_ADDRESS", 600)
+# Reverse proxies in front of the gateway that append to X-Forwarded-For: the source address of a
+# request is the one the outermost of them saw. 0: REMOTE_ADDR (any X-Forwarded-For is the client's).
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
 # How long an asynchronous exchange's encrypted result waits to be collected.
 EXCHANGE_RESULT_TTL_SECONDS = env_int("EXCHANGE_RESULT_TTL_SECONDS", 15 * 60)
 

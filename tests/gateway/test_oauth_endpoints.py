@@ -1,13 +1,16 @@
-"""The OAuth endpoints where clients authenticate, facing values the database cannot store; client
-secrets under a fast keyed hash; introspection (RFC 7662) only for the token's own client or the
-provider of a type it is scoped to; and the HTTP Basic challenge on a failed client authentication."""
+"""The OAuth endpoints facing hostile input and load: values the database cannot store, client
+secrets under a fast keyed hash, limits per client id and per source address, and introspection
+(RFC 7662) only for the token's own client or the provider of a type it is scoped to."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import json
+import secrets
+import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -21,6 +24,7 @@ from oauthlib.common import Request as OauthlibRequest
 
 from audit.models import AuditEvent, EventType
 from consent.models import Citizen, Consent
+from core import ratelimit
 from gateway.oauth.hashers import ClientSecretHasher
 from gateway.oauth.validators import GatewayOAuth2Validator
 from providers.models import Organisation
@@ -32,6 +36,12 @@ NUL = "nul\x00byte"
 LONG = "x" * 300
 SURROGATE = "lone\ud800surrogate"
 TOKEN_URL, INTROSPECT_URL, REVOKE_URL = "/oauth/token/", "/oauth/introspect/", "/oauth/revoke_token/"
+
+
+def address() -> str:
+    """A source address of its own (IPv6 documentation range), so that no other test's requests
+    share its per-address count."""
+    return f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"
 
 
 def raw_basic(client_id: str, secret: str) -> str:
@@ -216,6 +226,102 @@ class TestClientSecrets:
         assert_invalid_client(known)
         assert_invalid_client(unknown)
         assert known.content == unknown.content
+
+
+class TestRateLimits:
+    @pytest.fixture(autouse=True)
+    def one_window(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # The limiter counts in one-minute windows of the wall clock: its clock stands still, so
+        # that no test straddles two windows (Redis still counts for real).
+        frozen = time.time()
+        monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: frozen))
+
+    def post_token(self, client: Client, consumer: Consumer, source: str, **extra: str) -> Any:
+        return client.post(
+            TOKEN_URL,
+            {"grant_type": "client_credentials", "scope": "consents:read"},
+            HTTP_AUTHORIZATION=consumer.basic,
+            REMOTE_ADDR=source,
+            **extra,
+        )
+
+    def test_it_limits_each_client_id_whatever_the_address(
+        self, client: Client, settings: Any, mairie: Organisation, make_consumer: Callable[..., Consumer]
+    ):
+        settings.OAUTH_RATE_LIMIT_PER_CLIENT = 2
+        limited_client, other_client = make_consumer(mairie), make_consumer(mairie)
+        source = address()
+
+        statuses = [self.post_token(client, limited_client, address()).status_code for _ in range(2)]
+        limited = self.post_token(client, limited_client, source)
+        other = self.post_token(client, other_client, source)
+
+        assert statuses == [200, 200]
+        assert limited.status_code == 429
+        assert limited.json()["error"] == "invalid_request"
+        assert "error_description" in limited.json()
+        assert 1 <= int(limited["Retry-After"]) <= 60
+        assert limited["Cache-Control"] == "no-store"
+        assert other.status_code == 200
+        # Refused before anything ran: no third token, no third event.
+        assert AccessToken.objects.filter(application=limited_client.application).count() == 2
+        assert tokens_issued() == 3
+
+    def test_wrong_secrets_spend_the_client_ids_quota_too(self, client: Client, settings: Any, mairie_client: Consumer):
+        settings.OAUTH_RATE_LIMIT_PER_CLIENT = 1
+
+        wrong = client.post(
+            TOKEN_URL,
+            {"grant_type": "client_credentials"},
+            HTTP_AUTHORIZATION=basic_auth(mairie_client.client_id, "guess"),
+            REMOTE_ADDR=address(),
+        )
+        right = self.post_token(client, mairie_client, address())
+
+        assert_invalid_client(wrong)
+        assert right.status_code == 429
+        assert not AccessToken.objects.exists()
+
+    def test_it_limits_each_address_across_the_three_endpoints(
+        self, client: Client, settings: Any, mairie_client: Consumer
+    ):
+        settings.OAUTH_RATE_LIMIT_PER_ADDRESS = 3
+        source = address()
+
+        token = self.post_token(client, mairie_client, source)
+        access_token = token.json()["access_token"]
+        introspected = client.post(
+            INTROSPECT_URL, {"token": access_token}, HTTP_AUTHORIZATION=mairie_client.basic, REMOTE_ADDR=source
+        )
+        unknown_client = client.post(
+            REVOKE_URL, {"token": "t"}, HTTP_AUTHORIZATION=basic_auth("nobody", "x"), REMOTE_ADDR=source
+        )
+        limited = client.post(
+            REVOKE_URL, {"token": access_token}, HTTP_AUTHORIZATION=mairie_client.basic, REMOTE_ADDR=source
+        )
+        elsewhere = self.post_token(client, mairie_client, address())
+
+        assert (token.status_code, introspected.status_code, unknown_client.status_code) == (200, 200, 401)
+        assert limited.status_code == 429
+        assert limited.json()["error"] == "invalid_request"
+        assert elsewhere.status_code == 200
+        # The revocation was refused: the first token is still there, beside the one from elsewhere.
+        assert AccessToken.objects.count() == 2
+        assert not AuditEvent.objects.filter(type=EventType.TOKEN_REVOKED).exists()
+
+    def test_behind_trusted_proxies_the_address_they_saw_counts(
+        self, client: Client, settings: Any, mairie_client: Consumer
+    ):
+        settings.OAUTH_RATE_LIMIT_PER_ADDRESS = 1
+        settings.TRUSTED_PROXY_HOPS = 1
+        proxy, alice_address, bob_address = address(), address(), address()
+
+        # The leftmost entries are whatever the client wrote; the proxy appended the last one.
+        first = self.post_token(client, mairie_client, proxy, HTTP_X_FORWARDED_FOR=f"{address()}, {alice_address}")
+        second = self.post_token(client, mairie_client, proxy, HTTP_X_FORWARDED_FOR=f"{address()}, {bob_address}")
+        again = self.post_token(client, mairie_client, proxy, HTTP_X_FORWARDED_FOR=f"{address()}, {alice_address}")
+
+        assert (first.status_code, second.status_code, again.status_code) == (200, 200, 429)
 
 
 class TestIntrospection:
