@@ -23,6 +23,7 @@ from audit.services import Actor
 from consent.models import Consent, ConsentItem
 from consent.services.trail import consent_event_record
 from core.errors import HabilitationMissing, IdempotencyConflict, ValidationError
+from core.text import text_storable
 from providers.models import AttestationType, Habilitation, Organisation, url_origin
 from providers.rules import return_url_allowed
 from providers.selectors import habilitation_in_force
@@ -143,7 +144,11 @@ def consent_request_create(
         return_url=return_url,
         reference=reference,
     )
-    replayed = _replay(client=client, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    # A key the database cannot hold is never looked up: it is refused with the other errors below.
+    key_storable = text_storable(idempotency_key, max_length=MAX_IDEMPOTENCY_KEY)
+    replayed = (
+        _replay(client=client, idempotency_key=idempotency_key, fingerprint=fingerprint) if key_storable else None
+    )
     if replayed is not None:
         return replayed
 
@@ -168,6 +173,8 @@ def consent_request_create(
         error_add(
             errors, "idempotency_key", "too_long", f"The Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} characters."
         )
+    elif not key_storable:
+        error_add(errors, "idempotency_key", "invalid", "The Idempotency-Key holds a NUL or an unpaired surrogate.")
     if errors:
         raise ValidationError("The consent request is not valid.", errors=errors)
 

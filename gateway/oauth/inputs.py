@@ -1,7 +1,8 @@
 """What the OAuth endpoints take from a client before anything reaches the database.
 
 PostgreSQL's text holds no NUL character, psycopg cannot encode a lone surrogate, and a value
-longer than its column can be neither stored nor matched: no client was ever given one. A parameter
+longer than its column can be neither stored nor matched (`core.text`): no client was ever given
+one. A parameter
 holding such a value is refused with the error RFC 6749 §5.2 gives for that parameter
 (`invalid_client` for the credentials, `invalid_grant` for a code, `invalid_request` otherwise)
 instead of a database error. The validator applies the rule where it loads a client and checks a
@@ -19,6 +20,8 @@ from urllib.parse import unquote_plus
 
 from oauth2_provider.models import Application, Grant
 from oauthlib.oauth2.rfc6749 import errors
+
+from core.text import text_storable
 
 # Longest value of any parameter stored nowhere in particular (URIs, state, scope, verifier).
 MAX_LENGTH = 2000
@@ -49,13 +52,7 @@ _ERRORS: dict[str, type[errors.OAuth2Error]] = {
 
 def storable(name: str, value: str) -> bool:
     """Whether the database could hold `value` as the parameter `name`."""
-    if len(value) > MAX_LENGTHS.get(name, MAX_LENGTH) or "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return text_storable(value, max_length=MAX_LENGTHS.get(name, MAX_LENGTH))
 
 
 def unstorable_parameters_refuse(request: Any) -> dict[str, Any]:

@@ -245,6 +245,17 @@ class TestIdempotency:
         assert Consent.objects.count() == 1
         assert consent_events().count() == 1
 
+    @pytest.mark.parametrize(("key", "code"), [("key\x00", "invalid"), ("k" * 201, "too_long")])
+    def test_it_refuses_a_key_the_database_cannot_hold(
+        self, client: Client, mairie_caller: ApiCaller, key: str, code: str
+    ):
+        response = post(client, mairie_caller, body(), **{"Idempotency-Key": key})
+
+        assert response.status_code == 400
+        assert response.json()["code"] == "validation_error"
+        assert [error["code"] for error in response.json()["errors"]["idempotency_key"]] == [code]
+        assert_nothing_created()
+
     def test_it_scopes_keys_per_client(
         self, client: Client, mairie: Organisation, make_caller: Callable[..., ApiCaller]
     ):
