@@ -69,6 +69,10 @@ class ClientEndpoint(OAuthLibMixin, View):
         response = super().dispatch(request, *args, **kwargs)
         if response.status_code == 401:
             response["WWW-Authenticate"] = BASIC_CHALLENGE
+        if isinstance(response, HttpResponse) and response.content and response["Content-Type"] != "application/json":
+            # An error oauthlib raises before a grant runs (a query string on a POST, say) comes
+            # with no content type of its own: every body these endpoints send is JSON.
+            response["Content-Type"] = "application/json"
         return response
 
 

@@ -83,6 +83,18 @@ class TestValuesTheDatabaseCannotStore:
         assert not AccessToken.objects.exists()
         assert tokens_issued() == 0
 
+    @pytest.mark.parametrize("url", [TOKEN_URL, INTROSPECT_URL, REVOKE_URL])
+    def test_a_value_in_the_query_of_a_post_is_invalid_request(self, client: Client, mairie_client: Consumer, url: str):
+        response = client.post(
+            url + "?" + urlencode({"client_id": NUL}),
+            {"grant_type": "client_credentials", "token": "t"},
+            HTTP_AUTHORIZATION=mairie_client.basic,
+        )
+
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_request"
+        assert not AccessToken.objects.exists()
+
     def test_a_secret_in_the_body_is_a_wrong_secret(self, client: Client, mairie_client: Consumer):
         data = {"grant_type": "client_credentials", "client_id": mairie_client.client_id, "client_secret": NUL}
 
