@@ -315,13 +315,10 @@ class GatewayOAuth2Validator(OAuth2Validator):
             return None
         issued_to_caller = access_token.application_id == request.client.pk
         caller = api_client_for(request.client)
-        scope = introspection_scope(
-            scope=access_token.scope,
-            issued_to_caller=issued_to_caller,
-            held_slugs=set()
-            if issued_to_caller or caller is None
-            else attestation_type_slugs_held(holder_id=caller.organisation_id),
-        )
+        held: set[str] = set()
+        if not issued_to_caller and caller is not None:
+            held = attestation_type_slugs_held(holder_id=caller.organisation_id)
+        scope = introspection_scope(scope=access_token.scope, issued_to_caller=issued_to_caller, held_slugs=held)
         if scope is None:
             return None
         claims: dict[str, Any] = {
