@@ -254,7 +254,9 @@ class TestExchange:
         assert response.status_code == 200, response.content
         statements = [query["sql"].split()[0] for query in queries.captured_queries]
         assert statements == ["SELECT", "SELECT", "WITH"]
-        assert "UPDATE" in queries.captured_queries[2]["sql"] and queries.captured_queries[2]["sql"].count("INSERT") == 2
+        assert (
+            "UPDATE" in queries.captured_queries[2]["sql"] and queries.captured_queries[2]["sql"].count("INSERT") == 2
+        )
 
     def test_it_refuses_a_token_of_a_deactivated_organisation_on_the_next_request(
         self, client: Client, mairie_token: str, mairie: Organisation, alice_consent: Consent
