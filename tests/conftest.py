@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings as django_settings
+from django.test import override_settings
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application
 
@@ -41,6 +43,26 @@ class ApiCaller:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+
+# What the product hashes passwords and OAuth client secrets with (Django's default, PBKDF2 with
+# a deliberately slow work factor), kept for the test that checks a stored secret's hash.
+PRODUCTION_PASSWORD_HASHERS = list(django_settings.PASSWORD_HASHERS)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hasher() -> Iterator[None]:
+    """Test runs hash with MD5: each client secret is hashed when the client is created and again
+    when its token is requested, and PBKDF2's work factor would cost a second per client. Tests
+    only; the settings never list MD5."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture
+def production_password_hashers(settings: Any) -> None:
+    """For a test about how secrets are stored: the product's own hashers."""
+    settings.PASSWORD_HASHERS = PRODUCTION_PASSWORD_HASHERS
 
 
 @pytest.fixture(scope="session")
