@@ -21,6 +21,7 @@ from django.conf import settings as django_settings
 from django.test import override_settings
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application
+from pytest_django import DjangoDbBlocker
 
 from consent.models import Citizen
 from consent.services.citizens import citizen_from_person
@@ -28,6 +29,7 @@ from providers.demo import DEMO_CONSUMER, DEMO_CONSUMER_WITHOUT_HABILITATION, ca
 from providers.demodata.population import Population, demo_citizens
 from providers.models import ApiClient, Organisation
 from sandbox.server import SandboxProviderServer, make_server
+from tests.snapshots import RowSnapshot
 
 SANDBOX_TOKEN = "sandbox-test-token"
 
@@ -70,10 +72,22 @@ def population() -> Population:
     return Population()
 
 
-@pytest.fixture
-def catalogue(db: None) -> None:
+def _catalogue_and_habilitations_load() -> None:
     catalogue_load()
     demo_habilitations_load()
+
+
+@pytest.fixture(scope="session")
+def catalogue_snapshot(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> RowSnapshot:
+    """The demo catalogue and the demo habilitations, with the audit events of their approval:
+    loaded once per session through the services, then copied into each test that asks."""
+    with django_db_blocker.unblock():
+        return RowSnapshot.capture(_catalogue_and_habilitations_load)
+
+
+@pytest.fixture
+def catalogue(db: None, catalogue_snapshot: RowSnapshot) -> None:
+    catalogue_snapshot.restore()
 
 
 @pytest.fixture
