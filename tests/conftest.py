@@ -38,6 +38,18 @@ from tests.snapshots import RowSnapshot
 SANDBOX_TOKEN = "sandbox-test-token"
 
 
+# Tests that start costly processes, to leave out of a quick run (`-m "not slow"`).
+SLOW_GROUPS = ("e2e", "celery", "interop", "walkthrough")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "celery_worker" in item.fixturenames:
+            item.add_marker(pytest.mark.celery)
+        if any(item.get_closest_marker(name) for name in SLOW_GROUPS):
+            item.add_marker(pytest.mark.slow)
+
+
 @dataclass
 class ApiCaller:
     """A consumer's OAuth client and one bearer token, ready for `client.get(..., headers=...)`."""
