@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gateway
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install install-dev run test lint typecheck services migrations-check pytest bench sandbox verifier clean
+.PHONY: install install-dev run test lint typecheck services migrations-check pytest messages bench sandbox verifier clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ typecheck: install-dev
 
 migrations-check: install-dev
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+# Refresh the catalogues from the code and templates, then compile them: commit both the .po and
+# the .mo files, so that a fresh clone runs with nothing but Python (needs GNU gettext).
+MESSAGES_IGNORE := --ignore=.venv --ignore=bench --ignore=tests --ignore=var --ignore=staticfiles --ignore=docs
+messages: install
+	DEBUG=1 $(PY) manage.py makemessages --locale=fr --locale=en --extension=html,py --add-location=file --no-obsolete $(MESSAGES_IGNORE)
+	DEBUG=1 $(PY) manage.py compilemessages --locale=fr --locale=en $(MESSAGES_IGNORE)
 
 # One test process per core (pytest-xdist); PYTEST_ARGS adds to or overrides the options, e.g.
 # PYTEST_ARGS="-m 'not slow'", PYTEST_ARGS="tests/audit -n 0" (README, "Tests").

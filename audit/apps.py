@@ -6,6 +6,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
+from django.utils.translation import gettext_lazy as _
 
 
 def allow_test_truncate(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
@@ -23,7 +24,7 @@ def allow_test_truncate(sender: Any, connection: BaseDatabaseWrapper, **kwargs: 
 
 class AuditConfig(AppConfig):
     name = "audit"
-    verbose_name = "Journal d'audit / Audit trail"
+    verbose_name = _("Audit trail")
 
     def ready(self) -> None:
         if settings.AUDIT_ALLOW_TEST_TRUNCATE:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from redis.exceptions import RedisError
 
 from audit.models import AuditEvent, Checkpoint, LogLeaf
 from audit.sealer import (
@@ -33,6 +35,8 @@ from audit.tlog.export import (
 )
 
 CHUNK = 10_000
+
+logger = logging.getLogger(__name__)
 
 
 def export_lines(
@@ -96,23 +100,36 @@ def log_verification_status(*, compute: bool = True) -> dict[str, Any] | None:
 
     Recomputes every leaf from the stored events, so an event changed behind the triggers' back
     shows here. With compute=False, returns the newest cached result, possibly for a smaller size.
+    With the cache unreachable (Redis down), computes without it when allowed, else says the status
+    is unknown (`{"unknown": True}`): the console degrades, it does not fail.
     """
     size = log_size()
     key = f"audit:verification:{size}"
-    result: dict[str, Any] | None = cache.get(key)
+    try:
+        result: dict[str, Any] | None = cache.get(key)
+        last: dict[str, Any] | None = None if compute or result is not None else cache.get("audit:verification:last")
+    except (RedisError, OSError) as exc:
+        logger.warning("Verification cache unreachable (%s)", type(exc).__name__)
+        return _verify(size) if compute else {"unknown": True}
     if result is not None:
         return result
     if not compute:
-        last: dict[str, Any] | None = cache.get("audit:verification:last")
         return last
+    result = _verify(size)
+    try:
+        cache.set(key, result, timeout=24 * 3600)
+        cache.set("audit:verification:last", result, timeout=24 * 3600)
+    except (RedisError, OSError) as exc:
+        logger.warning("Verification cache unreachable (%s)", type(exc).__name__)
+    return result
+
+
+def _verify(size: int) -> dict[str, Any]:
     try:
         report = verify_export(export_lines(to_index=size, checkpoints="all"), log_verifier_key())
-        result = {"ok": True, "tree_size": report.tree_size, "checkpoints": report.checkpoints_checked, "error": ""}
     except VerificationError as exc:
-        result = {"ok": False, "tree_size": size, "index": exc.index, "error": exc.summary()}
-    cache.set(key, result, timeout=24 * 3600)
-    cache.set("audit:verification:last", result, timeout=24 * 3600)
-    return result
+        return {"ok": False, "tree_size": size, "index": exc.index, "error": exc.summary()}
+    return {"ok": True, "tree_size": report.tree_size, "checkpoints": report.checkpoints_checked, "error": ""}
 
 
 def _cell(value: object) -> object:

@@ -15,6 +15,8 @@ class EventType(models.TextChoices):
     EXCHANGE_SUCCEEDED = "exchange.succeeded"
     EXCHANGE_DENIED = "exchange.denied"
     EXCHANGE_FAILED = "exchange.failed"
+    # The consumer collected an asynchronous exchange's result (once; it is wiped then).
+    EXCHANGE_COLLECTED = "exchange.collected"
     CITIZEN_PREVIEWED = "citizen.previewed"
     HABILITATION_SUBMITTED = "habilitation.submitted"
     HABILITATION_CHANGES_REQUESTED = "habilitation.changes_requested"

@@ -3,14 +3,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
 from audit.models import ActorKind, AuditEvent, EventType
+from audit.sealer import seal_after_commit
+from core.compiled import CompiledInsert
 from core.correlation import get_correlation_id
 
 DetailValue = str | int | bool | None
+
+# Every exchange writes one: compiled once (core.compiled), not on every call.
+EVENT_INSERT = CompiledInsert(AuditEvent)
 
 
 @dataclass(frozen=True)
@@ -23,7 +29,7 @@ class Actor:
         return cls(ActorKind.SYSTEM, "system")
 
 
-def event_record(
+def event_row(
     *,
     type: EventType,
     actor: Actor,
@@ -36,34 +42,43 @@ def event_record(
     consent_id: uuid.UUID | None = None,
     exchange_id: uuid.UUID | None = None,
     detail: Mapping[str, DetailValue] | None = None,
-) -> AuditEvent:
-    """Records one event. Must run inside the transaction of the action it records."""
+) -> dict[str, Any]:
+    """The stored values of one event (for `EVENT_INSERT`), the correlation id included."""
+    return {
+        "type": type,
+        "actor_kind": actor.kind,
+        "actor": actor.id,
+        "citizen_ref": citizen_ref,
+        "consumer": consumer,
+        "provider": provider,
+        "attestation_type": attestation_type,
+        "fields": list(fields),
+        "purpose": purpose,
+        "consent_id": consent_id,
+        "exchange_id": exchange_id,
+        "correlation_id": get_correlation_id(),
+        "detail": dict(detail or {}),
+    }
+
+
+def events_recorded() -> None:
+    """Call once events were written in the current transaction (or statement)."""
+    if settings.AUDIT_SEAL_ON_COMMIT:
+        # Embedded default only (no beat): production leaves sealing to the beat task, so the
+        # request path never waits for it.
+        transaction.on_commit(seal_after_commit)
+
+
+def event_record(**facts: Any) -> int:
+    """Records one event (`event_row`'s facts); returns its id. Must run inside the transaction
+    of the action it records."""
     if not transaction.get_connection().in_atomic_block:
         # An event written outside the action's transaction could survive a rolled-back action,
         # or be lost when the action commits.
         raise RuntimeError("event_record must be called inside the action's transaction.atomic block")
-    event = AuditEvent.objects.create(
-        type=type,
-        actor_kind=actor.kind,
-        actor=actor.id,
-        citizen_ref=citizen_ref,
-        consumer=consumer,
-        provider=provider,
-        attestation_type=attestation_type,
-        fields=list(fields),
-        purpose=purpose,
-        consent_id=consent_id,
-        exchange_id=exchange_id,
-        correlation_id=get_correlation_id(),
-        detail=dict(detail or {}),
-    )
-    if settings.AUDIT_SEAL_ON_COMMIT:
-        # Embedded default only (no beat): production leaves sealing to the beat task, so the
-        # request path never waits for it.
-        from audit.sealer import seal_after_commit
-
-        transaction.on_commit(seal_after_commit)
-    return event
+    event_id: int = EVENT_INSERT.run(**event_row(**facts))
+    events_recorded()
+    return event_id
 
 
 # Justifications are free text: kept short, and they must not contain personal data.
@@ -77,7 +92,7 @@ def auditor_search_record(
     filters: Mapping[str, DetailValue],
     justification: str = "",
     export_format: str = "",
-) -> AuditEvent:
+) -> int:
     """Records an auditor's search (or export, with `export_format`) in its own transaction.
 
     The searched citizen reference, if any, goes in the event's citizen_ref, so the citizen sees

@@ -8,14 +8,18 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import logout
+from django.contrib.auth.forms import AuthenticationForm, UsernameField
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from dsfr.forms import DsfrBaseForm
 
 from audit.exports import csv_lines, export_lines, log_verification_status
 from audit.models import ActorKind, EventType
@@ -59,43 +63,36 @@ def auditor_required(view: Callable[..., HttpResponseBase]) -> Callable[..., Htt
     return wrapped
 
 
-class SearchForm(forms.Form):
+class SearchForm(DsfrBaseForm):
     date_from = forms.DateField(
         required=False,
-        label="Du / From",
+        label=pgettext_lazy("a date range", "From"),
         widget=forms.DateInput(attrs={"type": "date"}),
         validators=[validate_trail_date],
     )
     date_to = forms.DateField(
         required=False,
-        label="Au (inclus) / To (included)",
+        label=gettext_lazy("To (included)"),
         widget=forms.DateInput(attrs={"type": "date"}),
         validators=[validate_trail_date],
     )
-    consumer = forms.RegexField(regex=r"^\d{14}$", required=False, label="SIRET du demandeur / Consumer SIRET")
-    provider = forms.RegexField(regex=r"^\d{14}$", required=False, label="SIRET du fournisseur / Provider SIRET")
-    attestation_type = forms.CharField(required=False, max_length=100, label="Type d'attestation / Attestation type")
-    type = forms.ChoiceField(
-        required=False, choices=[("", "—"), *EventType.choices], label="Type d'événement / Event type"
-    )
-    consent_id = forms.UUIDField(required=False, label="Identifiant de consentement / Consent id")
-    citizen_ref = forms.RegexField(
-        regex=r"^[0-9a-f]{64}$", required=False, label="Référence citoyen / Citizen reference"
-    )
+    consumer = forms.RegexField(regex=r"^\d{14}$", required=False, label=gettext_lazy("Consumer SIRET"))
+    provider = forms.RegexField(regex=r"^\d{14}$", required=False, label=gettext_lazy("Provider SIRET"))
+    attestation_type = forms.CharField(required=False, max_length=100, label=gettext_lazy("Attestation type"))
+    type = forms.ChoiceField(required=False, choices=[("", "—"), *EventType.choices], label=gettext_lazy("Event type"))
+    consent_id = forms.UUIDField(required=False, label=gettext_lazy("Consent id"))
+    citizen_ref = forms.RegexField(regex=r"^[0-9a-f]{64}$", required=False, label=gettext_lazy("Citizen reference"))
     justification = forms.CharField(
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="Justification (obligatoire pour une référence citoyen, sans donnée personnelle) / "
-        "Justification (required with a citizen reference, no personal data)",
+        label=gettext_lazy("Justification (required with a citizen reference, no personal data)"),
     )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("citizen_ref") and len((data.get("justification") or "").strip()) < 10:
-            self.add_error(
-                "justification", "Une justification écrite est requise. / A written justification is required."
-            )
+            self.add_error("justification", _("A written justification is required."))
         return data
 
     def filters(self) -> EventFilters:
@@ -141,13 +138,13 @@ def console(request: HttpRequest) -> HttpResponse:
         try:
             page = events_search(filters=filters, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE)
         except ValidationError:
-            form.add_error(None, "Curseur de pagination invalide. / Invalid pagination cursor.")
+            form.add_error(None, _("Invalid pagination cursor."))
     size = log_size()
     status = log_verification_status(compute=size <= INLINE_VERIFY_MAX)
     query = request.GET.copy()
     query.pop("cursor", None)
     context = {
-        "title": "Console d'audit / Audit console",
+        "title": _("Audit console"),
         "form": form,
         "page": page,
         "query": query.urlencode(),
@@ -188,10 +185,18 @@ def console_export_jsonl(request: HttpRequest) -> HttpResponseBase:
     return response
 
 
+class AuditorLoginForm(AuthenticationForm, DsfrBaseForm):
+    # Django's own "Username" reads "Nom d'utilisateur": staff log in with an identifier.
+    username = UsernameField(
+        label=pgettext_lazy("auditor login", "Username"), widget=forms.TextInput({"autofocus": True})
+    )
+
+
 class ConsoleLoginView(LoginView):
     template_name = "audit/login.html"
+    form_class = AuditorLoginForm
     redirect_authenticated_user = False
-    extra_context = {"title": "Connexion auditeur / Auditor login"}
+    extra_context = {"title": gettext_lazy("Auditor login")}
 
     def get_default_redirect_url(self) -> str:
         return reverse("audit:console")
@@ -208,8 +213,23 @@ def statistics(request: HttpRequest) -> HttpResponse:
     until = timezone.now().astimezone(dt.UTC).date()
     since = until - dt.timedelta(days=30)
     rows = exchange_stats_daily(since=since, until=until)
+    # django-dsfr's table: a caption, header cells and rows of plain (escaped) cells.
+    table = {
+        "caption": _("Succeeded exchanges per day"),
+        "header": [_("Date"), _("Attestation type"), _("Consumer (SIRET)"), _("Provider (SIRET)"), _("Count")],
+        "content": [
+            [
+                row["date"],
+                row["attestation_type"],
+                row["consumer"],
+                row["provider"],
+                "<10" if row["suppressed"] else row["count"],
+            ]
+            for row in rows
+        ],
+    }
     return render(
         request,
         "audit/statistics.html",
-        {"title": "Statistiques / Statistics", "rows": rows, "since": since, "until": until},
+        {"title": _("Statistics"), "table": table, "since": since, "until": until},
     )

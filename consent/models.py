@@ -4,6 +4,8 @@ import uuid
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from audit.refs import citizen_ref
 from providers.models import AttestationType, EidasLevel, Habilitation, Organisation
@@ -13,8 +15,8 @@ class Citizen(models.Model):
     """The person behind a login, with the pivot identity providers use to find them."""
 
     class Sex(models.TextChoices):
-        FEMALE = "F", "Féminin / Female"
-        MALE = "M", "Masculin / Male"
+        FEMALE = "F", _("Female")
+        MALE = "M", _("Male")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The identity provider's stable subject identifier ("sub").
@@ -41,12 +43,12 @@ class Citizen(models.Model):
 
 class Consent(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "En attente / Pending"
-        ACTIVE = "active", "Actif / Active"
-        PAUSED = "paused", "Suspendu / Paused"
-        REJECTED = "rejected", "Refusé / Rejected"
-        REVOKED = "revoked", "Retiré / Revoked"
-        EXPIRED = "expired", "Expiré / Expired"
+        PENDING = "pending", pgettext_lazy("a consent", "Pending")
+        ACTIVE = "active", pgettext_lazy("a consent", "Active")
+        PAUSED = "paused", pgettext_lazy("a consent", "Paused")
+        REJECTED = "rejected", pgettext_lazy("a consent", "Rejected")
+        REVOKED = "revoked", pgettext_lazy("a consent", "Withdrawn")
+        EXPIRED = "expired", pgettext_lazy("a consent", "Expired")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Null while pending: the consumer does not know who will open the approval link.
@@ -130,6 +132,24 @@ class TokenBinding(models.Model):
         return f"token {self.access_token_id} → consent {self.consent_id}"
 
 
+class HeldResult(models.Model):
+    """An asynchronous exchange's signed result, encrypted, waiting for its consumer to collect it
+    (once) until `expires_at`. Held under the consent it was made under, so that ending the consent
+    (revoked, paused, expired) drops it in the same transaction: nothing is handed over after."""
+
+    exchange_id = models.UUIDField(primary_key=True)
+    consent = models.ForeignKey(Consent, on_delete=models.CASCADE, related_name="held_results")
+    # AES-256-GCM, the exchange id as associated data (gateway/services/results.py).
+    ciphertext = models.BinaryField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="held_result_expiry")]
+
+    def __str__(self) -> str:
+        return f"held result of exchange {self.exchange_id}"
+
+
 class WebhookDelivery(models.Model):
     """Outbox row: one signed notification of one consent change to one organisation.
 
@@ -147,9 +167,9 @@ class WebhookDelivery(models.Model):
         EXPIRED = "consent.expired"
 
     class Status(models.TextChoices):
-        PENDING = "pending", "En attente / Pending"
-        DELIVERED = "delivered", "Remis / Delivered"
-        FAILED = "failed", "Échec / Failed"
+        PENDING = "pending", pgettext_lazy("a webhook delivery", "Pending")
+        DELIVERED = "delivered", pgettext_lazy("a webhook delivery", "Delivered")
+        FAILED = "failed", pgettext_lazy("a webhook delivery", "Failed")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="webhook_deliveries")

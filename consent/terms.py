@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils.translation import get_language
 
 from consent.models import Consent
 from providers.models import AttestationField, AttestationType, EidasLevel, Habilitation, Organisation
@@ -56,7 +55,7 @@ class Terms:
 
     @property
     def eidas_min_label(self) -> str:
-        return EidasLevel.plain_label(self.eidas_min, english=(get_language() or "fr").startswith("en"))
+        return str(EidasLevel(self.eidas_min).label)
 
     @property
     def withdraw_url(self) -> str:

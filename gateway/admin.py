@@ -29,4 +29,3 @@ class ExchangeAdmin(ReadOnlyAdmin):
     list_filter = ("status", "is_async", "attestation_type")
     list_select_related = ("consumer", "attestation_type")
     search_fields = ("id", "client_id")
-    exclude = ("result_ciphertext",)

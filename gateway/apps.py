@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 from gateway.celery import app as celery_app
 
 
 class GatewayConfig(AppConfig):
     name = "gateway"
-    verbose_name = "Passerelle d'échange / Exchange gateway"
+    verbose_name = _("Exchange gateway")
 
     def ready(self) -> None:
         # Registers every app's tasks in this process too (Celery's autodiscovery is lazy and only

@@ -15,11 +15,12 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     # One message at a time per process: late acks with prefetching would hold tasks hostage.
     worker_prefetch_multiplier=1,
-    # A provider call never legitimately takes minutes; the soft limit lets the task record failure.
-    task_soft_time_limit=60,
-    task_time_limit=90,
     # Redis redelivers unacked messages after this; it must exceed the longest task (time_limit).
-    broker_transport_options={"visibility_timeout": 3600},
+    # A killed worker's work does not wait for it: claims expire and sweeps resume it sooner.
+    # The timeouts keep a call to a broker that is down from holding a request for long: work that
+    # could not be enqueued is found by its sweep.
+    broker_transport_options={"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 10},
+    task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
     # Tasks carry ids only, never personal data; JSON keeps them readable and safe to decode.
     task_serializer="json",
     accept_content=["json"],

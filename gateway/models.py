@@ -35,14 +35,19 @@ class Exchange(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     provider_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     document_sha256 = models.CharField(max_length=64, blank=True)
-    # Asynchronous exchanges only: the signed result, encrypted, until collected or expired.
-    result_ciphertext = models.BinaryField(null=True, blank=True)
-    result_expires_at = models.DateTimeField(null=True, blank=True)
+    # Asynchronous exchanges only: until when the worker running it holds it (None: nobody yet).
+    # A worker killed mid-run leaves a claim that expires; the sweep then runs the exchange again.
+    claimed_until = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["consumer", "-created_at"], name="exchange_consumer_time")]
+        indexes = [
+            models.Index(fields=["consumer", "-created_at"], name="exchange_consumer_time"),
+            models.Index(
+                fields=["created_at"], name="exchange_pending", condition=models.Q(status="pending", is_async=True)
+            ),
+        ]
         constraints = [
             # A retried POST /api/v1/exchanges with the same Idempotency-Key finds the first one.
             models.UniqueConstraint(

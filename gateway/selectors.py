@@ -17,12 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Subquery, UUIDField, Value
+from django.db.models import BigIntegerField, CharField, QuerySet, Subquery, UUIDField, Value
 from django.db.models.functions import Coalesce
 
 from audit.refs import citizen_ref
 from consent.models import Consent, ConsentItem, TokenBinding
 from core.authentication import Caller
+from core.compiled import CompiledQuery
 from providers.adapters.base import Subject, Target
 from providers.models import SLUG_RE, AttestationType, Habilitation
 
@@ -155,27 +156,47 @@ def _bound_consent(access_token_id: int | None) -> Subquery:
     return Subquery(TokenBinding.objects.filter(access_token_id=access_token_id).values("consent_id")[:1])
 
 
+def _grant_query(*, access_token_id: int, consent_id: uuid.UUID, organisation_id: int, slug: str) -> QuerySet[Any, Any]:
+    return (
+        ConsentItem.objects.filter(
+            consent_id=Coalesce(_bound_consent(access_token_id), Value(consent_id, output_field=UUIDField())),
+            consent__consumer_id=organisation_id,
+            attestation_type__slug=slug,
+        )
+        .annotate(bound=_bound_consent(access_token_id))
+        .order_by()
+        .values(
+            "bound",
+            "fields",
+            *(f"consent__{name}" for name in _CONSENT),
+            *(f"consent__citizen__{name}" for name in _CITIZEN),
+            *(f"attestation_type__{name}" for name in (*_TYPE, *_ADAPTER)),
+            *(f"habilitation__{name}" for name in _HABILITATION),
+        )
+    )
+
+
+# The hot path's read, compiled once (core.compiled): building this queryset on every request
+# cost thirty times what running it does.
+_GRANT = CompiledQuery(
+    _grant_query,
+    access_token_id=BigIntegerField(),
+    consent_id=UUIDField(),
+    organisation_id=BigIntegerField(),
+    slug=CharField(),
+)
+
+
 def exchange_grant_get(*, caller: Caller, slug: str, consent_id: uuid.UUID | None) -> Grant:
     """The grant for `caller`'s request of `slug` under `consent_id` (or its token's bound consent)."""
     if not SLUG_RE.match(slug):
         # A malformed slug (a NUL byte, say) is simply unknown, never a database error.
         return Grant(slug, consent_id, None, None, (), None, None)
-    consent_names = [f"consent__{name}" for name in _CONSENT] + [f"consent__citizen__{name}" for name in _CITIZEN]
-    row = (
-        ConsentItem.objects.filter(
-            consent_id=Coalesce(_bound_consent(caller.access_token_id), Value(consent_id, output_field=UUIDField())),
-            consent__consumer_id=caller.organisation_id,
-            attestation_type__slug=slug,
-        )
-        .annotate(bound=_bound_consent(caller.access_token_id))
-        .values(
-            "bound",
-            "fields",
-            *consent_names,
-            *(f"attestation_type__{name}" for name in (*_TYPE, *_ADAPTER)),
-            *(f"habilitation__{name}" for name in _HABILITATION),
-        )
-        .first()
+    row = _GRANT.first(
+        access_token_id=caller.access_token_id,
+        consent_id=consent_id,
+        organisation_id=caller.organisation_id,
+        slug=slug,
     )
     if row is not None:
         return Grant(

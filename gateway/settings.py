@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "oauth2_provider",
     "drf_spectacular",
+    "widget_tweaks",
     "dsfr",
     "core",
     "audit",
@@ -115,6 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.service",
+                "core.context_processors.site_config",
             ],
         },
     },
@@ -125,6 +127,17 @@ DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["OPTIONS"] = {
+        # Parameters sent apart from the SQL (psycopg's server-side binding), so that a statement
+        # run often (the exchange's reads and writes) is prepared once per connection and PostgreSQL
+        # stops parsing and planning it on every request: planning the exchange's join costs more
+        # than running it. Off for a transaction-mode pooler that cannot keep prepared statements
+        # (PgBouncer before 1.21): DATABASE_PREPARED_STATEMENTS=0.
+        "server_side_binding": True,
+        "prepare_threshold": env_int("DATABASE_PREPARE_THRESHOLD", 2)
+        if env_bool("DATABASE_PREPARED_STATEMENTS", True)
+        else None,
+    }
 else:
     SQLITE_FILE = Path(env_str("GATEWAY_SQLITE_FILE", str(BASE_DIR / "var" / "gateway.sqlite3")))
     SQLITE_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -157,10 +170,16 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE") or "celery"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+# A provider call never legitimately takes minutes; the soft limit lets the task record failure,
+# the hard limit kills it (and an asynchronous exchange's claim outlives it: async_exchanges.py).
+CELERY_TASK_SOFT_TIME_LIMIT = 60
+CELERY_TASK_TIME_LIMIT = 90
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Asynchronous results nobody collected are wiped after EXCHANGE_RESULT_TTL_SECONDS.
     "exchange-results-purge": {"task": "gateway.tasks.exchange_results_purge", "schedule": 60.0},
+    # Asynchronous exchanges whose message was lost (broker down) or whose worker died.
+    "exchanges-resume": {"task": "gateway.tasks.exchanges_resume", "schedule": 15.0, "options": {"expires": 14}},
     # The audit sealer: idempotent, one runs at a time (advisory lock); expires so a backlog of
     # beats never piles up behind a slow seal.
     "audit-seal": {"task": "audit.tasks.seal", "schedule": 1.0, "options": {"expires": 5}},
@@ -188,6 +207,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True
+# django-dsfr marks the text given to its tags (alerts, tables…) as safe unless told otherwise.
+DSFR_CONTENT_IS_SAFE = False
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

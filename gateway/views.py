@@ -8,11 +8,13 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core.errors import GatewayError, NotFound, problem_response
-from core.keys import jwks
+from core.jose import jwks
 from gateway.celery import app as celery_app
 
 # Readiness probes must answer quickly even when a dependency hangs.
@@ -77,7 +79,8 @@ def jwks_view(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "gateway/home.html", {"title": "Dites-le-nous une fois"})
+    demo_button = {"url": reverse("consent:demo-login"), "label": _("Demo login")}
+    return render(request, "gateway/home.html", {"title": _("Provide it once"), "demo_button": demo_button})
 
 
 def _wants_problem(request: HttpRequest) -> bool:
@@ -87,10 +90,10 @@ def _wants_problem(request: HttpRequest) -> bool:
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _wants_problem(request):
         return problem_response(NotFound("No resource at this address."), request)
-    return render(request, "error.html", {"title": "Page introuvable", "status": 404}, status=404)
+    return render(request, "error.html", {"title": _("Page not found"), "status": 404}, status=404)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
     if _wants_problem(request):
         return problem_response(GatewayError("An internal error occurred. Quote the correlation id."), request)
-    return render(request, "error.html", {"title": "Erreur interne", "status": 500}, status=500)
+    return render(request, "error.html", {"title": _("Internal error"), "status": 500}, status=500)

@@ -17,6 +17,8 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from audit.models import ActorKind
 from audit.services import Actor
@@ -81,8 +83,8 @@ class AttestationFieldInline(admin.TabularInline):
     extra = 0
     fields = ("position", "name", "label_fr", "label_en", "json_type", "format", "schema")
     ordering = ("position", "name")
-    verbose_name = "Champ / Field"
-    verbose_name_plural = "Champs / Fields"
+    verbose_name = _("Field")
+    verbose_name_plural = _("Fields")
 
 
 @admin.register(AttestationType)
@@ -96,13 +98,13 @@ class AttestationTypeAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = (
         (None, {"fields": ("slug", "holder", "active")}),
-        ("Présentation / Presentation", {"fields": ("title_fr", "title_en", "description_fr", "description_en")}),
+        (_("Presentation"), {"fields": ("title_fr", "title_en", "description_fr", "description_en")}),
         (
-            "Règles / Rules",
+            _("Rules"),
             {"fields": ("subject_kind", "eidas_min", "legal_basis_text", "legal_basis_reference", "purposes")},
         ),
         (
-            "Connecteur / Adapter",
+            _("Adapter"),
             {"fields": ("adapter_kind", "adapter_base_url", "adapter_timeout_ms", "adapter_token_env")},
         ),
     )
@@ -110,12 +112,12 @@ class AttestationTypeAdmin(admin.ModelAdmin):
 
 class HabilitationActionForm(ActionForm):
     reason = forms.CharField(
-        label="Motif (demande de modifications, refus, révocation) / Reason (changes, refusal, revocation)",
+        label=_("Reason (changes, refusal, revocation)"),
         required=False,
         max_length=2000,
     )
     valid_until = forms.DateField(
-        label="Valide jusqu'au (validation) / Valid until (approval)",
+        label=_("Valid until (approval)"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
     )
@@ -183,14 +185,14 @@ class HabilitationAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in Habilitation._meta.fields]
 
-    @admin.action(description="Valider / Approve", permissions=["change"])
+    @admin.action(description=_("Approve"), permissions=["change"])
     def approve(self, request: HttpRequest, queryset: QuerySet[Habilitation]) -> None:
         raw = _form_value(request, "valid_until")
         field = HabilitationActionForm.base_fields["valid_until"]
         try:
             valid_until = field.clean(raw) if raw else None
         except forms.ValidationError:
-            self.message_user(request, "Date de fin invalide / Invalid end date.", messages.ERROR)
+            self.message_user(request, _("Invalid end date."), messages.ERROR)
             return
         actor = _operator(request)
         _apply_each(
@@ -198,22 +200,22 @@ class HabilitationAdmin(admin.ModelAdmin):
             request,
             queryset,
             lambda h: habilitation_approve(habilitation=h, actor=actor, valid_until=valid_until),
-            "Validées / Approved",
+            pgettext("habilitations", "Approved"),
         )
 
-    @admin.action(description="Demander des modifications / Request changes", permissions=["change"])
+    @admin.action(description=_("Request changes"), permissions=["change"])
     def request_changes(self, request: HttpRequest, queryset: QuerySet[Habilitation]) -> None:
         _apply_each_with_reason(
-            self, request, queryset, habilitation_request_changes, "Modifications demandées / Changes requested"
+            self, request, queryset, habilitation_request_changes, pgettext("habilitations", "Changes requested")
         )
 
-    @admin.action(description="Refuser / Refuse", permissions=["change"])
+    @admin.action(description=_("Refuse"), permissions=["change"])
     def refuse(self, request: HttpRequest, queryset: QuerySet[Habilitation]) -> None:
-        _apply_each_with_reason(self, request, queryset, habilitation_refuse, "Refusées / Refused")
+        _apply_each_with_reason(self, request, queryset, habilitation_refuse, pgettext("habilitations", "Refused"))
 
-    @admin.action(description="Révoquer / Revoke", permissions=["change"])
+    @admin.action(description=_("Revoke"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[Habilitation]) -> None:
-        _apply_each_with_reason(self, request, queryset, habilitation_revoke, "Révoquées / Revoked")
+        _apply_each_with_reason(self, request, queryset, habilitation_revoke, pgettext("habilitations", "Revoked"))
 
 
 @admin.register(ApiClient)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ProvidersConfig(AppConfig):
     name = "providers"
-    verbose_name = "Administrations et catalogue / Administrations and catalogue"
+    verbose_name = _("Administrations and catalogue")

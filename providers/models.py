@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from providers.siret import siret_is_valid
 
@@ -55,27 +57,21 @@ def validate_webhook_url(value: str) -> None:
 
 
 class EidasLevel(models.TextChoices):
-    LOW = "eidas1", "eIDAS faible / low"
-    SUBSTANTIAL = "eidas2", "eIDAS substantiel / substantial"
-    HIGH = "eidas3", "eIDAS élevé / high"
+    LOW = "eidas1", _("eIDAS low")
+    SUBSTANTIAL = "eidas2", _("eIDAS substantial")
+    HIGH = "eidas3", _("eIDAS high")
 
     @classmethod
     def rank(cls, level: str) -> int:
         return {"eidas1": 1, "eidas2": 2, "eidas3": 3}.get(level, 0)
 
-    @classmethod
-    def plain_label(cls, level: str, *, english: bool) -> str:
-        """The label in one language: the choice labels carry both for the admin."""
-        french, _, other = str(cls(level).label).partition(" / ")
-        return f"eIDAS {other}" if english else french
-
 
 class Organisation(models.Model):
     class Kind(models.TextChoices):
-        STATE_SERVICE = "state_service", "Service de l'État / State service"
-        LOCAL_AUTHORITY = "local_authority", "Collectivité territoriale / Local authority"
-        SOCIAL_SECURITY = "social_security", "Organisme de sécurité sociale / Social security body"
-        PUBLIC_OPERATOR = "public_operator", "Opérateur public / Public operator"
+        STATE_SERVICE = "state_service", _("State service")
+        LOCAL_AUTHORITY = "local_authority", _("Local authority")
+        SOCIAL_SECURITY = "social_security", _("Social security body")
+        PUBLIC_OPERATOR = "public_operator", _("Public operator")
 
     siret = models.CharField(max_length=14, unique=True, validators=[validate_siret])
     # Short lower-case code used as the prefix of the attestation types it holds (cnaf, dgfip…).
@@ -105,11 +101,11 @@ class Organisation(models.Model):
 
 class AttestationType(models.Model):
     class SubjectKind(models.TextChoices):
-        PERSON = "person", "Personne / Person"
-        COMPANY = "company", "Entreprise / Company"
+        PERSON = "person", _("Person")
+        COMPANY = "company", _("Company")
 
     class AdapterKind(models.TextChoices):
-        DEMO = "demo", "En mémoire (démo) / In-process (demo)"
+        DEMO = "demo", _("In-process (demo)")
         HTTP = "http", "HTTP"
 
     slug = models.CharField(max_length=100, unique=True, validators=[validate_type_slug])
@@ -190,11 +186,11 @@ class Habilitation(models.Model):
     """A consumer's authorisation to ask for one attestation type (the DataPass idea)."""
 
     class Status(models.TextChoices):
-        SUBMITTED = "submitted", "Soumise / Submitted"
-        CHANGES_REQUESTED = "changes_requested", "Modifications demandées / Changes requested"
-        APPROVED = "approved", "Validée / Approved"
-        REFUSED = "refused", "Refusée / Refused"
-        REVOKED = "revoked", "Révoquée / Revoked"
+        SUBMITTED = "submitted", pgettext_lazy("a habilitation", "Submitted")
+        CHANGES_REQUESTED = "changes_requested", pgettext_lazy("a habilitation", "Changes requested")
+        APPROVED = "approved", pgettext_lazy("a habilitation", "Approved")
+        REFUSED = "refused", pgettext_lazy("a habilitation", "Refused")
+        REVOKED = "revoked", pgettext_lazy("a habilitation", "Revoked")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     consumer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="habilitations")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from core.errors import NotFound
+from core.templatetags.localized_fields import localized
 from providers.selectors import attestation_type_get, catalogue_list
 
 
@@ -15,7 +18,7 @@ def catalogue_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "providers/catalogue.html",
-        {"title": "Catalogue des attestations", "attestation_types": catalogue_list()},
+        {"title": _("Attestation catalogue"), "attestation_types": catalogue_list()},
     )
 
 
@@ -25,8 +28,10 @@ def attestation_type_page(request: HttpRequest, slug: str) -> HttpResponse:
         attestation_type = attestation_type_get(slug)
     except NotFound:
         raise Http404("No attestation type has this slug.") from None
+    title = localized(attestation_type, "title")
+    breadcrumb = {"links": [{"url": reverse("catalogue"), "title": _("Catalogue")}], "current": title}
     return render(
         request,
         "providers/attestation_type.html",
-        {"title": attestation_type.title_fr, "attestation_type": attestation_type},
+        {"title": title, "attestation_type": attestation_type, "breadcrumb_data": breadcrumb},
     )

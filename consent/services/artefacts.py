@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consent.models import Consent, ConsentItem
-from core.keys import sign_jws
+from core.jose import sign_jws
 
 ARTEFACT_TYP = "consent+jws"
 RECEIPT_SCHEMA_VERSION = "dlnuf-consent-receipt/1.0"

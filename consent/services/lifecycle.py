@@ -19,7 +19,7 @@ from oauth2_provider.models import RefreshToken
 from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
 from consent import rules
-from consent.models import Citizen, Consent, WebhookDelivery
+from consent.models import Citizen, Consent, HeldResult, WebhookDelivery
 from consent.services.artefacts import consent_artefact_sign
 from consent.services.trail import citizen_actor, consent_event_record, consent_items
 from consent.services.webhooks import webhooks_enqueue
@@ -61,6 +61,12 @@ def _require_owner(consent: Consent, citizen: Citizen) -> None:
     # Selectors already keep other people's consents away; this is the last line.
     if consent.citizen_id != citizen.pk:
         raise NotFound("No such consent.")
+
+
+def _drop_held_results(consent: Consent) -> None:
+    # Results of asynchronous exchanges not collected yet: a consent that stops serving stops
+    # handing them over, in the transition's own transaction.
+    HeldResult.objects.filter(consent=consent).delete()
 
 
 def _save(consent: Consent, now: dt.datetime, *fields: str) -> None:
@@ -157,6 +163,7 @@ def consent_pause(*, consent: Consent, citizen: Citizen) -> Consent:
     consent_event_record(
         type=EventType.CONSENT_PAUSED, actor=citizen_actor(citizen), consent=consent, items=consent_items(consent)
     )
+    _drop_held_results(consent)
     webhooks_enqueue(consent=consent, event_type=Event.PAUSED)
     return consent
 
@@ -196,6 +203,7 @@ def consent_revoke(*, consent: Consent, actor: Actor, reason: str) -> Consent:
         type=EventType.CONSENT_REVOKED, actor=actor, consent=consent, items=items, detail={"reason": reason[:200]}
     )
     _tokens_revoke(consent=consent, actor=actor)
+    _drop_held_results(consent)
     webhooks_enqueue(consent=consent, event_type=Event.REVOKED)
     return consent
 
@@ -244,6 +252,7 @@ def consent_expire_if_due(*, consent: Consent) -> Consent:
         items=consent_items(consent),
         detail={"reason": reason},
     )
+    _drop_held_results(consent)
     webhooks_enqueue(consent=consent, event_type=Event.EXPIRED)
     return consent
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from audit.models import ActorKind, AuditEvent, EventType
+from audit.models import ActorKind, EventType
 from audit.services import Actor, DetailValue, event_record
 from consent.models import Citizen, Consent, ConsentItem
 
@@ -33,7 +33,7 @@ def consent_event_record(
     consent: Consent,
     items: list[ConsentItem],
     detail: Mapping[str, DetailValue] | None = None,
-) -> AuditEvent:
+) -> int:
     slugs = [item.attestation_type.slug for item in items]
     sirets = list(dict.fromkeys(item.attestation_type.holder.siret for item in items))
     if len(items) == 1:

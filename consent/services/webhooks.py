@@ -27,12 +27,10 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidTag
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook as StandardWebhook
@@ -40,6 +38,7 @@ from standardwebhooks import Webhook as StandardWebhook
 from consent.models import Consent, WebhookDelivery
 from core.keys import webhook_signing_keys
 from core.outbound import OutboundError, OutboundRefused, OutboundTimeout, OutboundTooLarge, post
+from core.tasks import enqueue_on_commit
 from providers.models import Organisation
 from providers.services import organisation_webhook_secrets
 
@@ -99,9 +98,9 @@ def webhooks_enqueue(*, consent: Consent, event_type: str) -> list[WebhookDelive
         )
     WebhookDelivery.objects.bulk_create(deliveries)
     for delivery in deliveries:
-        # robust: the change has committed; a broker that is down must not turn it into an error
-        # page. The retry sweep (webhooks_due) sends what was not enqueued.
-        transaction.on_commit(partial(_send_later, delivery.pk), robust=True)
+        # The rows are the outbox: a broker that is down loses only the nudge (logged, never an
+        # error for the committed change), and the retry sweep (webhooks_due) sends them.
+        enqueue_on_commit("consent.tasks.webhook_deliver", str(delivery.pk))
     return deliveries
 
 
@@ -128,13 +127,6 @@ def _payload(*, event: Event, consent: Consent, recipient: Organisation) -> dict
 
 def _rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _send_later(delivery_id: uuid.UUID) -> None:
-    # Imported here: consent.tasks imports the services package, which imports this module.
-    from consent.tasks import webhook_deliver
-
-    webhook_deliver.delay(str(delivery_id))
 
 
 def webhook_body(payload: dict[str, Any]) -> bytes:

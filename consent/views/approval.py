@@ -9,6 +9,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -37,7 +38,7 @@ def _render(
     terms = terms_for_consent(consent)
     citizen = current_citizen(request)
     context = {
-        "title": "Demande de consentement",
+        "title": _("Consent request"),
         "consent": consent,
         "decidable": consent.status == Consent.Status.PENDING,
         "decided_by_me": citizen is not None and consent.citizen_id == citizen.pk,

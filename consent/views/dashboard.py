@@ -8,6 +8,8 @@ import uuid
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -25,12 +27,12 @@ Status = Consent.Status
 
 # The order and headings of the list: what is in force first, what has ended last.
 GROUPS = [
-    (Status.ACTIVE, "Actifs", "Active"),
-    (Status.PAUSED, "Suspendus", "Paused"),
-    (Status.PENDING, "En attente", "Pending"),
-    (Status.REJECTED, "Refusés", "Rejected"),
-    (Status.REVOKED, "Retirés", "Withdrawn"),
-    (Status.EXPIRED, "Expirés", "Expired"),
+    (Status.ACTIVE, pgettext_lazy("consents", "Active")),
+    (Status.PAUSED, pgettext_lazy("consents", "Paused")),
+    (Status.PENDING, pgettext_lazy("consents", "Pending")),
+    (Status.REJECTED, pgettext_lazy("consents", "Rejected")),
+    (Status.REVOKED, pgettext_lazy("consents", "Withdrawn")),
+    (Status.EXPIRED, pgettext_lazy("consents", "Expired")),
 ]
 
 
@@ -40,11 +42,11 @@ GROUPS = [
 def dashboard(request: HttpRequest) -> HttpResponse:
     consents = list(consents_for_citizen(citizen=required_citizen(request)))
     groups = []
-    for status, title_fr, title_en in GROUPS:
+    for status, title in GROUPS:
         members = [consent for consent in consents if consent.status == status]
         if members:
-            groups.append({"status": status, "title_fr": title_fr, "title_en": title_en, "consents": members})
-    return render(request, "consent/dashboard.html", {"title": "Mes consentements", "groups": groups})
+            groups.append({"status": status, "title": title, "consents": members})
+    return render(request, "consent/dashboard.html", {"title": _("My consents"), "groups": groups})
 
 
 def _consent_page(
@@ -55,7 +57,7 @@ def _consent_page(
 
 
 def _detail(request: HttpRequest, consent: Consent, *, error: GatewayError | None = None) -> HttpResponse:
-    return _consent_page(request, consent, "consent/detail.html", "Consentement", error=error)
+    return _consent_page(request, consent, "consent/detail.html", _("Consent"), error=error)
 
 
 @require_GET
@@ -107,7 +109,7 @@ def revoke(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
             error = exc
         else:
             return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
-    return _consent_page(request, consent, "consent/revoke_confirm.html", "Retirer mon consentement", error=error)
+    return _consent_page(request, consent, "consent/revoke_confirm.html", _("Withdraw my consent"), error=error)
 
 
 @require_GET

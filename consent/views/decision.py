@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from consent.auth import current_level, login_url
 from consent.services import PreviewItem
@@ -19,7 +20,7 @@ def display_value(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
-        return "Oui / Yes" if value else "Non / No"
+        return _("Yes") if value else _("No")
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, indent=1)
     return str(value)

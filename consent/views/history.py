@@ -18,7 +18,9 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -26,87 +28,33 @@ from audit.models import ActorKind, EventType
 from audit.selectors import HistoryRow, history_rows_for_citizen, proof_bundle
 from consent.auth import citizen_required, required_citizen
 from consent.views import not_found_as_404
+from core.templatetags.localized_fields import localized, localized_key
 from providers.models import AttestationField, AttestationType, Organisation
 
 PAGE_SIZE = 50
 
 # What happened, as the citizen reads it. {consumer} is the asking administration's name, {what}
-# the data ("votre quotient familial"). Keys: (type, actor kind) first, then the type alone.
-SENTENCES: dict[tuple[str, str], tuple[str, str]] = {
-    (EventType.CONSENT_REQUESTED, ""): (
-        "{consumer} vous a demandé l'accès à {what}",
-        "{consumer} asked you for access to {what}",
-    ),
-    (EventType.CONSENT_APPROVED, ""): (
-        "Vous avez accepté que {consumer} obtienne {what}",
-        "You agreed that {consumer} may obtain {what}",
-    ),
-    (EventType.CONSENT_REJECTED, ""): (
-        "Vous avez refusé que {consumer} obtienne {what}",
-        "You refused to let {consumer} obtain {what}",
-    ),
-    (EventType.CONSENT_PAUSED, ""): (
-        "Vous avez suspendu le consentement donné à {consumer}",
-        "You paused the consent given to {consumer}",
-    ),
-    (EventType.CONSENT_RESUMED, ""): (
-        "Vous avez réactivé le consentement donné à {consumer}",
-        "You resumed the consent given to {consumer}",
-    ),
-    (EventType.CONSENT_REVOKED, ActorKind.CITIZEN): (
-        "Vous avez retiré le consentement donné à {consumer}",
-        "You withdrew the consent given to {consumer}",
-    ),
-    (EventType.CONSENT_REVOKED, ActorKind.CONSUMER): (
-        "{consumer} a mis fin au consentement que vous lui aviez donné",
-        "{consumer} ended the consent you had given it",
-    ),
-    (EventType.CONSENT_REVOKED, ""): (
-        "Le consentement donné à {consumer} a été retiré",
-        "The consent given to {consumer} was withdrawn",
-    ),
-    (EventType.CONSENT_EXPIRED, ""): (
-        "Le consentement donné à {consumer} est arrivé à échéance",
-        "The consent given to {consumer} expired",
-    ),
-    (EventType.EXCHANGE_SUCCEEDED, ""): ("{consumer} a obtenu {what}", "{consumer} obtained {what}"),
-    (EventType.EXCHANGE_DENIED, ""): (
-        "La passerelle a refusé à {consumer} l'accès à {what}",
-        "The gateway refused {consumer} access to {what}",
-    ),
-    (EventType.EXCHANGE_FAILED, ""): (
-        "{consumer} a demandé {what}, mais le fournisseur n'a pas pu répondre",
-        "{consumer} asked for {what}, but the provider could not answer",
-    ),
-    (EventType.CITIZEN_PREVIEWED, ""): (
-        "Vous avez affiché un aperçu de {what}, demandé par {consumer}",
-        "You previewed {what}, requested by {consumer}",
-    ),
-    (EventType.TOKEN_ISSUED, ""): (
-        "{consumer} a reçu un droit d'accès",
-        "{consumer} received an access right",
-    ),
-    (EventType.TOKEN_REVOKED, ""): (
-        "L'accès de {consumer} a été coupé",
-        "{consumer}'s access was cut off",
-    ),
-    (EventType.AUDITOR_SEARCHED, ""): (
-        "Un contrôleur a consulté le journal avec votre référence (justification enregistrée)",
-        "An auditor searched the trail with your reference (justification recorded)",
-    ),
-    (EventType.AUDITOR_EXPORTED, ""): (
-        "Un contrôleur a exporté le journal avec votre référence (justification enregistrée)",
-        "An auditor exported the trail with your reference (justification recorded)",
-    ),
+# the data ("your family quotient"). Keys: (type, actor kind) first, then the type alone.
+SENTENCES: dict[tuple[str, str], Promise] = {
+    (EventType.CONSENT_REQUESTED, ""): _("{consumer} asked you for access to {what}"),
+    (EventType.CONSENT_APPROVED, ""): _("You agreed that {consumer} may obtain {what}"),
+    (EventType.CONSENT_REJECTED, ""): _("You refused to let {consumer} obtain {what}"),
+    (EventType.CONSENT_PAUSED, ""): _("You paused the consent given to {consumer}"),
+    (EventType.CONSENT_RESUMED, ""): _("You resumed the consent given to {consumer}"),
+    (EventType.CONSENT_REVOKED, ActorKind.CITIZEN): _("You withdrew the consent given to {consumer}"),
+    (EventType.CONSENT_REVOKED, ActorKind.CONSUMER): _("{consumer} ended the consent you had given it"),
+    (EventType.CONSENT_REVOKED, ""): _("The consent given to {consumer} was withdrawn"),
+    (EventType.CONSENT_EXPIRED, ""): _("The consent given to {consumer} expired"),
+    (EventType.EXCHANGE_SUCCEEDED, ""): _("{consumer} obtained {what}"),
+    (EventType.EXCHANGE_DENIED, ""): _("The gateway refused {consumer} access to {what}"),
+    (EventType.EXCHANGE_FAILED, ""): _("{consumer} asked for {what}, but the provider could not answer"),
+    (EventType.EXCHANGE_COLLECTED, ""): _("{consumer} collected {what}, prepared for it earlier"),
+    (EventType.CITIZEN_PREVIEWED, ""): _("You previewed {what}, requested by {consumer}"),
+    (EventType.TOKEN_ISSUED, ""): _("{consumer} received an access right"),
+    (EventType.TOKEN_REVOKED, ""): _("{consumer}'s access was cut off"),
+    (EventType.AUDITOR_SEARCHED, ""): _("An auditor searched the trail with your reference (justification recorded)"),
+    (EventType.AUDITOR_EXPORTED, ""): _("An auditor exported the trail with your reference (justification recorded)"),
 }
-
-
-def _english() -> bool:
-    return (get_language() or "fr").startswith("en")
-
-
-def _pick(french: str, english: str) -> str:
-    return english if _english() else french
 
 
 @dataclass(frozen=True)
@@ -151,21 +99,22 @@ def _your(title: str) -> str:
     # "Quotient familial CAF" reads "votre quotient familial CAF"; "RSA…" keeps its capitals.
     if len(title) > 1 and title[0].isupper() and title[1].islower():
         title = title[0].lower() + title[1:]
-    return _pick(f"votre {title}", f"your {title}")
+    return gettext("your {title}").format(title=title)
 
 
 def _what(titles: list[str]) -> str:
     if not titles:
-        return _pick("vos données", "your data")
+        return gettext("your data")
     parts = [_your(title) for title in titles]
     if len(parts) == 1:
         return parts[0]
-    return ", ".join(parts[:-1]) + _pick(" et ", " and ") + parts[-1]
+    return gettext("{first} and {last}").format(first=", ".join(parts[:-1]), last=parts[-1])
 
 
 def _sentence(row: HistoryRow, consumer: str, what: str) -> str:
-    french, english = SENTENCES.get((row.type, row.actor_kind)) or SENTENCES.get((row.type, ""), (row.type, row.type))
-    return _pick(french, english).format(consumer=consumer, what=what)
+    sentence = SENTENCES.get((row.type, row.actor_kind)) or SENTENCES.get((row.type, ""))
+    # An event type this page does not know yet still shows, as its code.
+    return str(sentence).format(consumer=consumer, what=what) if sentence is not None else row.type
 
 
 class _Catalogue:
@@ -198,7 +147,7 @@ class _Catalogue:
         kind = self.types.get(slug)
         if kind is None:
             return slug
-        return str(_pick(kind.title_fr, kind.title_en or kind.title_fr))
+        return str(localized(kind, "title"))
 
     def field_labels(self, row: HistoryRow) -> list[str]:
         labels = []
@@ -209,7 +158,7 @@ class _Catalogue:
             if kind is not None:
                 for field in kind.fields.all():
                     if field.name == field_name:
-                        label = _pick(field.label_fr, field.label_en or field.label_fr)
+                        label = str(localized(field, "label"))
                         break
             labels.append(label)
         return labels
@@ -219,7 +168,7 @@ class _Catalogue:
             kind = self.types.get(slug)
             for purpose in kind.purposes if kind else []:
                 if purpose.get("code") == row.why:
-                    return str(_pick(purpose.get("label_fr", ""), purpose.get("label_en", "")) or row.why)
+                    return str(localized_key(purpose, "label") or row.why)
         return row.why
 
     def providers(self, row: HistoryRow) -> list[NamedOrganisation]:
@@ -274,7 +223,7 @@ def history(request: HttpRequest) -> HttpResponse:
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     context: dict[str, Any] = {
-        "title": "Historique de mes données",
+        "title": gettext("History of my data"),
         "entries": history_entries(rows),
         "next_before": rows[-1].event_id if more else None,
         "paged": before is not None,

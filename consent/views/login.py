@@ -5,6 +5,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from consent.auth import login_citizen, logout_citizen
@@ -25,9 +26,10 @@ def safe_next(request: HttpRequest, candidate: str | None) -> str:
 def login_page(request: HttpRequest) -> HttpResponse:
     level = request.GET.get("level", "")
     context = {
-        "title": "Connexion",
+        "title": _("Log in"),
         "next": safe_next(request, request.GET.get("next")),
         "level": level if level in EidasLevel.values else "",
+        "level_label": EidasLevel(level).label if level in EidasLevel.values else "",
     }
     return render(request, "consent/login.html", context)
 
@@ -51,7 +53,7 @@ def demo_login(request: HttpRequest) -> HttpResponse:
                 "eidas_level": level if level in EidasLevel.values else EidasLevel.SUBSTANTIAL,
             }
         )
-    return render(request, "consent/demo_login.html", {"title": "Connexion de démonstration", "form": form})
+    return render(request, "consent/demo_login.html", {"title": _("Demo login"), "form": form})
 
 
 @require_POST

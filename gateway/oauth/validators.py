@@ -13,18 +13,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import CharField, Model
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from oauth2_provider.models import AbstractApplication, AccessToken, Application
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from consent.models import TokenBinding
+from core.compiled import CompiledQuery
 from gateway.models import AuthorizationCode
 from gateway.oauth.scopes import api_client_for, scope_ceiling
 from gateway.services.tokens import (
@@ -34,6 +37,9 @@ from gateway.services.tokens import (
     token_issued_record,
     token_revoked_record,
 )
+from providers.models import ApiClient, Organisation
+
+M = TypeVar("M", bound=Model)
 
 # Application.authorization_grant_type values, and the grant_type parameters they allow.
 ALLOWED_GRANTS = (AbstractApplication.GRANT_AUTHORIZATION_CODE, AbstractApplication.GRANT_CLIENT_CREDENTIALS)
@@ -41,14 +47,57 @@ ALLOWED_GRANT_TYPES = ("authorization_code", "client_credentials")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
+# What authentication reads of a bearer token's rows (DOT's checks, the caller), by model: the
+# prefix of its columns in the query, and its fields; any other field stays deferred (read on
+# access, as `QuerySet.only` leaves it).
+_BEARER_FIELDS: dict[type[Model], tuple[str, tuple[str, ...]]] = {
+    AccessToken: ("", ("id", "user_id", "application_id", "token_checksum", "expires", "scope", "resource")),
+    Application: ("application__", ("id", "client_id", "name", "client_type", "authorization_grant_type")),
+    ApiClient: ("application__api_client__", ("id", "application_id", "organisation_id", "allowed_scopes")),
+    Organisation: (
+        "application__api_client__organisation__",
+        ("id", "siret", "code", "name", "active", "rate_limit_per_minute"),
+    ),
+}
+
+# Every API request reads its bearer token: one query, compiled once (core.compiled).
+_BEARER = CompiledQuery(
+    lambda checksum: (
+        AccessToken.objects.filter(token_checksum=checksum)
+        .order_by()
+        .values(*(prefix + name for prefix, names in _BEARER_FIELDS.values() for name in names))[:1]
+    ),
+    checksum=CharField(),
+)
+
+
+def _instance(model: type[M], row: dict[str, Any]) -> M | None:
+    """The model instance whose columns `row` holds, None for an unmatched join: `Model.from_db`,
+    Django's own constructor for rows it read (values already converted)."""
+    prefix, names = _BEARER_FIELDS[model]
+    values = [row[prefix + name] for name in names]
+    if values[0] is None:
+        return None
+    return model.from_db(DEFAULT_DB_ALIAS, names, values)
+
+
 def bearer_token_load(token: str) -> AccessToken | None:
-    """The access token presented as a bearer, with its client, the client's ApiClient and
-    organisation, and its user: one query, read afresh on every request."""
-    return (
-        AccessToken.objects.select_related("application__api_client__organisation", "user")
-        .filter(token_checksum=token_checksum(token))
-        .first()
-    )
+    """The access token presented as a bearer, with its client and the client's ApiClient and
+    organisation: one query, read afresh on every request."""
+    row = _BEARER.first(checksum=token_checksum(token))
+    if row is None:
+        return None
+    access_token = _instance(AccessToken, row)
+    application = _instance(Application, row)
+    api_client = _instance(ApiClient, row)
+    organisation = _instance(Organisation, row)
+    assert access_token is not None
+    if application is not None:
+        access_token.application = application
+        if api_client is not None and organisation is not None:
+            api_client.organisation = organisation
+            application.api_client = api_client
+    return access_token
 
 
 def redirect_uri_problem(uri: str) -> str | None:
@@ -174,7 +223,8 @@ class GatewayOAuth2Validator(OAuth2Validator):
         ):
             return bool(super().validate_bearer_token(token, scopes, request))
         request.client = application
-        request.user = access_token.user
+        # Loaded only if read: API callers are organisations' clients, not users (core.authentication).
+        request.user = SimpleLazyObject(lambda: access_token.user)
         request.scopes = access_token.scope.split()
         request.access_token = access_token
         return True

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.forms import AllowForm
 from oauth2_provider.models import Application
@@ -147,7 +148,7 @@ class GatewayAuthorizationView(AuthorizationView):
 
     def form_invalid(self, form: forms.Form) -> HttpResponse:
         error = oauth_errors.InvalidRequestError(description="The authorization form is incomplete or altered.")
-        return self.render_to_response({"error": error, "title": "Demande invalide"}, status=400)
+        return self.render_to_response({"error": error, "title": _("Invalid request")}, status=400)
 
     def form_valid(self, form: AllowForm) -> HttpResponse:
         # Validated before anything is written: an invalid request is answered as OAuth says,
@@ -272,7 +273,7 @@ class GatewayAuthorizationView(AuthorizationView):
         status: int = 200,
     ) -> HttpResponse:
         context = {
-            "title": "Demande d'accès à vos données",
+            "title": _("Request to access your data"),
             "form": form,
             "application": application,
             **decision_context(

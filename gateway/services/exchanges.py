@@ -28,16 +28,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import DateTimeField, F, IntegerField, UUIDField
 from django.utils import timezone
 
 from audit.models import ActorKind, EventType
-from audit.services import Actor, event_record
-from consent.models import Consent
+from audit.services import EVENT_INSERT, Actor, event_row, events_recorded
+from consent.models import Consent, HeldResult
 from consent.services.lifecycle import consent_expire_if_due
 from core.authentication import Caller
+from core.compiled import CompiledChain, CompiledInsert, CompiledUpdate
 from core.errors import ConsentExpired, ConsentRequired, GatewayError, ProviderError, ProviderTimeout, SubjectNotFound
-from core.keys import canonical_payload, sign_jws
+from core.jose import canonical_payload, sign_jws
 from gateway.authorisation import Authorised, Denied, authorise
 from gateway.models import Exchange
 from gateway.selectors import ConsentTerms, TypeTerms, exchange_grant_get
@@ -93,7 +94,15 @@ def _actor(caller: Caller) -> Actor:
     return Actor(ActorKind.CONSUMER, caller.client_id)
 
 
-def _record(
+@dataclass(frozen=True)
+class _Record:
+    """The Exchange row's values (None: no row, the type is unknown) and its event's facts."""
+
+    exchange: dict[str, Any] | None
+    event: dict[str, Any]
+
+
+def _record_of(
     *,
     request: Request,
     attestation_type: TypeTerms | None,
@@ -103,43 +112,34 @@ def _record(
     authorised: Authorised | None = None,
     document: dict[str, Any] | None = None,
     values: dict[str, Any] | None = None,
-) -> None:
-    """Writes the Exchange row (none when the type is unknown) and its audit event. Call inside
-    the transaction of what it records."""
+) -> _Record:
     fields = list(document["fields"]) if document is not None else list(authorised.fields if authorised else ())
     now = timezone.now()
-    row = {
-        "consent_id": consent.id if consent is not None else None,
-        "purpose_code": consent.purpose_code if consent is not None else "",
-        "eidas_level": consent.eidas_level if consent is not None else "",
-        "status": status,
-        "error_code": error_code,
-        "fields": fields,
-        "finished_at": now,
-        "duration_ms": request.elapsed_ms,
-        **(values or {}),
-    }
-    if request.pending is not None:
-        # Compare-and-set: of two runs of the same task, exactly one finishes the row.
-        if not Exchange.objects.filter(pk=request.pending.pk, status=Exchange.Status.PENDING).update(**row):
-            raise ExchangeAlreadyFinished()
-    elif attestation_type is not None:
-        Exchange.objects.create(
-            id=request.exchange_id,
-            consumer_id=request.caller.organisation_id,
-            provider_id=attestation_type.holder_id,
-            attestation_type_id=attestation_type.id,
-            client_id=request.caller.client_id,
-            created_at=now,
-            **row,
-        )
+    row: dict[str, Any] | None = None
+    if request.pending is not None or attestation_type is not None:
+        row = {
+            "consent_id": consent.id if consent is not None else None,
+            "purpose_code": consent.purpose_code if consent is not None else "",
+            "eidas_level": consent.eidas_level if consent is not None else "",
+            "status": status,
+            "error_code": error_code,
+            "fields": fields,
+            "finished_at": now,
+            "duration_ms": request.elapsed_ms,
+            **(values or {}),
+        }
+        if request.pending is None and attestation_type is not None:
+            row.update(
+                id=request.exchange_id,
+                consumer_id=request.caller.organisation_id,
+                provider_id=attestation_type.holder_id,
+                attestation_type_id=attestation_type.id,
+                client_id=request.caller.client_id,
+                created_at=now,
+            )
     citizen = consent.citizen if consent is not None else None
-    event_type = {
-        Exchange.Status.SUCCEEDED: EventType.EXCHANGE_SUCCEEDED,
-        Exchange.Status.DENIED: EventType.EXCHANGE_DENIED,
-    }.get(status, EventType.EXCHANGE_FAILED)  # type: ignore[call-overload]
-    event_record(
-        type=event_type,
+    event = event_row(
+        type=_EVENT_TYPES.get(status, EventType.EXCHANGE_FAILED),
         actor=_actor(request.caller),
         citizen_ref=citizen.ref if citizen is not None else "",
         consumer=request.caller.organisation_siret,
@@ -148,9 +148,67 @@ def _record(
         fields=fields if status == Exchange.Status.SUCCEEDED else (),
         purpose=consent.purpose_code if consent is not None else "",
         consent_id=consent.id if consent is not None else None,
-        exchange_id=request.exchange_id if (request.pending is not None or attestation_type is not None) else None,
+        exchange_id=request.exchange_id if row is not None else None,
         detail={"code": error_code} if error_code else None,
     )
+    return _Record(row, event)
+
+
+_EVENT_TYPES: dict[str, EventType] = {
+    Exchange.Status.SUCCEEDED: EventType.EXCHANGE_SUCCEEDED,
+    Exchange.Status.DENIED: EventType.EXCHANGE_DENIED,
+}
+
+# The exchange's writes, compiled once (core.compiled). A successful synchronous exchange takes
+# one use of the consent (a compare-and-set on what `authorise` saw), inserts its row and its
+# event, all or nothing: one statement on PostgreSQL.
+_USE = CompiledUpdate(
+    lambda consent_id, version, uses, now: Consent.objects.filter(pk=consent_id, version=version, uses=uses),
+    lambda consent_id, version, uses, now: {"uses": F("uses") + 1, "updated_at": now},
+    consent_id=UUIDField(),
+    version=IntegerField(),
+    uses=IntegerField(),
+    now=DateTimeField(),
+)
+_INSERT_EXCHANGE = CompiledInsert(Exchange)
+_SUCCEED = CompiledChain(_USE, _INSERT_EXCHANGE, EVENT_INSERT)
+
+
+def _use_values(authorised: Authorised) -> dict[str, Any]:
+    consent = authorised.consent
+    return {"consent_id": consent.id, "version": consent.version, "uses": consent.uses, "now": timezone.now()}
+
+
+@transaction.atomic
+def _write(request: Request, record: _Record) -> None:
+    """Writes a record in a transaction of its own (denials, failures, asynchronous results)."""
+    if request.pending is not None:
+        # Compare-and-set: of two runs of the same task, exactly one finishes the row.
+        assert record.exchange is not None
+        if not Exchange.objects.filter(pk=request.pending.pk, status=Exchange.Status.PENDING).update(**record.exchange):
+            raise ExchangeAlreadyFinished()
+    elif record.exchange is not None:
+        _INSERT_EXCHANGE.run(**record.exchange)
+    EVENT_INSERT.run(**record.event)
+    events_recorded()
+
+
+def _succeed(request: Request, record: _Record, authorised: Authorised, held: HeldResult | None) -> bool:
+    """Takes the use and writes the record (and an asynchronous exchange's result, held for its
+    consumer), if the consent is still as it was seen."""
+    if request.pending is None:
+        assert record.exchange is not None
+        if not _SUCCEED.run(_use_values(authorised), record.exchange, record.event):
+            return False
+        events_recorded()
+        return True
+    with transaction.atomic():
+        if not _USE.run(**_use_values(authorised)):
+            return False
+        _write(request, record)
+        if held is not None:
+            held.save(force_insert=True)
+    return True
 
 
 def _deny(request: Request, denied: Denied, authorised: Authorised | None = None) -> GatewayError:
@@ -160,39 +218,29 @@ def _deny(request: Request, denied: Denied, authorised: Authorised | None = None
         # The time is up but the stored status does not say so yet: make it say so (its own
         # transaction, its own `consent.expired` event), as every reader of a consent does.
         consent_expire_if_due(consent=Consent.objects.get(pk=denied.consent.id))
-    with transaction.atomic():
-        _record(
-            request=request,
-            attestation_type=denied.type,
-            consent=denied.consent,
-            status=Exchange.Status.DENIED,
-            error_code=error.code,
-            authorised=authorised,
-        )
+    record = _record_of(
+        request=request,
+        attestation_type=denied.type,
+        consent=denied.consent,
+        status=Exchange.Status.DENIED,
+        error_code=error.code,
+        authorised=authorised,
+    )
+    _write(request, record)
     return error
 
 
 def _fail(request: Request, authorised: Authorised, error: GatewayError) -> GatewayError:
-    with transaction.atomic():
-        _record(
-            request=request,
-            attestation_type=authorised.type,
-            consent=authorised.consent,
-            status=Exchange.Status.FAILED,
-            error_code=error.code,
-            authorised=authorised,
-        )
-    return error
-
-
-def _use(authorised: Authorised) -> bool:
-    """Takes one use of the consent if it is still exactly as `authorise` saw it."""
-    consent = authorised.consent
-    return bool(
-        Consent.objects.filter(pk=consent.id, version=consent.version, uses=consent.uses).update(
-            uses=F("uses") + 1, updated_at=timezone.now()
-        )
+    record = _record_of(
+        request=request,
+        attestation_type=authorised.type,
+        consent=authorised.consent,
+        status=Exchange.Status.FAILED,
+        error_code=error.code,
+        authorised=authorised,
     )
+    _write(request, record)
+    return error
 
 
 # --- Delivery --------------------------------------------------------------------------------
@@ -250,21 +298,19 @@ def _serve(request: Request, authorised: Authorised, *, keep_result: bool) -> Ex
         "provider_duration_ms": result.duration_ms,
         "document_sha256": hashlib.sha256(canonical_payload(attestation)).hexdigest(),
     }
-    if keep_result:
-        values.update(result_values(exchange_id=request.exchange_id, attestation=attestation, jws=jws))
     for _ in range(USE_ATTEMPTS):
-        with transaction.atomic():
-            if _use(authorised):
-                _record(
-                    request=request,
-                    attestation_type=authorised.type,
-                    consent=authorised.consent,
-                    status=Exchange.Status.SUCCEEDED,
-                    authorised=authorised,
-                    document=attestation,
-                    values=values,
-                )
-                return ExchangeResult(exchange_id=request.exchange_id, attestation=attestation, jws=jws)
+        record = _record_of(
+            request=request,
+            attestation_type=authorised.type,
+            consent=authorised.consent,
+            status=Exchange.Status.SUCCEEDED,
+            authorised=authorised,
+            document=attestation,
+            values=values,
+        )
+        held = _held(request, authorised, attestation, jws) if keep_result else None
+        if _succeed(request, record, authorised, held):
+            return ExchangeResult(exchange_id=request.exchange_id, attestation=attestation, jws=jws)
         # The consent moved since it was read: decide again on what it is now.
         decision = exchange_decide(request, authorised.consent.id)
         if decision.fields != authorised.fields or decision.citizen != authorised.citizen:
@@ -275,12 +321,14 @@ def _serve(request: Request, authorised: Authorised, *, keep_result: bool) -> Ex
     raise _deny(request, Denied(busy, authorised.type, authorised.consent), authorised)
 
 
-def result_values(*, exchange_id: uuid.UUID, attestation: dict[str, Any], jws: str) -> dict[str, Any]:
-    """What an asynchronous exchange keeps until collected: the result, encrypted, and when it goes."""
-    return {
-        "result_ciphertext": result_encrypt(exchange_id=exchange_id, result={"attestation": attestation, "jws": jws}),
-        "result_expires_at": timezone.now() + dt.timedelta(seconds=settings.EXCHANGE_RESULT_TTL_SECONDS),
-    }
+def _held(request: Request, authorised: Authorised, attestation: dict[str, Any], jws: str) -> HeldResult:
+    """An asynchronous exchange's result, encrypted, held under its consent until collected."""
+    return HeldResult(
+        exchange_id=request.exchange_id,
+        consent_id=authorised.consent.id,
+        ciphertext=result_encrypt(exchange_id=request.exchange_id, result={"attestation": attestation, "jws": jws}),
+        expires_at=timezone.now() + dt.timedelta(seconds=settings.EXCHANGE_RESULT_TTL_SECONDS),
+    )
 
 
 # --- Entry points ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ def record(db: None) -> Callable[..., AuditEvent]:
         kwargs.setdefault("provider", CNAF_SIRET)
         kwargs.setdefault("attestation_type", "cnaf.quotient-familial")
         with transaction.atomic():
-            return event_record(type=type, actor=Actor(ActorKind.CONSUMER, MAIRIE_SIRET), **kwargs)  # type: ignore[arg-type]
+            event_id = event_record(type=type, actor=Actor(ActorKind.CONSUMER, MAIRIE_SIRET), **kwargs)
+        return AuditEvent.objects.get(pk=event_id)
 
     return make

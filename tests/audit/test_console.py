@@ -108,3 +108,43 @@ class TestSearch:
             ("auditor.exported", "csv"),
             ("auditor.exported", "jsonl"),
         ]
+
+
+@pytest.mark.usefixtures("trail")
+class TestCacheDown:
+    """Redis (the cache holding the verification status) down: the console degrades, it does not fail."""
+
+    @pytest.fixture
+    def cache_down(self, settings: Any) -> None:
+        from tests.processes import free_port
+
+        # Nothing listens there: every cache call fails as with Redis stopped.
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            }
+        }
+
+    @pytest.mark.usefixtures("cache_down")
+    def test_it_shows_the_console_and_says_the_status_is_unknown_on_a_big_log(
+        self, client: Client, auditor: User, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Too big to verify while the page loads: the status would come from the cache.
+        monkeypatch.setattr("audit.views.INLINE_VERIFY_MAX", 0)
+        client.force_login(auditor)
+
+        response = client.get(CONSOLE)
+
+        assert response.status_code == 200
+        assert "état de la vérification est inconnu" in response.content.decode()
+
+    @pytest.mark.usefixtures("cache_down")
+    def test_it_still_verifies_a_small_log_without_the_cache(self, client: Client, auditor: User) -> None:
+        client.force_login(auditor)
+
+        response = client.get(CONSOLE)
+
+        assert response.status_code == 200
+        page = response.content.decode()
+        assert "Vérification complète réussie jusqu'à la taille 3." in page and "inconnu" not in page

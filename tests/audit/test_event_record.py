@@ -19,7 +19,7 @@ class Boom(Exception):
 class TestEventRecord:
     def test_it_records_one_event_with_the_actions_facts(self) -> None:
         with transaction.atomic():
-            event = event_record(
+            event_id = event_record(
                 type=EventType.CONSENT_APPROVED,
                 actor=Actor(ActorKind.CITIZEN, ALICE_REF),
                 citizen_ref=ALICE_REF,
@@ -29,7 +29,7 @@ class TestEventRecord:
             )
 
         stored = AuditEvent.objects.get()
-        assert stored.pk == event.pk
+        assert stored.pk == event_id
         assert (stored.type, stored.citizen_ref, stored.fields, stored.detail) == (
             "consent.approved",
             ALICE_REF,

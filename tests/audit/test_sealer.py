@@ -87,7 +87,7 @@ class TestSealerConcurrency:
         def slow_action() -> None:
             try:
                 with transaction.atomic():
-                    late.append(event_record(type=EventType.CONSENT_EXPIRED, actor=actor).pk)
+                    late.append(event_record(type=EventType.CONSENT_EXPIRED, actor=actor))
                     started.set()
                     release.wait(10)
             finally:
@@ -98,7 +98,7 @@ class TestSealerConcurrency:
         assert started.wait(10)
         with transaction.atomic():
             early = event_record(type=EventType.CONSENT_EXPIRED, actor=actor)
-        assert early.pk > late[0]
+        assert early > late[0]
 
         first = log_seal()
         release.set()
@@ -108,7 +108,7 @@ class TestSealerConcurrency:
         assert first is not None and first.tree_size == 1
         assert second is not None and second.tree_size == 2
         order = list(LogLeaf.objects.order_by("index").values_list("event_id", flat=True))
-        assert order == [early.pk, late[0]]
+        assert order == [early, late[0]]
 
     def test_it_lets_only_one_of_two_concurrent_sealers_sign(self) -> None:
         from audit.models import ActorKind

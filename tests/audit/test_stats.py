@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -43,8 +44,9 @@ class TestStats:
 
     def test_the_page_shows_the_same(self, client: Client) -> None:
         page = client.get("/statistiques/").content.decode()
+        cells = re.findall(r"<td>\s*(.*?)\s*</td>", page)
 
-        assert "<td>12</td>" in page and "<td>&lt;10</td>" in page and "<td>3</td>" not in page
+        assert "12" in cells and "&lt;10" in cells and "3" not in cells
 
     @pytest.mark.parametrize("query", [{"until": "9999-12-31"}, {"until": "0001-01-10"}, {"since": "0001-01-01"}])
     def test_a_date_out_of_range_is_400_not_an_overflow(self, client: Client, query: dict[str, str]) -> None:

@@ -46,7 +46,7 @@ def record_exchange(mairie: Organisation, cnaf: Organisation) -> Callable[..., A
 
     def make(citizen: Citizen, consent: Consent | None = None) -> AuditEvent:
         with transaction.atomic():
-            return event_record(
+            event_id = event_record(
                 type=EventType.EXCHANGE_SUCCEEDED,
                 actor=Actor(ActorKind.CONSUMER, mairie.siret),
                 citizen_ref=citizen.ref,
@@ -57,6 +57,7 @@ def record_exchange(mairie: Organisation, cnaf: Organisation) -> Callable[..., A
                 purpose="tarification-sociale",
                 consent_id=consent.pk if consent else None,
             )
+        return AuditEvent.objects.get(pk=event_id)
 
     return make
 

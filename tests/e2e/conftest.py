@@ -49,6 +49,18 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+@pytest.fixture
+def script_errors(page: Page) -> list[str]:
+    """What the page's scripts report as broken: console errors and uncaught exceptions, with the
+    address they happened on."""
+    errors: list[str] = []
+    page.on(
+        "console", lambda message: errors.append(f"{page.url}: {message.text}") if message.type == "error" else None
+    )
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+    return errors
+
+
 # --- Journeys: shared steps and checks -----------------------------------------------------------
 
 

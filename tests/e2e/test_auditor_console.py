@@ -54,7 +54,7 @@ def console_login(page: Page, live_server: LiveServer, username: str) -> None:
 @pytest.mark.usefixtures("trail")
 class TestAuditorConsole:
     def test_an_auditor_searches_by_event_type_and_the_search_is_recorded(
-        self, page: Page, live_server: LiveServer
+        self, page: Page, live_server: LiveServer, script_errors: list[str]
     ) -> None:
         staff("inspectrice", auditor=True)
 
@@ -62,7 +62,7 @@ class TestAuditorConsole:
         expect(page).to_have_url(f"{live_server.url}/audit/console/")
         expect(page.get_by_role("heading", level=1)).to_have_text("Console d'audit")
         expect(page.locator("#content").first).to_contain_text("Vérification complète réussie")
-        page.get_by_label("Type d'événement / Event type").select_option("exchange.succeeded")
+        page.get_by_label("Type d'événement").select_option("exchange.succeeded")
         page.get_by_role("button", name="Rechercher").click()
 
         rows = page.locator("table tbody tr")
@@ -73,6 +73,7 @@ class TestAuditorConsole:
         assert (searched.actor_kind, searched.actor) == (ActorKind.AUDITOR, "inspectrice")
         assert searched.detail["type"] == "exchange.succeeded"
         assert searched.citizen_ref == ""
+        assert script_errors == []
 
     def test_a_logged_in_user_outside_the_auditor_group_gets_403(self, page: Page, live_server: LiveServer) -> None:
         staff("operateur", auditor=False)

@@ -63,7 +63,7 @@ def assert_accessible(page: Page) -> None:
 
 class TestConsentJourney:
     def test_a_citizen_approves_previews_manages_and_proves(
-        self, page: Page, live_server: LiveServer, mairie_caller: ApiCaller
+        self, page: Page, live_server: LiveServer, mairie_caller: ApiCaller, script_errors: list[str]
     ) -> None:
         consent, approval = request_consent(live_server, mairie_caller, [QF])
 
@@ -155,6 +155,7 @@ class TestConsentJourney:
         bundle["event"]["actor_kind"] = "consumer"
         with pytest.raises(VerificationError):
             verify_bundle(bundle, log_verifier_key())
+        assert script_errors == []
 
     def test_a_login_level_too_low_gets_a_clear_message_and_no_approve_button(
         self, page: Page, live_server: LiveServer, mairie_caller: ApiCaller

@@ -47,7 +47,7 @@ def pkce_pair() -> tuple[str, str]:
 
 class TestInteractiveConsent:
     def test_a_citizen_consents_on_the_authorize_page_and_the_client_gets_the_attestation(
-        self, page: Page, live_server: LiveServer, mairie_web: NewClient
+        self, page: Page, live_server: LiveServer, mairie_web: NewClient, script_errors: list[str]
     ) -> None:
         client_id = mairie_web.application.client_id
         verifier, challenge = pkce_pair()
@@ -88,6 +88,8 @@ class TestInteractiveConsent:
         expect(page.get_by_role("table")).to_be_visible()
         assert accessibility_problems(page) == []
         assert not Consent.objects.exists()
+        # The consent screen's scripts ran cleanly before the browser left for the client.
+        assert script_errors == []
 
         with page.expect_request(re.compile(r"^https://client\.example\.fr/callback")) as callback:
             page.get_by_role("button", name="J'accepte").click()

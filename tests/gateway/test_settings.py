@@ -75,7 +75,7 @@ class TestSettings:
         assert "System check identified no issues" in result.stdout
 
     def test_it_refuses_to_generate_signing_keys_in_production(self, tmp_path: Path) -> None:
-        code = "import django; django.setup(); from core.keys import jwks; jwks()"
+        code = "import django; django.setup(); from core.jose import jwks; jwks()"
         result = run_python({**PRODUCTION_ENV, "GATEWAY_KEYS_DIR": str(tmp_path)}, "-c", code)
         assert result.returncode != 0
         assert "does not exist. Provide it" in result.stderr
