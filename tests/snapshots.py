@@ -8,7 +8,8 @@ identifiers, same values, the same audit events), with their timestamps moved fo
 load had just run. Tests that do not ask for the rows never see them.
 
 The identifiers are safe to reuse: the load drew them from the sequences, which never hand them
-out again (sequences ignore rollbacks, and Django's test flush does not reset them).
+out again (sequences ignore rollbacks, and Django's test flush does not reset them); should a test
+reset the sequences, `restore` moves each past the identifiers it wrote.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class TableRows:
     columns: tuple[str, ...]
     # Timestamp columns: moved by the time elapsed since the capture.
     moved: frozenset[str]
+    # Columns filled by a sequence, with the sequence's name.
+    sequences: tuple[tuple[str, str], ...]
     # The rows as a JSON array of objects (PostgreSQL's to_jsonb of each row), in physical order.
     rows: str
 
@@ -58,7 +61,8 @@ class RowSnapshot:
             captured = []
             for table in written:
                 cursor.execute(
-                    "SELECT column_name, data_type FROM information_schema.columns"
+                    "SELECT column_name, data_type, pg_get_serial_sequence(quote_ident(table_name), column_name)"
+                    " FROM information_schema.columns"
                     " WHERE table_schema = current_schema() AND table_name = %s ORDER BY ordinal_position",
                     [table],
                 )
@@ -67,8 +71,9 @@ class RowSnapshot:
                 captured.append(
                     TableRows(
                         table=table,
-                        columns=tuple(name for name, _ in described),
-                        moved=frozenset(name for name, kind in described if kind == "timestamp with time zone"),
+                        columns=tuple(name for name, _, _ in described),
+                        moved=frozenset(name for name, kind, _ in described if kind == "timestamp with time zone"),
+                        sequences=tuple((name, sequence) for name, _, sequence in described if sequence),
                         rows=cursor.fetchone()[0],
                     )
                 )
@@ -91,6 +96,13 @@ class RowSnapshot:
                     f' FROM jsonb_populate_recordset(NULL::"{table.table}", %(rows)s::jsonb) AS r',
                     {"shift": shift, "rows": table.rows},
                 )
+                for column, sequence in table.sequences:
+                    top = f'SELECT max("{column}") AS top FROM "{table.table}"'  # noqa: S608
+                    cursor.execute(
+                        f"SELECT setval(%(sequence)s, top) FROM ({top}) AS t"  # noqa: S608
+                        " WHERE top > coalesce(pg_sequence_last_value(%(sequence)s::regclass), 0)",
+                        {"sequence": sequence},
+                    )
 
 
 def _counts(cursor: CursorWrapper, tables: list[str]) -> dict[str, int]:
