@@ -153,11 +153,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Redis: broker, rate-limit counters and cache. Absent, Celery runs tasks eagerly in-process.
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Lets several deployments (or parallel test processes) share one Redis database.
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX"),
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# The queue tasks are sent to and workers consume; one per deployment (or test process) sharing a broker.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE") or "celery"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -22,6 +22,7 @@ def create(*args: str) -> dict[str, object]:
 
 
 class TestCreateClient:
+    @pytest.mark.usefixtures("production_password_hashers")
     def test_it_prints_a_secret_that_works_once_and_stores_only_its_hash(
         self, client: Client, mairie: Organisation
     ) -> None:
