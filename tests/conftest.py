@@ -63,17 +63,18 @@ class ApiCaller:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-# What the product hashes passwords and OAuth client secrets with (Django's default, PBKDF2 with
-# a deliberately slow work factor), kept for the test that checks a stored secret's hash.
+# What the product hashes passwords with (PBKDF2, a deliberately slow work factor) and OAuth client
+# secrets (a keyed HMAC), kept for the tests that check a stored hash.
 PRODUCTION_PASSWORD_HASHERS = list(django_settings.PASSWORD_HASHERS)
 
 
 @pytest.fixture(autouse=True, scope="session")
 def fast_password_hasher() -> Iterator[None]:
-    """Test runs hash with MD5: each client secret is hashed when the client is created and again
-    when its token is requested, and PBKDF2's work factor would cost a second per client. Tests
-    only; the settings never list MD5."""
-    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+    """Test runs hash users' passwords with MD5 (PBKDF2's work factor would cost a second per user);
+    OAuth client secrets keep the product's own keyed hash, which is fast. Tests only; the settings
+    never list MD5."""
+    hashers = ["django.contrib.auth.hashers.MD5PasswordHasher", "gateway.oauth.hashers.ClientSecretHasher"]
+    with override_settings(PASSWORD_HASHERS=hashers):
         yield
 
 

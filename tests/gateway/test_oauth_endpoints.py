@@ -59,6 +59,7 @@ class TestClientSecrets:
         assert_invalid_client(mairie_client.token_response(client, "consents:read"))
         assert AccessToken.objects.count() == 1
 
+    @pytest.mark.usefixtures("production_password_hashers")
     def test_a_pbkdf2_secret_keeps_working_and_is_rehashed_on_its_next_success(
         self, client: Client, mairie_client: Consumer
     ):
