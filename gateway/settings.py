@@ -62,6 +62,9 @@ DEMO_MODE = env_bool("GATEWAY_DEMO", DEBUG)
 
 SECRET_KEY = env_secret("SECRET_KEY", dev_default="dev-only-insecure-secret-key-" + "x" * 40)
 AUDIT_HMAC_KEY = env_secret("AUDIT_HMAC_KEY", dev_default="dev-only-insecure-audit-hmac-key")
+# Key of the personal data encrypted at rest (core.fields: the citizens' pivot identity). Its own
+# secret lets SECRET_KEY rotate without losing the identities behind active consents.
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY") or SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 GATEWAY_BASE_URL = env_str("GATEWAY_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
