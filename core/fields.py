@@ -24,7 +24,7 @@ from core.encryption import decrypt, encrypt
 PURPOSE = "model-field"
 
 
-class EncryptedField(models.Field):  # type: ignore[type-arg]
+class EncryptedField(models.Field):
     """The common part; subclasses say how a value becomes bytes and back."""
 
     empty_values = [None, ""]
@@ -51,13 +51,12 @@ class EncryptedField(models.Field):  # type: ignore[type-arg]
             value = self.get_prep_value(value)
         if value is None:
             return None
-        ciphertext = encrypt(
+        return encrypt(
             self.to_bytes(value),
             purpose=PURPOSE,
             associated_data=self.associated_data,
             secret=settings.FIELD_ENCRYPTION_KEY,
         )
-        return connection.Database.Binary(ciphertext)
 
     def from_db_value(self, value: Any, expression: Any, connection: BaseDatabaseWrapper) -> Any:
         if value is None:
