@@ -17,6 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("connexion/franceconnect/", login.oidc_start, name="oidc-start"),
     path("connexion/<slug:provider>/retour/", login.oidc_callback, name="oidc-callback"),
     path("deconnexion/", login.logout, name="logout"),
+    path("deconnexion/fin/", login.logout_done, name="logout-done"),
     path("consentements/demandes/<uuid:consent_id>/", approval.approval, name="approval"),
     path("consentements/demandes/<uuid:consent_id>/apercu/", approval.approval_preview, name="approval-preview"),
     path("consentements/demandes/<uuid:consent_id>/accepter/", approval.approval_approve, name="approval-approve"),

@@ -1,5 +1,5 @@
 """The citizen's login: through FranceConnect (or FranceConnect+, for a higher level), or the demo
-login in demo mode."""
+login in demo mode; and the logout, here and at the provider."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from consent.services.citizens import (
     identity_from_claims,
 )
 from core.login_failures import login_failure_response
-from core.oidc import LoginFailed, Provider, authorization_complete, authorization_url
+from core.oidc import LoginFailed, Provider, authorization_complete, authorization_url, logout_complete, logout_url
 from providers.models import EidasLevel
 from providers.rules import eidas_satisfies
 
@@ -131,5 +131,26 @@ def demo_login(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
-    logout_citizen(request)
-    return HttpResponseRedirect(reverse("home"))
+    """Logs out here, then at the provider (RP-initiated logout) when the login came from one."""
+    ended = logout_citizen(request)
+    config = citizen_provider(ended.provider) if ended else None
+    if ended is not None and config is not None:
+        url = logout_url(
+            request,
+            config,
+            id_token=ended.id_token,
+            post_logout_redirect_uri=request.build_absolute_uri(reverse("consent:logout-done")),
+        )
+        if url:
+            return HttpResponseRedirect(url)
+    return HttpResponseRedirect(reverse("consent:logout-done"))
+
+
+@require_GET
+@never_cache
+def logout_done(request: HttpRequest) -> HttpResponse:
+    """Back from the provider's logout (or straight from ours): the citizen is logged out."""
+    at_provider = "state" in request.GET and any(
+        logout_complete(request, config) for config in filter(None, map(citizen_provider, CITIZEN_PROVIDERS))
+    )
+    return render(request, "consent/logged_out.html", {"title": _("You are logged out"), "at_provider": at_provider})

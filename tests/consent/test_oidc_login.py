@@ -13,7 +13,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
+import requests
 from django.test import Client
+from django.utils import timezone
 
 from audit.models import AuditEvent, EventType
 from consent.auth import SESSION_LEVEL, SESSION_SEEN
@@ -247,6 +249,40 @@ class TestStepUp:
         assert (consent.status, consent.eidas_level) == (Consent.Status.ACTIVE, "eidas2")
         assert consent.citizen is not None and consent.citizen.issuer == oidc.issuers["franceconnect_plus"]
         assert failures() == []
+
+
+class TestLogout:
+    def test_logging_out_ends_the_session_here_and_at_the_provider(self, browser: Client, oidc: OidcServers) -> None:
+        provider_browser = requests.Session()
+        authorization = start(browser)
+        browser.get(callback_path(oidc.authorize(authorization, "demo0", session=provider_browser)))
+        citizen = Citizen.objects.get()
+
+        response = browser.post("/deconnexion/")
+
+        end_session = urlsplit(response["Location"])
+        query = parse_qs(end_session.query)
+        assert response["Location"].startswith(oidc.issuers["franceconnect"] + "/session/end?")
+        assert query["post_logout_redirect_uri"] == ["http://localhost/deconnexion/fin/"]
+        assert query["id_token_hint"][0].count(".") == 2 and query["state"][0]
+        back = oidc.follow(response["Location"], session=provider_browser)
+        assert parse_qs(urlsplit(back).query)["state"] == query["state"]
+        page = html.unescape(browser.get(callback_path(back)).content.decode())
+        assert "Vous êtes déconnecté(e) de la passerelle et de votre fournisseur d'identité." in page
+        assert browser.get(DASHBOARD)["Location"].startswith("/connexion/")
+        citizen.refresh_from_db()
+        assert citizen.session_until is not None and citizen.session_until <= timezone.now()
+        # The provider forgot the session too: it asks who is there again.
+        interaction = provider_browser.get(start(browser), timeout=10)
+        assert 'name="login"' in interaction.text
+
+    def test_a_demo_login_logs_out_here_only(self, browser: Client) -> None:
+        browser.post("/connexion/demo/", {"citizen": 0, "eidas_level": "eidas2", "next": ""})
+
+        response = browser.post("/deconnexion/")
+
+        assert response["Location"] == "/deconnexion/fin/"
+        assert browser.get(DASHBOARD).status_code == 302
 
 
 class TestIdleTimeout:
