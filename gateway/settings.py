@@ -187,6 +187,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Webhook retries (consent/services/webhooks.py), and first sends whose message was lost.
     "webhooks-retry-due": {"task": "consent.tasks.webhooks_retry_due", "schedule": 30.0, "options": {"expires": 25}},
     "audit-verify": {"task": "audit.tasks.verify", "schedule": 300.0},
+    # Pivot identities of citizens with neither a session nor a live consent (consent.services.citizens).
+    "citizens-identity-erase": {
+        "task": "consent.tasks.citizens_identity_erase",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [

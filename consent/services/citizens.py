@@ -1,30 +1,37 @@
-"""Citizens: who logs in, and the pivot identity their provider vouches for.
+"""Citizens: who logs in, the pivot identity kept while it serves, and its erasure afterwards.
 
 A citizen is their identity provider's (issuer, `sub`). The pivot identity (birth name, given
-names, date and place of birth, sex) is what providers find people by: it arrives with each login
-and is stored encrypted (core.fields).
+names, date and place of birth, sex) is what providers find people by: it arrives with each login,
+is stored encrypted (core.fields) and only while the citizen has a session or a consent that
+exchanges may still use (pending, active or paused); then the beat erases it, and says so in the
+trail (`citizen.identity_erased`). A later login brings it back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
-from consent.models import Citizen
+from consent.models import Citizen, Consent
 from core.oidc import LoginFailed
 from providers.adapters.base import Subject
 from providers.adapters.demo import demo_population
 from providers.demodata.population import Person, demo_citizens
 
 DEMO_SUBJECT_PREFIX = "demo-"
+# Consents whose exchanges (or decision) still need the citizen's pivot identity.
+LIVE_STATUSES = (Consent.Status.PENDING, Consent.Status.ACTIVE, Consent.Status.PAUSED)
+ERASE_BATCH = 500
 
 # FranceConnect's pivot identity (identite_pivot scope): COG codes are five characters (Corsica's
 # 2A/2B included); a country of birth is 99xxx, France being 99100.
@@ -140,6 +147,58 @@ def citizen_session_end(*, citizen: Citizen) -> None:
     now = timezone.now()
     Citizen.objects.filter(pk=citizen.pk).update(session_until=now)
     citizen.session_until = now
+
+
+def _erasable(now: dt.datetime) -> QuerySet[Citizen]:
+    live = Consent.objects.filter(citizen=OuterRef("pk"), status__in=LIVE_STATUSES)
+    return Citizen.objects.filter(
+        Q(session_until__isnull=True) | Q(session_until__lt=now), identity_erased_at__isnull=True
+    ).exclude(Exists(live))
+
+
+@transaction.atomic
+def citizen_identity_erase(*, citizen_id: uuid.UUID, now: dt.datetime | None = None) -> bool:
+    """Erases one citizen's identity if nothing needs it any longer (checked again under the row's
+    lock, which a login and an approval take too); records `citizen.identity_erased`."""
+    now = now or timezone.now()
+    citizen = _erasable(now).select_for_update().filter(pk=citizen_id).first()
+    if citizen is None:
+        return False
+    for name in ("nom_naissance", "prenoms", "date_naissance", "sexe", "code_cog_lieu_naissance", "email"):
+        setattr(citizen, name, None)
+    citizen.identity_erased_at = now
+    citizen.save(
+        update_fields=[
+            "nom_naissance",
+            "prenoms",
+            "date_naissance",
+            "sexe",
+            "code_cog_lieu_naissance",
+            "email",
+            "identity_erased_at",
+        ]
+    )
+    event_record(
+        type=EventType.CITIZEN_IDENTITY_ERASED,
+        actor=Actor.system(),
+        citizen_ref=citizen.ref,
+        detail={"reason": "no_session_no_consent"},
+    )
+    return True
+
+
+def citizens_identity_erase_due(*, now: dt.datetime | None = None) -> int:
+    """Beat: erases the identities nothing needs any longer, each in its own transaction (a
+    citizen logging in meanwhile keeps theirs). Returns how many were erased."""
+    now = now or timezone.now()
+    erased = 0
+    while True:
+        due = list(_erasable(now).order_by("pk").values_list("pk", flat=True)[:ERASE_BATCH])
+        erased_now = sum(citizen_identity_erase(citizen_id=citizen_id, now=now) for citizen_id in due)
+        erased += erased_now
+        # A short batch was the last; a batch that erased nothing would only come back the same.
+        if len(due) < ERASE_BATCH or not erased_now:
+            return erased
 
 
 @transaction.atomic

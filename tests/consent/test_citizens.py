@@ -7,17 +7,26 @@ import datetime as dt
 import hashlib
 import hmac
 import uuid
+from collections.abc import Callable
 
 import pytest
 from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
-from consent.models import Citizen
+from audit.models import ActorKind, AuditEvent, EventType
+from consent.models import Citizen, Consent
+from consent.services import consent_approve, consent_revoke
 from consent.services.citizens import (
     citizen_identify,
+    citizen_identity_erase,
+    citizens_identity_erase_due,
     identity_from_claims,
 )
+from consent.services.trail import citizen_actor
+from consent.tasks import citizens_identity_erase
+from core.errors import AuthenticationRequired
 from core.oidc import LoginFailed
 from providers.adapters.base import Subject
 
@@ -112,3 +121,79 @@ class TestClaims:
             identity_from_claims({**self.CLAIMS, **change})
 
         assert failure.value.reason == "identity_incomplete"
+
+
+@pytest.mark.django_db
+class TestErasure:
+    @pytest.fixture
+    def idle(self) -> Citizen:
+        citizen = citizen_identify(issuer=ISSUER, subject="idle", identity=ALICE, email="a@example.fr")
+        Citizen.objects.filter(pk=citizen.pk).update(session_until=timezone.now() - dt.timedelta(seconds=1))
+        return citizen
+
+    def test_an_identity_nothing_needs_is_erased_and_the_erasure_recorded(self, idle: Citizen) -> None:
+        assert citizens_identity_erase_due() == 1
+
+        idle.refresh_from_db()
+        assert (idle.nom_naissance, idle.prenoms, idle.date_naissance, idle.sexe, idle.email) == (None,) * 5
+        assert idle.identity_erased_at is not None
+        (event,) = AuditEvent.objects.filter(type=EventType.CITIZEN_IDENTITY_ERASED)
+        assert (event.citizen_ref, event.actor_kind, event.detail) == (
+            idle.ref,
+            ActorKind.SYSTEM,
+            {"reason": "no_session_no_consent"},
+        )
+        assert citizens_identity_erase_due() == 0
+        assert AuditEvent.objects.filter(type=EventType.CITIZEN_IDENTITY_ERASED).count() == 1
+
+    def test_a_live_session_keeps_the_identity(self) -> None:
+        citizen = citizen_identify(issuer=ISSUER, subject="active", identity=ALICE)
+
+        assert citizens_identity_erase_due() == 0
+        citizen.refresh_from_db()
+        assert citizen.nom_naissance == "Martin"
+
+    @pytest.mark.parametrize("status", [Consent.Status.ACTIVE, Consent.Status.PAUSED])
+    def test_a_live_consent_keeps_the_identity(self, idle: Citizen, pending: Consent, status: str) -> None:
+        consent_approve(consent=pending, citizen=idle, eidas_level="eidas2")
+        Consent.objects.filter(pk=pending.pk).update(status=status)
+        Citizen.objects.filter(pk=idle.pk).update(session_until=timezone.now() - dt.timedelta(seconds=1))
+
+        assert citizens_identity_erase_due() == 0
+        assert not AuditEvent.objects.filter(type=EventType.CITIZEN_IDENTITY_ERASED).exists()
+
+    def test_once_the_consent_ends_the_identity_goes(self, idle: Citizen, pending: Consent) -> None:
+        consent = consent_approve(consent=pending, citizen=idle, eidas_level="eidas2")
+        consent_revoke(consent=consent, actor=citizen_actor(idle), reason="")
+        Citizen.objects.filter(pk=idle.pk).update(session_until=timezone.now() - dt.timedelta(seconds=1))
+
+        assert citizens_identity_erase_due() == 1
+
+    def test_an_erased_citizen_cannot_approve_until_they_log_in_again(self, idle: Citizen, pending: Consent) -> None:
+        assert citizen_identity_erase(citizen_id=idle.pk)
+
+        with pytest.raises(AuthenticationRequired):
+            consent_approve(consent=pending, citizen=idle, eidas_level="eidas2")
+        assert Consent.objects.get(pk=pending.pk).status == Consent.Status.PENDING
+
+        again = citizen_identify(issuer=ISSUER, subject="idle", identity=ALICE)
+        assert again.pk == idle.pk and again.identity_erased_at is None
+        assert consent_approve(consent=pending, citizen=again, eidas_level="eidas2").status == Consent.Status.ACTIVE
+
+
+@pytest.fixture
+def pending(make_request: Callable[..., Consent]) -> Consent:
+    return make_request()
+
+
+@pytest.mark.django_db
+def test_the_beat_task_erases_what_is_due() -> None:
+    citizen = citizen_identify(issuer=ISSUER, subject="beat", identity=ALICE)
+    Citizen.objects.filter(pk=citizen.pk).update(session_until=timezone.now() - dt.timedelta(seconds=1))
+
+    # The task's own code, in this process (the shared real-worker fixture lives in tests/gateway).
+    assert citizens_identity_erase.apply().get() == 1
+    assert Citizen.objects.get(pk=citizen.pk).identity_erased_at is not None
+    assert "consent.tasks.citizens_identity_erase" in {
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
