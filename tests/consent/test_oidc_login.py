@@ -171,6 +171,11 @@ class TestRefusals:
         assert_refused(login(browser, oidc), reason)
         assert SESSION_LEVEL not in browser.session
 
+    def test_a_userinfo_signed_with_another_key_is_refused(self, browser: Client, oidc: OidcServers) -> None:
+        oidc.fault("franceconnect", "userinfo_bad_signature")
+
+        assert_refused(login(browser, oidc), "bad_signature")
+
     def test_a_level_lower_than_asked_is_refused(self, browser: Client, oidc: OidcServers) -> None:
         # demo3 has no means of identification above eidas1: FranceConnect+ says so in `acr`.
         response = login(browser, oidc, "demo3", level="eidas2")

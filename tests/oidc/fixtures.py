@@ -249,6 +249,8 @@ def _config(population: Population, public_jwk: dict[str, Any]) -> dict[str, Any
             },
             "proconnect": {
                 "kind": "agent",
+                # A JSON userinfo here, a signed one at the FranceConnects: the gateway takes both.
+                "userinfo_alg": None,
                 "clients": [
                     {
                         "client_id": "gateway-pc",

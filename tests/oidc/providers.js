@@ -18,7 +18,8 @@
 // The login and consent pages are oidc-provider's own development interactions (any password).
 // Tests make a provider misbehave through PUT /_test/fault (JSON): `fault` rewrites the ID token
 // the token endpoint returns (`bad_signature`, `unknown_kid`, `rotated_key`, `wrong_aud`,
-// `expired`, `bad_nonce`), `delay_ms` holds every request that long first. DELETE clears it.
+// `expired`, `bad_nonce`) or signs the userinfo with another key (`userinfo_bad_signature`);
+// `delay_ms` holds every request that long first. DELETE clears it.
 
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -90,7 +91,8 @@ async function start(name, spec) {
       response_types: ['code'],
       token_endpoint_auth_method: client.jwks ? 'private_key_jwt' : 'client_secret_post',
       id_token_signed_response_alg: spec.id_token_alg ?? 'ES256',
-      userinfo_signed_response_alg: spec.userinfo_alg ?? 'ES256',
+      // A signed userinfo (a JWT, as FranceConnect v2 answers) unless `userinfo_alg` is null: JSON.
+      ...(spec.userinfo_alg === null ? {} : { userinfo_signed_response_alg: spec.userinfo_alg ?? 'ES256' }),
       subject_type: 'pairwise',
       ...client,
     })),
@@ -186,6 +188,9 @@ async function start(name, spec) {
     }
     if (ctx.path === '/token' && ctx.status === 200 && ctx.body?.id_token && state.fault) {
       ctx.body = { ...ctx.body, id_token: await tampered(ctx.body.id_token, state, keys) };
+    }
+    if (ctx.path === '/me' && ctx.status === 200 && typeof ctx.body === 'string' && state.fault === 'userinfo_bad_signature') {
+      ctx.body = await tampered(ctx.body, { fault: 'bad_signature' }, keys);
     }
   });
 
