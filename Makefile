@@ -52,8 +52,11 @@ messages: install
 	DEBUG=1 $(PY) manage.py makemessages --locale=fr --locale=en --extension=html,py --add-location=file --no-obsolete $(MESSAGES_IGNORE)
 	DEBUG=1 $(PY) manage.py compilemessages --locale=fr --locale=en $(MESSAGES_IGNORE)
 
+# One test process per core (pytest-xdist); PYTEST_ARGS adds to or overrides the options, e.g.
+# PYTEST_ARGS="-m 'not slow'", PYTEST_ARGS="tests/audit -n 0" (README, "Tests").
+PYTEST_ARGS ?=
 pytest: install-dev services
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -n auto $(PYTEST_ARGS)
 
 test: install-dev services lint migrations-check typecheck pytest
 

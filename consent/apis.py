@@ -153,7 +153,13 @@ class ConsentRequestCreateApi(ConsumerApi):
         purpose = PurposeSerializer()
         duration_days = serializers.IntegerField()
         max_uses = serializers.IntegerField(required=False, allow_null=True, default=None)
-        return_url = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+        return_url = serializers.CharField(
+            max_length=2000,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Where the citizen is sent after deciding; only on an origin your organisation registered.",
+        )
         reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
         class Meta:

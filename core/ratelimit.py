@@ -1,4 +1,4 @@
-"""Requests per minute per OAuth client, counted in Redis (fixed one-minute windows).
+"""Requests per minute per OAuth client (or per any key), counted in Redis (fixed one-minute windows).
 
 One command per request: a server-side script that counts and, on a window's first request, sets
 its expiry (cheaper in CPU than a pipeline of INCR and EXPIRE, and atomic). The limit is the organisation's
@@ -17,6 +17,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.cache import cache as django_cache
+from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
@@ -47,12 +48,12 @@ def _increment(key: str, ttl: int) -> int:
     return int(django_cache.incr(key))
 
 
-def ratelimit_hit(*, client_id: str, limit: int, now: float | None = None) -> int | None:
-    """Counts one request; returns the seconds to wait when over the limit, else None."""
+def ratelimit_count(*, key: str, limit: int, now: float | None = None) -> int | None:
+    """Counts one request against `key`; returns the seconds to wait when over the limit, else None."""
     now = time.time() if now is None else now
     window = int(now // WINDOW_SECONDS)
     try:
-        count = _increment(f"ratelimit:{client_id}:{window}", WINDOW_SECONDS + 1)
+        count = _increment(f"ratelimit:{key}:{window}", WINDOW_SECONDS + 1)
     except (redis.RedisError, ValueError) as exc:
         # Fail open: a Redis outage must not take the exchange down with it; readyz reports it.
         logger.warning("Rate limit not counted: %s", type(exc).__name__)
@@ -60,6 +61,23 @@ def ratelimit_hit(*, client_id: str, limit: int, now: float | None = None) -> in
     if count <= limit:
         return None
     return max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
+
+
+def ratelimit_hit(*, client_id: str, limit: int, now: float | None = None) -> int | None:
+    """Counts one API request of an OAuth client."""
+    return ratelimit_count(key=client_id, limit=limit, now=now)
+
+
+def source_address(request: HttpRequest) -> str:
+    """The address a request came from. With TRUSTED_PROXY_HOPS proxies in front, each appending
+    the address it saw to X-Forwarded-For, it is the entry that many places from the right: the
+    entries further left are whatever the client wrote."""
+    remote = str(request.META.get("REMOTE_ADDR", ""))
+    hops = settings.TRUSTED_PROXY_HOPS
+    if hops <= 0:
+        return remote
+    forwarded = [entry.strip() for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if entry.strip()]
+    return forwarded[-hops] if len(forwarded) >= hops else remote
 
 
 class ClientRateThrottle(BaseThrottle):

@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from oauth2_provider import views as oauth_views
 
 from gateway import apis, views
+from gateway.oauth import endpoints
 from gateway.oauth import views as gateway_oauth_views
 
 handler404 = "gateway.views.handler404"
@@ -15,9 +15,9 @@ handler500 = "gateway.views.handler500"
 # no token management pages.
 oauth_patterns = [
     path("authorize/", gateway_oauth_views.GatewayAuthorizationView.as_view(), name="authorize"),
-    path("token/", gateway_oauth_views.GatewayTokenView.as_view(), name="token"),
-    path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
-    path("introspect/", oauth_views.IntrospectTokenView.as_view(), name="introspect"),
+    path("token/", endpoints.GatewayTokenView.as_view(), name="token"),
+    path("revoke_token/", endpoints.GatewayRevokeTokenView.as_view(), name="revoke-token"),
+    path("introspect/", endpoints.GatewayIntrospectView.as_view(), name="introspect"),
 ]
 
 urlpatterns = [

@@ -37,8 +37,30 @@ from providers.services import (
 )
 
 
+class OriginsField(forms.Field):
+    """A list of origins typed one per line (the model field validates each one)."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value: Any) -> str:
+        return "\n".join(value) if isinstance(value, list) else str(value or "")
+
+    def to_python(self, value: Any) -> list[str]:
+        return [line.strip() for line in str(value or "").splitlines() if line.strip()]
+
+
+class OrganisationForm(forms.ModelForm):
+    # The admin builds the form's Meta from the ModelAdmin; only this field is typed differently.
+    return_url_origins = OriginsField(
+        required=False,
+        label=_("Return URL origins"),
+        help_text=Organisation._meta.get_field("return_url_origins").help_text,
+    )
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
+    form = OrganisationForm
     list_display = ("name", "code", "siret", "kind", "active")
     list_filter = ("kind", "active")
     search_fields = ("name", "code", "siret")

@@ -23,7 +23,14 @@ def catalogue_load(*, adapter_kind: str = AttestationType.AdapterKind.DEMO, base
     for spec in catalogue.ORGANISATIONS:
         kind = Organisation.Kind(spec.kind)
         Organisation.objects.update_or_create(
-            code=spec.code, defaults={"siret": spec.siret, "name": spec.name, "kind": kind, "dpo_email": spec.dpo_email}
+            code=spec.code,
+            defaults={
+                "siret": spec.siret,
+                "name": spec.name,
+                "kind": kind,
+                "dpo_email": spec.dpo_email,
+                "return_url_origins": list(spec.return_url_origins),
+            },
         )
     for type_spec in catalogue.ATTESTATION_TYPES:
         attestation_type, _ = AttestationType.objects.update_or_create(

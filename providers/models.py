@@ -56,6 +56,67 @@ def validate_webhook_url(value: str) -> None:
         )
 
 
+def url_origin(url: str) -> str | None:
+    """The origin of an http(s) URL as RFC 6454 §6.2 writes it (`scheme://host[:port]`, scheme and
+    host in lower case, the scheme's default port left out), or None when it has none."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in ("http", "https") or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default_port else "")
+
+
+def validate_return_url_origins(value: object) -> None:
+    """A list of distinct origins (scheme, host and port, no path), https only; plain http is
+    accepted for a loopback host in demo mode (a consumer's application on the developer's machine)."""
+    if not isinstance(value, list) or not all(isinstance(origin, str) for origin in value):
+        raise ValidationError(
+            "Une liste d'origines est attendue. / A list of origins is expected.", code="origins_not_a_list"
+        )
+    errors = []
+    for origin in value:
+        try:
+            parts = urlsplit(origin)
+            scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+        except ValueError:
+            scheme = host = ""
+        canonical = url_origin(origin)
+        if not scheme or not host or (scheme in ("http", "https") and canonical is None):
+            errors.append(
+                ValidationError(
+                    f"« {origin} » n'est pas une origine comme https://exemple.fr. / "
+                    f"“{origin}” is not an origin such as https://example.fr.",
+                    code="origin_invalid",
+                )
+            )
+        elif scheme != "https" and not (scheme == "http" and settings.DEMO_MODE and host in LOOPBACK_HOSTS):
+            errors.append(
+                ValidationError(
+                    f"« {origin} » doit commencer par https://. / “{origin}” must use https.",
+                    code="origin_not_https",
+                )
+            )
+        elif canonical != origin:
+            errors.append(
+                ValidationError(
+                    f"« {origin} » n'est pas une origine : écrivez {canonical} (schéma, hôte et port, sans chemin). / "
+                    f"“{origin}” is not an origin: write {canonical} (scheme, host and port, no path).",
+                    code="origin_not_canonical",
+                )
+            )
+    if len(set(value)) != len(value):
+        errors.append(ValidationError("Chaque origine une seule fois. / Each origin once.", code="origin_duplicate"))
+    if errors:
+        raise ValidationError(errors)
+
+
 class EidasLevel(models.TextChoices):
     LOW = "eidas1", _("eIDAS low")
     SUBSTANTIAL = "eidas2", _("eIDAS substantial")
@@ -90,6 +151,15 @@ class Organisation(models.Model):
     # After a rotation the previous secret signs too, for services.WEBHOOK_SECRET_OVERLAP.
     webhook_secret_previous = models.BinaryField(blank=True, default=b"", editable=False)
     webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Where this organisation may send citizens back after their decision (a consent request's
+    # return_url): only these origins, so the gateway's approval page is nobody's open redirect.
+    return_url_origins = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_return_url_origins],
+        help_text="Une origine par ligne, comme https://demarches.exemple.fr. / "
+        "One origin per line, such as https://demarches.example.fr.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

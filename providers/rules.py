@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from providers.models import EidasLevel, Habilitation
+from providers.models import EidasLevel, Habilitation, url_origin
 
 
 def habilitation_in_force(*, status: str, valid_until: dt.date | None, type_active: bool, today: dt.date) -> bool:
@@ -28,3 +28,10 @@ def eidas_satisfies(level: str, minimum: str) -> bool:
 def eidas_highest(levels: list[str]) -> str:
     """The strictest of several minimum levels (a consent over several types needs them all)."""
     return max(levels, key=EidasLevel.rank)
+
+
+def return_url_allowed(*, url: str, origins: list[str]) -> bool:
+    """A consent request may send the citizen back to `url` only on an origin its consumer
+    registered (Organisation.return_url_origins): same scheme, host and port."""
+    origin = url_origin(url)
+    return origin is not None and origin in {url_origin(registered) for registered in origins}

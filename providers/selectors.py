@@ -46,6 +46,12 @@ def attestation_type_slugs_in_force(*, consumer: Organisation) -> set[str]:
     return {h.attestation_type.slug for h in _approved(consumer) if _in_force(h, today)}
 
 
+def attestation_type_slugs_held(*, holder_id: int) -> set[str]:
+    """The attestation types an organisation provides (withdrawn ones included: tokens issued
+    before the withdrawal still name them)."""
+    return set(AttestationType.objects.filter(holder_id=holder_id).values_list("slug", flat=True))
+
+
 def field_schemas(*, type_id: int) -> dict[str, dict[str, Any]]:
     """The JSON Schema of each field of an attestation type, by field name."""
     return {field.name: field.json_schema() for field in AttestationField.objects.filter(attestation_type_id=type_id)}

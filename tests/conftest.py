@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
+import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -17,18 +18,37 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application
+from pytest_django import DjangoDbBlocker
 
 from consent.models import Citizen
 from consent.services.citizens import citizen_from_person
+from gateway.celery import app as celery_app
 from providers.demo import DEMO_CONSUMER, DEMO_CONSUMER_WITHOUT_HABILITATION, catalogue_load, demo_habilitations_load
 from providers.demodata.population import Population, demo_citizens
 from providers.models import ApiClient, Organisation
 from sandbox.server import SandboxProviderServer, make_server
 from tests.oidc.fixtures import oidc, oidc_servers  # noqa: F401 - the test OpenID providers, for every suite
+from tests.processes import CeleryWorker
+from tests.snapshots import RowSnapshot
 
 SANDBOX_TOKEN = "sandbox-test-token"
+
+
+# Tests that start costly processes, to leave out of a quick run (`-m "not slow"`).
+SLOW_GROUPS = ("e2e", "celery", "interop", "walkthrough")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "celery_worker" in item.fixturenames:
+            item.add_marker(pytest.mark.celery)
+        if any(item.get_closest_marker(name) for name in SLOW_GROUPS):
+            item.add_marker(pytest.mark.slow)
 
 
 @dataclass
@@ -44,15 +64,48 @@ class ApiCaller:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+# What the product hashes passwords with (PBKDF2, a deliberately slow work factor) and OAuth client
+# secrets (a keyed HMAC), kept for the tests that check a stored hash.
+PRODUCTION_PASSWORD_HASHERS = list(django_settings.PASSWORD_HASHERS)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hasher() -> Iterator[None]:
+    """Test runs hash users' passwords with MD5 (PBKDF2's work factor would cost a second per user);
+    OAuth client secrets keep the product's own keyed hash, which is fast. Tests only; the settings
+    never list MD5."""
+    hashers = ["django.contrib.auth.hashers.MD5PasswordHasher", "gateway.oauth.hashers.ClientSecretHasher"]
+    with override_settings(PASSWORD_HASHERS=hashers):
+        yield
+
+
+@pytest.fixture
+def production_password_hashers(settings: Any) -> None:
+    """For a test about how secrets are stored: the product's own hashers."""
+    settings.PASSWORD_HASHERS = PRODUCTION_PASSWORD_HASHERS
+
+
 @pytest.fixture(scope="session")
 def population() -> Population:
     return Population()
 
 
-@pytest.fixture
-def catalogue(db: None) -> None:
+def _catalogue_and_habilitations_load() -> None:
     catalogue_load()
     demo_habilitations_load()
+
+
+@pytest.fixture(scope="session")
+def catalogue_snapshot(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> RowSnapshot:
+    """The demo catalogue and the demo habilitations, with the audit events of their approval:
+    loaded once per session through the services, then copied into each test that asks."""
+    with django_db_blocker.unblock():
+        return RowSnapshot.capture(_catalogue_and_habilitations_load)
+
+
+@pytest.fixture
+def catalogue(db: None, catalogue_snapshot: RowSnapshot) -> None:
+    catalogue_snapshot.restore()
 
 
 @pytest.fixture
@@ -158,3 +211,38 @@ def sandbox_url(sandbox_server: SandboxProviderServer, settings: Any, monkeypatc
     _sandbox_faults_clear(sandbox_server.url)
     yield sandbox_server.url
     _sandbox_faults_clear(sandbox_server.url)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorker]:
+    """One real Celery worker per test process, started by the first test that needs it: on this
+    process's test database, consuming this process's own queue (tests/isolation.py)."""
+    # After django_db_setup the connection names the test database (one per xdist worker).
+    database_url = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"]).geturl()
+    worker = CeleryWorker(
+        queue=django_settings.CELERY_TASK_DEFAULT_QUEUE,
+        # The tests' receivers and sandbox provider listen on 127.0.0.1.
+        env={**os.environ, "DATABASE_URL": database_url, "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1"},
+        cwd=django_settings.BASE_DIR,
+        log=tmp_path_factory.mktemp("celery") / "worker.log",
+    )
+    yield worker
+    worker.stop()
+    # The queue lives on in Redis once declared: remove it with whatever the run left in it
+    # (declared again first, so that this connection knows its bindings).
+    with celery_app.connection_for_write() as broker:
+        queue = celery_app.amqp.queues[worker.queue].bind(broker.default_channel)
+        queue.declare()
+        queue.delete()
+
+
+@pytest.fixture
+def celery_worker(celery_worker_process: CeleryWorker, transactional_db: None) -> Iterator[CeleryWorker]:
+    """The real worker, for a test about tasks: they go through Redis instead of running
+    in-process, and the test's rows are committed (transactional_db) so that the worker sees them.
+    Whatever the test left in the queue is dropped after it."""
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    yield celery_worker_process
+    celery_app.conf.task_always_eager = eager
+    celery_app.control.purge()

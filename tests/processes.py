@@ -1,12 +1,16 @@
-"""Helpers for tests that run real processes: free ports, and waiting on a condition with a deadline."""
+"""Helpers for tests that run real processes: free ports, a Celery worker, and waiting on a
+condition with a deadline."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -15,12 +19,25 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_until(condition: Callable[[], bool], *, timeout: float = 30.0, interval: float = 0.05, what: str = "") -> None:
-    """Polls `condition` until it holds; fails the test with `what` after `timeout` seconds."""
+def wait_until(
+    condition: Callable[[], bool],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    what: str = "",
+    context: Callable[[], str] | None = None,
+) -> None:
+    """Polls `condition` until it holds; fails the test with `what` after `timeout` seconds.
+
+    The deadline only bounds a wait for something that should happen: a slow machine makes the
+    wait longer, never the test fail. `context` adds what explains a failure (a process's log)
+    to the message. An exception from `condition` ends the wait at once (a process that died).
+    """
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or condition!r}")
+            message = f"timed out after {timeout:.0f} s waiting for {what or condition!r}"
+            raise AssertionError(f"{message}\n{context()}" if context else message)
         time.sleep(interval)
 
 
@@ -35,3 +52,58 @@ def wait_for_http(url: str, *, timeout: float = 60.0) -> None:
             return False
 
     wait_until(up, timeout=timeout, interval=0.2, what=url)
+
+
+class CeleryWorker:
+    """A real Celery worker process (solo pool) of the gateway, consuming one queue."""
+
+    def __init__(self, *, queue: str, env: Mapping[str, str], cwd: Path, log: Path) -> None:
+        self.queue = queue
+        self.log = log
+        with log.open("wb") as output:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "gateway",
+                    "worker",
+                    "--pool=solo",
+                    "--loglevel=WARNING",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-Q",
+                    queue,
+                ],
+                cwd=cwd,
+                env=dict(env),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log_tail(self) -> str:
+        return "Celery worker's log (end):\n" + self.log.read_text(errors="replace")[-3000:]
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait_until(self, condition: Callable[[], bool], *, what: str, timeout: float = 60.0) -> None:
+        """`wait_until` that fails at once, with the worker's log, if the worker has exited."""
+
+        def done() -> bool:
+            if not self.alive():
+                raise AssertionError(f"the Celery worker exited ({self.process.returncode})\n{self.log_tail()}")
+            return condition()
+
+        wait_until(done, timeout=timeout, interval=0.1, what=what, context=self.log_tail)
+
+    def stop(self) -> None:
+        """Warm shutdown (finishes the task at hand), then a kill if it takes too long."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

@@ -73,15 +73,19 @@ def interactive_request_build(
     client: Application,
     attestation_types: Sequence[str],
     purpose_code: str = "",
-    duration_days: int = DEFAULT_DURATION_DAYS,
+    duration_days: int | None = None,
     max_uses: int | None = None,
 ) -> InteractiveRequest:
     """Checks an authorization request's terms without writing anything.
 
     The purpose defaults to the habilitations' (they must all share it, as a consent has one
-    purpose). Raises ValidationError for bad terms and HabilitationMissing for a type the consumer
-    may not ask for (the OAuth scope ceiling normally refused it already).
+    purpose), the duration to DEFAULT_DURATION_DAYS when the request names none; a duration it
+    names is held to the limits every consent request is held to (`limits_check`), zero included.
+    Raises ValidationError for bad terms and HabilitationMissing for a type the consumer may not
+    ask for (the OAuth scope ceiling normally refused it already).
     """
+    if duration_days is None:
+        duration_days = DEFAULT_DURATION_DAYS
     slugs = list(attestation_types)
     errors: Errors = {}
     slugs_check(errors, slugs)

@@ -23,7 +23,9 @@ from audit.services import Actor
 from consent.models import Consent, ConsentItem
 from consent.services.trail import consent_event_record
 from core.errors import HabilitationMissing, IdempotencyConflict, ValidationError
-from providers.models import AttestationType, Habilitation, Organisation
+from core.text import text_storable
+from providers.models import AttestationType, Habilitation, Organisation, url_origin
+from providers.rules import return_url_allowed
 from providers.selectors import habilitation_in_force
 
 # The 12-month cap on a consent's validity.
@@ -78,7 +80,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _return_url_error(url: str) -> tuple[str, str] | None:
+def _return_url_error(url: str, consumer: Organisation) -> tuple[str, str] | None:
     if len(url) > 200:
         return "too_long", "The return URL is at most 200 characters."
     try:
@@ -86,11 +88,15 @@ def _return_url_error(url: str) -> tuple[str, str] | None:
     except DjangoValidationError:
         return "invalid_url", "The return URL is not a valid absolute URL."
     parts = urlsplit(url)
-    if parts.scheme == "https":
-        return None
-    if settings.DEMO_MODE and _is_loopback(parts.hostname or ""):
-        return None
-    return "https_required", "The return URL must use https (http only to a loopback address in demo mode)."
+    if parts.scheme != "https" and not (settings.DEMO_MODE and _is_loopback(parts.hostname or "")):
+        return "https_required", "The return URL must use https (http only to a loopback address in demo mode)."
+    if not return_url_allowed(url=url, origins=consumer.return_url_origins):
+        registered = ", ".join(consumer.return_url_origins) or "none"
+        return (
+            "origin_not_registered",
+            f"The return URL's origin {url_origin(url)} is not one your organisation registered ({registered}).",
+        )
+    return None
 
 
 def request_fingerprint(**request: Any) -> str:
@@ -138,7 +144,11 @@ def consent_request_create(
         return_url=return_url,
         reference=reference,
     )
-    replayed = _replay(client=client, idempotency_key=idempotency_key, fingerprint=fingerprint)
+    # A key the database cannot hold is never looked up: it is refused with the other errors below.
+    key_storable = text_storable(idempotency_key, max_length=MAX_IDEMPOTENCY_KEY)
+    replayed = (
+        _replay(client=client, idempotency_key=idempotency_key, fingerprint=fingerprint) if key_storable else None
+    )
     if replayed is not None:
         return replayed
 
@@ -155,7 +165,7 @@ def consent_request_create(
     if len(purpose_text) > MAX_PURPOSE_TEXT:
         error_add(errors, "purpose.text", "too_long", f"The purpose text is at most {MAX_PURPOSE_TEXT} characters.")
     limits_check(errors, duration_days=duration_days, max_uses=max_uses)
-    if return_url and (error := _return_url_error(return_url)):
+    if return_url and (error := _return_url_error(return_url, consumer)):
         error_add(errors, "return_url", *error)
     if len(reference) > 100:
         error_add(errors, "reference", "too_long", "The reference is at most 100 characters.")
@@ -163,6 +173,8 @@ def consent_request_create(
         error_add(
             errors, "idempotency_key", "too_long", f"The Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} characters."
         )
+    elif not key_storable:
+        error_add(errors, "idempotency_key", "invalid", "The Idempotency-Key holds a NUL or an unpaired surrogate.")
     if errors:
         raise ValidationError("The consent request is not valid.", errors=errors)
 

@@ -9,6 +9,7 @@ Nothing is cached: a habilitation revoked a second ago is out of the ceiling now
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from oauth2_provider.scopes import BaseScopes
@@ -29,13 +30,17 @@ def static_scopes() -> dict[str, str]:
 
 
 def api_client_for(application: Any) -> ApiClient | None:
-    """The ApiClient of an Application, remembered on the instance for the rest of the request."""
+    """The ApiClient of an Application, remembered on the instance for the rest of the request
+    (read with the Application already when it was loaded with `select_related("api_client__organisation")`)."""
     if application is None or getattr(application, "pk", None) is None:
         return None
     if hasattr(application, "_gateway_api_client"):
         cached: ApiClient | None = application._gateway_api_client
         return cached
-    api_client = ApiClient.objects.select_related("organisation").filter(application_id=application.pk).first()
+    if ApiClient.application.field.remote_field.is_cached(application):
+        api_client = getattr(application, "api_client", None)
+    else:
+        api_client = ApiClient.objects.select_related("organisation").filter(application_id=application.pk).first()
     application._gateway_api_client = api_client
     return api_client
 
@@ -70,3 +75,15 @@ class GatewayScopes(BaseScopes):
     def get_default_scopes(self, application: Any = None, request: Any = None, *args: Any, **kwargs: Any) -> list[str]:
         # Least privilege: a client that asks for nothing gets nothing.
         return []
+
+
+def introspection_scope(*, scope: str, issued_to_caller: bool, held_slugs: Collection[str]) -> str | None:
+    """What a client introspecting a token may learn of its scope (RFC 7662 §4: the server may
+    answer each protected resource differently): all of it when the token was issued to that
+    client; for a provider's client, the `attestations:<slug>` scopes of the types its organisation
+    holds; None (the token is inactive for it) when neither."""
+    if issued_to_caller:
+        return scope
+    own = [name for name in scope.split() if name.startswith(ATTESTATION_SCOPE_PREFIX)]
+    own = [name for name in own if name.removeprefix(ATTESTATION_SCOPE_PREFIX) in held_slugs]
+    return " ".join(own) or None

@@ -3,7 +3,8 @@
 oauthlib's pre-configured `Server` wires in the implicit, password, refresh-token and device grants
 too; DOT's RFC 9700 gates refuse some of them, but a grant that is not wired cannot be reached at
 all. Authorization codes accept the S256 PKCE method only (RFC 9700 §2.1.1) and issue no refresh
-token: a consumer that needs another access token asks the citizen again.
+token: a consumer that needs another access token asks the citizen again. Both grants refuse a
+parameter the database could not hold (`gateway.oauth.inputs`) with the OAuth error it calls for.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from oauthlib.oauth2 import (
 from oauthlib.oauth2.rfc6749.grant_types import AuthorizationCodeGrant
 from oauthlib.oauth2.rfc6749.grant_types.authorization_code import code_challenge_method_s256
 
+from gateway.oauth.inputs import unstorable_parameters_refuse
+
 
 class S256AuthorizationCodeGrant(AuthorizationCodeGrant):
     # A request without code_challenge_method means "plain" (RFC 7636 §4.3): refused too.
@@ -39,8 +42,11 @@ class HardenedServer(AuthorizationEndpoint, IntrospectEndpoint, TokenEndpoint, R
         *args: Any,
         **kwargs: Any,
     ) -> None:
-        self.auth_grant = S256AuthorizationCodeGrant(request_validator)
-        self.credentials_grant = ClientCredentialsGrant(request_validator)
+        # Values the database could not hold are refused before any is looked up or stored.
+        self.auth_grant = S256AuthorizationCodeGrant(
+            request_validator, pre_auth=[unstorable_parameters_refuse], pre_token=[unstorable_parameters_refuse]
+        )
+        self.credentials_grant = ClientCredentialsGrant(request_validator, pre_token=[unstorable_parameters_refuse])
         self.bearer = BearerToken(request_validator, token_generator, token_expires_in, refresh_token_generator)
         AuthorizationEndpoint.__init__(
             self,

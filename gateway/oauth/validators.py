@@ -1,11 +1,16 @@
 """The gateway's OAuth2Validator: django-oauth-toolkit's, with the gateway's rules on top.
 
 - only confidential clients linked to an active organisation (ApiClient) exist for the server,
-  and never one with `skip_authorization` (the citizen always sees the consent screen);
+  and never one with `skip_authorization` (the citizen always sees the consent screen); a client
+  id or secret the database could not hold is no client's (`gateway.oauth.inputs`);
+- a client authenticates with one keyed hash of its secret, whether or not its id exists, and a
+  secret stored by an earlier hasher is stored again under the keyed one (`gateway.oauth.hashers`);
 - the scope ceiling (see `gateway.oauth.scopes`) at the authorization and token endpoints;
 - redirect URIs compared as exact strings, always sent, https only (http loopback in demo mode);
 - an authorization code redeemed twice revokes the tokens of its first redemption;
 - token issue and revocation are recorded in the trail in the transaction of the token write;
+- introspection answers the token's own client, or a provider for the scopes of its own types,
+  and never names a citizen;
 - as a resource server, a bearer token is loaded with its client, ApiClient and organisation in one
   query, read afresh on every request (a revoked token or a deactivated organisation is refused on
   the next one).
@@ -17,6 +22,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import CharField, Model
 from django.utils import timezone
@@ -29,7 +35,9 @@ from oauthlib.oauth2.rfc6749 import errors
 from consent.models import TokenBinding
 from core.compiled import CompiledQuery
 from gateway.models import AuthorizationCode
-from gateway.oauth.scopes import api_client_for, scope_ceiling
+from gateway.oauth.hashers import client_secret_check
+from gateway.oauth.inputs import presented_credentials, storable
+from gateway.oauth.scopes import api_client_for, introspection_scope, scope_ceiling
 from gateway.services.tokens import (
     client_actor,
     code_replay_revoke,
@@ -38,6 +46,7 @@ from gateway.services.tokens import (
     token_revoked_record,
 )
 from providers.models import ApiClient, Organisation
+from providers.selectors import attestation_type_slugs_held
 
 M = TypeVar("M", bound=Model)
 
@@ -129,12 +138,21 @@ class GatewayOAuth2Validator(OAuth2Validator):
     # --- Clients -----------------------------------------------------------------------------
 
     def _load_application(self, client_id: str, request: Any) -> Application | None:
-        client = super()._load_application(client_id, request)
-        if client is None:
-            return None
+        """The client, with its ApiClient and organisation (one query), if the gateway serves it.
+
+        Replaces DOT's: operators create the clients (no Client ID Metadata Documents), and an id
+        the database could not hold is no client's, where DOT would let the database fail."""
+        client = request.client if isinstance(request.client, Application) else None
+        if client is None or client.client_id != client_id:
+            client = None
+            if isinstance(client_id, str) and storable("client_id", client_id):
+                client = (
+                    Application.objects.select_related("api_client__organisation").filter(client_id=client_id).first()
+                )
         api_client = api_client_for(client)
         if (
-            client.skip_authorization
+            client is None
+            or client.skip_authorization
             or client.client_type != AbstractApplication.CLIENT_CONFIDENTIAL
             or client.authorization_grant_type not in ALLOWED_GRANTS
             or api_client is None
@@ -142,6 +160,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         ):
             request.client = None
             return None
+        request.client = client
         return client
 
     def client_authentication_required(self, request: Any, *args: Any, **kwargs: Any) -> bool:
@@ -149,10 +168,33 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return True
 
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
-        if not super().authenticate_client(request, *args, **kwargs):
+        """client_secret_basic or client_secret_post (RFC 6749 §2.3.1), checked by one keyed hash.
+
+        Replaces DOT's, which compares a secret only when the client id exists (the time of the
+        answer told which ids do) and never replaces an old hash: here every request costs one
+        HMAC, against the client's stored hash or a dummy one (gateway.oauth.hashers)."""
+        credentials = presented_credentials(
+            authorization=request.headers.get("Authorization"),
+            client_id=request.client_id,
+            client_secret=getattr(request, "client_secret", None),
+        )
+        secret = credentials.secret if credentials is not None else None
+        if secret is not None and not storable("client_secret", secret):
+            secret = None
+        client = self._load_application(credentials.client_id, request) if credentials is not None else None
+
+        def rehash(raw: str) -> None:
+            # Compare-and-set on the old hash: a secret changed meanwhile is left alone.
+            assert client is not None
+            Application.objects.filter(pk=client.pk, client_secret=client.client_secret).update(
+                client_secret=make_password(raw, hasher=oauth2_settings.CLIENT_SECRET_HASHER)
+            )
+
+        stored = client.client_secret if client is not None else None
+        if not client_secret_check(secret, stored, rehash=rehash):
+            request.client = None
             return False
-        # DOT loaded the client without our checks when it authenticated it; apply them now.
-        return self._load_application(request.client.client_id, request) is not None
+        return True
 
     def authenticate_client_id(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> bool:
         return False
@@ -258,6 +300,37 @@ class GatewayOAuth2Validator(OAuth2Validator):
         record.save(update_fields=["redeemed_at", "token_checksums"])
         if record.consent_id is not None:
             TokenBinding.objects.create(access_token=access_token, consent_id=record.consent_id)
+
+    def introspect_token(
+        self, token: str, token_type_hint: str | None, request: Any, *args: Any, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        """RFC 7662 as the gateway answers it: a live token exists for the client it was issued to,
+        and for a provider's client whose organisation holds an attestation type the token's scope
+        names (it sees those scopes only); for anyone else it is inactive (None). Never a citizen
+        identifier (DOT's `username`): whose data a token reaches is the consent's business."""
+        access_token = (
+            AccessToken.objects.select_related("application").filter(token_checksum=token_checksum(token)).first()
+        )
+        if access_token is None or access_token.application is None or access_token.is_expired():
+            return None
+        issued_to_caller = access_token.application_id == request.client.pk
+        caller = api_client_for(request.client)
+        held: set[str] = set()
+        if not issued_to_caller and caller is not None:
+            held = attestation_type_slugs_held(holder_id=caller.organisation_id)
+        scope = introspection_scope(scope=access_token.scope, issued_to_caller=issued_to_caller, held_slugs=held)
+        if scope is None:
+            return None
+        claims: dict[str, Any] = {
+            "scope": scope,
+            "client_id": access_token.application.client_id,
+            "token_type": "Bearer",
+            "exp": int(access_token.expires.timestamp()),
+            "iat": int(access_token.created.timestamp()),
+        }
+        if access_token.resource:
+            claims["aud"] = access_token.resource
+        return claims
 
     def revoke_token(self, token: str, token_type_hint: str | None, request: Any, *args: Any, **kwargs: Any) -> None:
         application_pk = getattr(request.client, "pk", None)

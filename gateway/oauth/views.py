@@ -17,7 +17,7 @@ from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.forms import AllowForm
 from oauth2_provider.models import Application
 from oauth2_provider.settings import oauth2_settings
-from oauth2_provider.views import AuthorizationView, TokenView
+from oauth2_provider.views import AuthorizationView
 from oauth2_provider.views.metadata import OAuthServerMetadataView
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
@@ -30,7 +30,6 @@ from consent.services import (
     interactive_preview,
     interactive_request_build,
 )
-from consent.services.interactive import DEFAULT_DURATION_DAYS
 from consent.views.decision import decision_context
 from core.errors import GatewayError, HabilitationMissing, ValidationError
 from gateway.oauth.scopes import ATTESTATION_SCOPE_PREFIX, api_client_for
@@ -248,7 +247,7 @@ class GatewayAuthorizationView(AuthorizationView):
                 client=application,
                 attestation_types=slugs,
                 purpose_code=terms.get("purpose") or "",
-                duration_days=terms.get("duration_days") or DEFAULT_DURATION_DAYS,
+                duration_days=terms.get("duration_days"),
                 max_uses=terms.get("max_uses"),
             )
         except HabilitationMissing:
@@ -301,11 +300,3 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
         metadata["Access-Control-Allow-Origin"] = "*"
         metadata["Cache-Control"] = "public, max-age=300"
         return metadata
-
-
-class GatewayTokenView(TokenView):
-    """`/oauth/token/`: DOT answers the device-code grant before oauthlib sees the request; the
-    gateway has no device flow, so every grant type goes to the (narrowed) oauthlib server."""
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return self.authorization_flow_token_response(request)

@@ -37,8 +37,12 @@ from gateway.oauth.scopes import attestation_scope
 from gateway.services.exchanges import ExchangeAlreadyFinished, Request, exchange_complete, exchange_decide
 from gateway.services.results import result_decrypt
 
-# A run holds its exchange this long: past Celery's hard time limit, a run is dead (killed).
-CLAIM_SECONDS = int(settings.CELERY_TASK_TIME_LIMIT) + 10
+
+def claim_seconds() -> int:
+    """How long a run holds its exchange: past Celery's hard time limit, a run is dead (killed)."""
+    return int(settings.CELERY_TASK_TIME_LIMIT) + 5
+
+
 # A pending exchange never claimed this long after it was accepted lost its message.
 RESUME_AFTER_SECONDS = 30
 
@@ -137,7 +141,7 @@ def exchange_claim(*, exchange_id: uuid.UUID) -> Exchange | None:
     claimed = (
         Exchange.objects.filter(pk=exchange_id, status=Exchange.Status.PENDING, is_async=True)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .update(claimed_until=now + dt.timedelta(seconds=CLAIM_SECONDS))
+        .update(claimed_until=now + dt.timedelta(seconds=claim_seconds()))
     )
     if not claimed:
         return None

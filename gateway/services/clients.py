@@ -21,7 +21,7 @@ GRANTS = (Application.GRANT_CLIENT_CREDENTIALS, Application.GRANT_AUTHORIZATION_
 class NewClient:
     application: Application
     api_client: ApiClient
-    # The cleartext secret exists only here: the database keeps a hash (DOT's hashed secrets).
+    # The cleartext secret exists only here: the database keeps its keyed hash (gateway.oauth.hashers).
     client_secret: str
 
 

@@ -37,6 +37,8 @@ class OrganisationSpec:
     siret: str
     dpo_email: str
     is_provider: bool
+    # A consumer's registered return-URL origins (where its consent requests may send citizens back).
+    return_url_origins: tuple[str, ...] = ()
 
     @property
     def siren(self) -> str:
@@ -246,6 +248,7 @@ ORGANISATIONS: tuple[OrganisationSpec, ...] = (
         siret="21690266800013",
         dpo_email="dpo@mairie-villeurbanne.sandbox.invalid",
         is_provider=False,
+        return_url_origins=("https://demarches.villeurbanne.fr",),
     ),
     OrganisationSpec(
         code="cd-rhone",

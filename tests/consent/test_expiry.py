@@ -1,17 +1,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -23,6 +17,7 @@ from gateway.celery import app as celery_app
 from providers.models import Organisation
 from tests.conftest import ApiCaller
 from tests.consent.conftest import events
+from tests.processes import CeleryWorker
 
 pytestmark = pytest.mark.django_db
 
@@ -82,29 +77,15 @@ class TestBeatTask:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_runs_the_beat_task(make_request: Callable[..., Consent], tmp_path: Path):
+def test_a_real_worker_runs_the_beat_task(celery_worker: CeleryWorker, make_request: Callable[..., Consent]):
     """The task through Redis and a separate worker process, against this test database."""
     stale = make_request(reference="stale")
     _age(stale, request_expires_at=PAST)
-    env = {
-        **os.environ,
-        "DATABASE_URL": os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"],
-    }
-    queue = f"consent-test-{os.getpid()}"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "gateway", "worker", "--pool=solo", "-Q", queue, "--loglevel=WARNING"],
-        env=env,
-        cwd=django_settings.BASE_DIR,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "worker.log", "w"),  # noqa: SIM115
+
+    consents_expire.delay()
+
+    celery_worker.wait_until(
+        lambda: Consent.objects.get(pk=stale.pk).status == "expired", what="the worker to expire the request"
     )
-    try:
-        consents_expire.apply_async(queue=queue)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and Consent.objects.get(pk=stale.pk).status != "expired":
-            time.sleep(0.2)
-        assert Consent.objects.get(pk=stale.pk).status == "expired", (tmp_path / "worker.log").read_text()[-2000:]
-        assert len(events(stale, "consent.expired")) == 1
-    finally:
-        worker.terminate()
-        worker.wait(timeout=10)
+    assert Consent.objects.get(pk=stale.pk).status == "expired"
+    assert len(events(stale, "consent.expired")) == 1

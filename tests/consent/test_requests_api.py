@@ -93,6 +93,10 @@ class TestCreate:
             ({"max_uses": 2**40}, "max_uses", "out_of_range"),
             ({"return_url": "http://demarches.villeurbanne.fr/retour"}, "return_url", "https_required"),
             ({"return_url": "javascript:alert(1)"}, "return_url", "invalid_url"),
+            # Only the origins the consumer registered (Organisation.return_url_origins).
+            ({"return_url": "https://evil.example/retour"}, "return_url", "origin_not_registered"),
+            ({"return_url": "https://demarches.villeurbanne.fr:8443/retour"}, "return_url", "origin_not_registered"),
+            ({"return_url": "https://villeurbanne.fr/retour"}, "return_url", "origin_not_registered"),
             ({"purpose": {"text": "sans code"}}, "purpose.code", "required"),
             ({"duration_days": "un an"}, "duration_days", "invalid"),
             ({"fields": {AVIS: ["revenu_fiscal_reference"]}}, f"fields.{AVIS}", "type_not_requested"),
@@ -125,7 +129,7 @@ class TestCreate:
         assert_nothing_created()
 
     def test_it_refuses_a_type_without_habilitation(self, client: Client, cd_rhone_caller: ApiCaller):
-        response = post(client, cd_rhone_caller, body())
+        response = post(client, cd_rhone_caller, body(return_url=""))
         assert response.status_code == 403
         assert response.json()["code"] == "habilitation_missing"
         assert_nothing_created()
@@ -136,9 +140,36 @@ class TestCreate:
         assert response.json()["code"] == "habilitation_missing"
         assert_nothing_created()
 
+    def test_it_accepts_a_return_url_on_a_registered_origin(self, client: Client, mairie_caller: ApiCaller):
+        assert mairie_caller.organisation.return_url_origins == ["https://demarches.villeurbanne.fr"]
+
+        # Host names compare without case and the default port is the same origin (RFC 6454).
+        response = post(client, mairie_caller, body(return_url="https://Demarches.Villeurbanne.fr:443/r?dossier=1"))
+
+        assert response.status_code == 201, response.content
+        assert Consent.objects.get().return_url == "https://Demarches.Villeurbanne.fr:443/r?dossier=1"
+
+    def test_an_organisation_without_origins_may_give_no_return_url(self, client: Client, mairie_caller: ApiCaller):
+        Organisation.objects.filter(pk=mairie_caller.organisation.pk).update(return_url_origins=[])
+
+        refused = post(client, mairie_caller, body())
+        without = post(client, mairie_caller, body(return_url=""))
+
+        assert refused.status_code == 400
+        assert refused.json()["code"] == "validation_error"
+        [error] = refused.json()["errors"]["return_url"]
+        assert error["code"] == "origin_not_registered"
+        assert "https://demarches.villeurbanne.fr" in error["message"]
+        assert without.status_code == 201
+        assert Consent.objects.get().return_url == ""
+        assert consent_events().count() == 1
+
     def test_it_allows_a_loopback_return_url_in_demo_mode_only(
         self, client: Client, mairie_caller: ApiCaller, settings: Any
     ):
+        Organisation.objects.filter(pk=mairie_caller.organisation.pk).update(
+            return_url_origins=["http://127.0.0.1:8080", "http://localhost:8080"]
+        )
         loopback = body(return_url="http://127.0.0.1:8080/retour")
         assert post(client, mairie_caller, loopback).status_code == 201
         settings.DEMO_MODE = False
@@ -213,6 +244,17 @@ class TestIdempotency:
         assert response.json()["code"] == "idempotency_key_reused"
         assert Consent.objects.count() == 1
         assert consent_events().count() == 1
+
+    @pytest.mark.parametrize(("key", "code"), [("key\x00", "invalid"), ("k" * 201, "too_long")])
+    def test_it_refuses_a_key_the_database_cannot_hold(
+        self, client: Client, mairie_caller: ApiCaller, key: str, code: str
+    ):
+        response = post(client, mairie_caller, body(), **{"Idempotency-Key": key})
+
+        assert response.status_code == 400
+        assert response.json()["code"] == "validation_error"
+        assert [error["code"] for error in response.json()["errors"]["idempotency_key"]] == [code]
+        assert_nothing_created()
 
     def test_it_scopes_keys_per_client(
         self, client: Client, mairie: Organisation, make_caller: Callable[..., ApiCaller]

@@ -10,8 +10,6 @@ import datetime as dt
 import importlib
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,7 +24,6 @@ import pytest
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.apps import apps
-from django.conf import settings as django_settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -45,6 +42,7 @@ from core.errors import InvalidTransition
 from gateway.celery import app as celery_app
 from providers.models import Organisation
 from providers.services import WEBHOOK_SECRET_OVERLAP, organisation_webhook_secret_rotate, organisation_webhook_secrets
+from tests.processes import CeleryWorker
 
 pytestmark = pytest.mark.django_db
 
@@ -717,46 +715,21 @@ def test_deliveries_written_before_the_standard_format_are_sent_in_it(active: Co
 
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_delivers_the_webhook(
+    celery_worker: CeleryWorker,
     client: Client,
     receiver: Receiver,
     pending: Consent,
     alice: Citizen,
     mairie: Organisation,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
 ):
     """The commit hands the delivery to Redis; a separate worker process signs and POSTs it."""
     receiver.listen_for(mairie, "/mairie")
-    queue = f"webhooks-test-{os.getpid()}"
-    # Route the task to a queue only this test's worker reads, through Celery's own router (built
-    # once from the configuration, hence the resets).
-    routes = celery_app.conf.task_routes
-    celery_app.conf.task_routes = {"consent.tasks.webhook_deliver": {"queue": queue}}
-    monkeypatch.setattr(celery_app.amqp, "_rtable", None)
-    monkeypatch.delitem(celery_app.amqp.__dict__, "router", raising=False)
-    env = {
-        **os.environ,
-        "DATABASE_URL": os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"],
-        "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "gateway", "worker", "--pool=solo", "-Q", queue, "--loglevel=WARNING"],
-        env=env,
-        cwd=django_settings.BASE_DIR,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "worker.log", "w"),  # noqa: SIM115
+
+    consent_approve(consent=pending, citizen=alice, eidas_level="eidas2")
+
+    celery_worker.wait_until(
+        lambda: WebhookDelivery.objects.get().status == "delivered", what="the worker to deliver the webhook"
     )
-    try:
-        consent_approve(consent=pending, citizen=alice, eidas_level="eidas2")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and WebhookDelivery.objects.get().status != "delivered":
-            time.sleep(0.2)
-        log = (tmp_path / "worker.log").read_text()[-2000:]
-        assert WebhookDelivery.objects.get().status == "delivered", log
-        [request] = receiver.requests
-        assert verified(client, request)["data"]["consent"]["id"] == str(pending.pk)
-    finally:
-        celery_app.conf.task_routes = routes
-        celery_app.amqp._rtable = None
-        worker.terminate()
-        worker.wait(timeout=10)
+    assert WebhookDelivery.objects.get().status == "delivered"
+    [request] = receiver.requests
+    assert verified(client, request)["data"]["consent"]["id"] == str(pending.pk)

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent, EventType
 from consent.models import Citizen, Consent, HeldResult
 from consent.services.lifecycle import consent_revoke
-from gateway.celery import app as celery_app
 from gateway.models import Exchange
 from providers.adapters.base import Adapter, FetchContext, ProviderResult, Subject
 from providers.models import AttestationType, Organisation
 from tests.gateway.conftest import QF, Consumer, bearer, citizen_actor
-
-BASE_DIR = Path(__file__).resolve().parents[2]
+from tests.processes import CeleryWorker
 
 
 @pytest.fixture
@@ -203,66 +195,28 @@ class TestAsyncExchange:
         assert not Exchange.objects.exists()
 
 
-@pytest.fixture
-def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
-    """A real Celery worker (solo pool) on the test database and the test Redis."""
-    database = settings.DATABASES["default"]
-    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    if database.get("PASSWORD"):
-        url = f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": settings.REDIS_URL}
-    celery_app.control.purge()
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "gateway",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-Q",
-            "celery",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-    )
-    try:
-        yield worker
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        connection.close()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_runs_the_exchange(
-    celery_worker: subprocess.Popen[bytes],
+    celery_worker: CeleryWorker,
     client: Client,
     mairie_client: Consumer,
     alice: Citizen,
     mairie: Organisation,
     make_consent: Callable[..., Consent],
 ) -> None:
-    celery_app.conf.task_always_eager = False
     consent = make_consent(alice, mairie)
     token = mairie_client.token(client, f"attestations:{QF}")
 
     location = submit(client, token, consent)["Location"]
-    deadline = time.monotonic() + 60
-    body = client.get(location, **bearer(token)).json()
-    while body["status"] == "pending" and time.monotonic() < deadline:
-        assert celery_worker.poll() is None, "the worker died"
-        time.sleep(0.3)
-        body = client.get(location, **bearer(token)).json()
+    # The result is handed over once: keep the answer that ended the wait.
+    answers: list[dict[str, Any]] = []
+
+    def answered() -> bool:
+        answers.append(client.get(location, **bearer(token)).json())
+        return answers[-1]["status"] != "pending"
+
+    celery_worker.wait_until(answered, what="the worker to run the exchange")
+    body = answers[-1]
 
     assert body["status"] == "succeeded", body
     assert body["attestation"]["consent"] == str(consent.pk)

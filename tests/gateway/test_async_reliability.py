@@ -17,8 +17,8 @@ from consent.models import Citizen, Consent, HeldResult
 from consent.services.lifecycle import consent_expire_if_due, consent_pause, consent_revoke
 from gateway.models import Exchange
 from gateway.services.async_exchanges import (
-    CLAIM_SECONDS,
     RESUME_AFTER_SECONDS,
+    claim_seconds,
     exchange_claim,
     exchange_run_pending,
     exchanges_resume_due,
@@ -67,7 +67,7 @@ class TestClaims:
         assert second is None
         exchange.refresh_from_db()
         assert exchange.claimed_until is not None
-        assert exchange.claimed_until >= timezone.now() + dt.timedelta(seconds=CLAIM_SECONDS - 5)
+        assert exchange.claimed_until >= timezone.now() + dt.timedelta(seconds=claim_seconds() - 5)
 
     def test_a_run_skips_an_exchange_another_run_holds(
         self, client: Client, mairie_token: str, alice_consent: Consent, django_capture_on_commit_callbacks: Any

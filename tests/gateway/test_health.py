@@ -20,17 +20,17 @@ class TestHealth:
         assert set(body["checks"]) == {"database", "redis", "broker"}
 
     def test_it_names_the_dependency_that_is_down(self, client: Client, settings: object) -> None:
+        from gateway.celery import app
+
+        # Celery read its broker from the settings once: set it, and put the real one back after.
+        broker_url = app.conf.broker_url
         # Port 1 on loopback: nothing listens there, so the connection is refused at once.
         with override_settings(REDIS_URL="redis://127.0.0.1:1/0", CELERY_BROKER_URL="redis://127.0.0.1:1/0"):
-            from gateway.celery import app
-
             app.conf.broker_url = "redis://127.0.0.1:1/0"
             try:
                 response = client.get("/readyz")
             finally:
-                from django.conf import settings as dj_settings
-
-                app.conf.broker_url = dj_settings.CELERY_BROKER_URL
+                app.conf.broker_url = broker_url
         assert response.status_code == 503
         body = response.json()
         assert body["status"] == "fail"

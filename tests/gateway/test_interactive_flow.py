@@ -427,7 +427,15 @@ class TestRequestChecks:
 
     @pytest.mark.parametrize(
         "overrides",
-        [{"duration_days": "400"}, {"duration_days": "ten"}, {"max_uses": "0"}, {"purpose": "bourse-scolaire"}],
+        [
+            {"duration_days": "400"},
+            # Zero is out of range as at POST /api/v1/consent-requests, not "the default".
+            {"duration_days": "0"},
+            {"duration_days": "-1"},
+            {"duration_days": "ten"},
+            {"max_uses": "0"},
+            {"purpose": "bourse-scolaire"},
+        ],
     )
     def test_terms_out_of_range_are_invalid_request(
         self, screen: Callable[..., Any], overrides: dict[str, str]
@@ -439,6 +447,20 @@ class TestRequestChecks:
         assert params["state"] == ["st4te"]
         assert params["iss"] == [ISSUER]
         assert not Consent.objects.exists()
+
+    def test_a_zero_duration_is_refused_on_approval_too(
+        self, alice_client: Client, mairie_web_client: Consumer
+    ) -> None:
+        url = authorize_url(mairie_web_client, pkce_pair()[1], duration_days="0")
+        fields = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+        response = alice_client.post(url, {**fields, "allow": "on"})
+
+        params = redirect_params(response)
+        assert params["error"] == ["invalid_request"]
+        assert "duration_days" in params["error_description"][0]
+        assert not Consent.objects.exists()
+        assert not Grant.objects.exists()
 
 
 class TestCsrf:

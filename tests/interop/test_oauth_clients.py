@@ -50,10 +50,11 @@ def test_client_credentials_with_authlib(
 ) -> None:
     consent = make_consent(alice, mairie_client.organisation)
     endpoints = metadata(live_server.url)
-    session = OAuth2Session(mairie_client.client_id, mairie_client.secret, scope=f"attestations:{QF}")
-
-    token = session.fetch_token(endpoints["token_endpoint"], grant_type="client_credentials")
-    response = session.get(f"{live_server.url}/api/v1/attestations/{QF}", params={"consent": str(consent.pk)})
+    # Closed at the end: an open keep-alive connection holds a live-server thread and its database
+    # connection, which would keep the test database from being dropped at the end of the run.
+    with OAuth2Session(mairie_client.client_id, mairie_client.secret, scope=f"attestations:{QF}") as session:
+        token = session.fetch_token(endpoints["token_endpoint"], grant_type="client_credentials")
+        response = session.get(f"{live_server.url}/api/v1/attestations/{QF}", params={"consent": str(consent.pk)})
 
     assert token["expires_in"] <= 600
     assert response.status_code == 200, response.text
@@ -70,6 +71,7 @@ def citizen_cookie(citizen: Citizen, level: str = "eidas2") -> str:
 
 
 def test_authorization_code_with_pkce_with_authlib(
+    request: pytest.FixtureRequest,
     live_server: Any,
     mairie_web_client: Consumer,
     mairie: Organisation,
@@ -84,12 +86,15 @@ def test_authorization_code_with_pkce_with_authlib(
         redirect_uri=REDIRECT_URI,
         code_challenge_method="S256",
     )
+    # Both closed at the end (see test_client_credentials_with_authlib).
+    request.addfinalizer(session.close)
     verifier = "v" * 20 + "-interop-verifier-" + "x" * 30
     url, state = session.create_authorization_url(endpoints["authorization_endpoint"], code_verifier=verifier)
     assert f"code_challenge={create_s256_code_challenge(verifier)}" in url
 
     # The citizen's browser: logged in, sees the page, approves.
     browser = requests.Session()
+    request.addfinalizer(browser.close)
     browser.cookies.set(settings.SESSION_COOKIE_NAME, citizen_cookie(alice))
     page = browser.get(url, timeout=10, allow_redirects=False)
     assert page.status_code == 200, page.text

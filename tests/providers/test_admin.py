@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -106,3 +108,48 @@ class TestHabilitationAdmin:
         html = operator_client.get(f"/admin/providers/attestationtype/{qf.pk}/change/").content.decode()
 
         assert "quotient_familial" in html
+
+
+@pytest.mark.django_db
+class TestOrganisationAdmin:
+    def change(self, client: Client, organisation: Organisation, origins: str) -> Any:
+        form = {
+            "siret": organisation.siret,
+            "code": organisation.code,
+            "name": organisation.name,
+            "kind": organisation.kind,
+            "dpo_email": organisation.dpo_email,
+            "active": "on",
+            "rate_limit_per_minute": "",
+            "webhook_url": "",
+            "return_url_origins": origins,
+            "created_at_0": organisation.created_at.strftime("%Y-%m-%d"),
+            "created_at_1": organisation.created_at.strftime("%H:%M:%S"),
+        }
+        return client.post(f"/admin/providers/organisation/{organisation.pk}/change/", form)
+
+    def test_it_edits_the_return_url_origins_one_per_line(
+        self, operator_client: Client, cd_rhone: Organisation
+    ) -> None:
+        page = operator_client.get(f"/admin/providers/organisation/{cd_rhone.pk}/change/")
+        assert 'name="return_url_origins"' in page.content.decode()
+
+        response = self.change(
+            operator_client, cd_rhone, "https://demarches.rhone.fr\r\n\r\nhttps://www.rhone.fr:8443\r\n"
+        )
+
+        assert response.status_code == 302, response.content.decode()
+        cd_rhone.refresh_from_db()
+        assert cd_rhone.return_url_origins == ["https://demarches.rhone.fr", "https://www.rhone.fr:8443"]
+
+    def test_it_refuses_an_origin_with_a_path_and_keeps_the_old_ones(
+        self, operator_client: Client, mairie: Organisation
+    ) -> None:
+        before = list(mairie.return_url_origins)
+
+        response = self.change(operator_client, mairie, "https://demarches.villeurbanne.fr/retour")
+
+        assert response.status_code == 200
+        assert "write https://demarches.villeurbanne.fr (scheme, host and port" in response.content.decode()
+        mairie.refresh_from_db()
+        assert mairie.return_url_origins == before

@@ -22,6 +22,8 @@ class TestSeedDemo:
         assert Habilitation.objects.filter(consumer=mairie, status="approved").count() == 5
         assert AuditEvent.objects.filter(type="habilitation.submitted").count() == 5
         assert AuditEvent.objects.filter(type="habilitation.approved").count() == 5
+        # Where the demo consumer sends citizens back after their decision (return_url).
+        assert mairie.return_url_origins == ["https://demarches.villeurbanne.fr"]
 
     def test_it_is_idempotent(self) -> None:
         seed(io.StringIO())

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -29,6 +31,48 @@ class TestOrganisationValidation:
             organisation(siret=siret).full_clean()
         assert [error.code for error in caught.value.error_dict["siret"]] == ["invalid_siret"]
         assert "14" in caught.value.message_dict["siret"][0]
+
+
+class TestReturnUrlOrigins:
+    @pytest.mark.parametrize(
+        "origins",
+        [[], ["https://demarches.villeurbanne.fr"], ["https://a.example.fr", "https://a.example.fr:8443"]],
+    )
+    def test_it_accepts_https_origins(self, origins: list[str]) -> None:
+        organisation(return_url_origins=origins).clean_fields(exclude=["siret"])
+
+    @pytest.mark.parametrize(
+        ("origins", "code"),
+        [
+            (["https://a.example.fr/"], "origin_not_canonical"),
+            (["https://a.example.fr/retour"], "origin_not_canonical"),
+            (["https://a.example.fr?x=1"], "origin_not_canonical"),
+            (["https://A.example.fr"], "origin_not_canonical"),
+            (["https://a.example.fr:443"], "origin_not_canonical"),
+            (["https://user@a.example.fr"], "origin_not_canonical"),
+            (["http://a.example.fr"], "origin_not_https"),
+            (["ftp://a.example.fr"], "origin_not_https"),
+            (["a.example.fr"], "origin_invalid"),
+            (["https://"], "origin_invalid"),
+            (["https://a.example.fr", "https://a.example.fr"], "origin_duplicate"),
+            ("https://a.example.fr", "origins_not_a_list"),
+        ],
+    )
+    def test_it_refuses_anything_but_a_list_of_https_origins(self, origins: object, code: str) -> None:
+        with pytest.raises(ValidationError) as caught:
+            organisation(return_url_origins=origins).clean_fields(exclude=["siret"])
+
+        assert code in [error.code for error in caught.value.error_dict["return_url_origins"]]
+
+    def test_it_takes_a_loopback_http_origin_in_demo_mode_only(self, settings: Any) -> None:
+        settings.DEMO_MODE = True
+        organisation(return_url_origins=["http://127.0.0.1:8080", "http://localhost:3000"]).clean_fields()
+        settings.DEMO_MODE = False
+
+        with pytest.raises(ValidationError) as caught:
+            organisation(return_url_origins=["http://127.0.0.1:8080"]).clean_fields()
+
+        assert [error.code for error in caught.value.error_dict["return_url_origins"]] == ["origin_not_https"]
 
 
 @pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('providers', '0004_translate_choice_labels'),
+        ('providers', '0005_organisation_return_url_origins'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
