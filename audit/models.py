@@ -18,6 +18,11 @@ class EventType(models.TextChoices):
     # The consumer collected an asynchronous exchange's result (once; it is wiped then).
     EXCHANGE_COLLECTED = "exchange.collected"
     CITIZEN_PREVIEWED = "citizen.previewed"
+    # A login through an OpenID provider refused (detail: the reason, the provider); no identity.
+    CITIZEN_LOGIN_FAILED = "citizen.login_failed"
+    # The citizen's pivot identity erased once no session or consent needed it any longer.
+    CITIZEN_IDENTITY_ERASED = "citizen.identity_erased"
+    AGENT_LOGIN_FAILED = "agent.login_failed"
     HABILITATION_SUBMITTED = "habilitation.submitted"
     HABILITATION_CHANGES_REQUESTED = "habilitation.changes_requested"
     HABILITATION_APPROVED = "habilitation.approved"
@@ -25,6 +30,9 @@ class EventType(models.TextChoices):
     HABILITATION_REVOKED = "habilitation.revoked"
     TOKEN_ISSUED = "token.issued"
     TOKEN_REVOKED = "token.revoked"
+    # An agent's role in an organisation (administrator, habilitation manager, auditor).
+    ROLE_GRANTED = "role.granted"
+    ROLE_REVOKED = "role.revoked"
     AUDITOR_SEARCHED = "auditor.searched"
     AUDITOR_EXPORTED = "auditor.exported"
 
@@ -34,6 +42,8 @@ class ActorKind(models.TextChoices):
     CONSUMER = "consumer"
     PROVIDER = "provider"
     OPERATOR = "operator"
+    # An administration's agent, logged in (ProConnect): their account's id, never their name.
+    AGENT = "agent"
     AUDITOR = "auditor"
     SYSTEM = "system"
 
@@ -48,7 +58,8 @@ class AuditEvent(models.Model):
     type = models.CharField(max_length=64, choices=EventType.choices)
     occurred_at = models.DateTimeField(default=timezone.now)
     actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
-    # A SIRET, an OAuth client id, a staff username or "system"; never a citizen's identity.
+    # A SIRET, an OAuth client id, an agent's account id, a staff username or "system"; never a
+    # citizen's identity.
     actor = models.CharField(max_length=200)
     citizen_ref = models.CharField(max_length=64, blank=True)
     consumer = models.CharField(max_length=14, blank=True)

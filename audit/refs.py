@@ -6,10 +6,13 @@ import hmac
 from django.conf import settings
 
 
-def citizen_ref(subject: str) -> str:
+def citizen_ref(subject: str, issuer: str = "") -> str:
     """The keyed hash that stands for a citizen in the trail.
 
     Keyed (HMAC) rather than a plain hash so that nobody without AUDIT_HMAC_KEY can confirm a
-    guessed identity against the published trail.
+    guessed identity against the published trail. A citizen is their identity provider's `sub`
+    under its issuer; logins without an issuer (the demo login, and citizens recorded before
+    OpenID Connect) keep the reference of their subject alone, so their history stays theirs.
     """
-    return hmac.new(settings.AUDIT_HMAC_KEY.encode(), subject.encode(), hashlib.sha256).hexdigest()
+    key = f"{issuer}\n{subject}" if issuer else subject
+    return hmac.new(settings.AUDIT_HMAC_KEY.encode(), key.encode(), hashlib.sha256).hexdigest()

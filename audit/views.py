@@ -1,4 +1,4 @@
-"""Pages of the trail: the auditor console (staff in the `auditor` group) and public statistics."""
+"""Pages of the trail: the auditor console (agents with the auditor role) and public statistics."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import logout
-from django.contrib.auth.forms import AuthenticationForm, UsernameField
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,27 +34,23 @@ from audit.selectors import (
 )
 from audit.services import Actor, auditor_search_record
 from core.errors import ValidationError
+from core.roles import AUDITOR, user_has_role
 
-AUDITOR_GROUP = "auditor"
 # Verifying the whole log inline is fine while it is small; beyond, the console shows the result
 # cached by the periodic `audit.tasks.verify`.
 INLINE_VERIFY_MAX = 100_000
 PAGE_SIZE = 50
 
 
-def is_auditor(user: Any) -> bool:
-    return bool(
-        user.is_authenticated and user.is_active and user.is_staff and user.groups.filter(name=AUDITOR_GROUP).exists()
-    )
-
-
 def auditor_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """Anonymous visitors do not learn the console exists (404); other users are refused (403)."""
+    """Agents with the auditor role only (asked live, through core.roles: not Django's staff flag,
+    which is for operators and the admin). Anonymous visitors do not learn the console exists
+    (404); other users are refused (403)."""
 
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             raise Http404
-        if not is_auditor(request.user):
+        if not user_has_role(request.user, AUDITOR):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 
@@ -185,27 +181,16 @@ def console_export_jsonl(request: HttpRequest) -> HttpResponseBase:
     return response
 
 
-class AuditorLoginForm(AuthenticationForm, DsfrBaseForm):
-    # Django's own "Username" reads "Nom d'utilisateur": staff log in with an identifier.
-    username = UsernameField(
-        label=pgettext_lazy("auditor login", "Username"), widget=forms.TextInput({"autofocus": True})
-    )
-
-
-class ConsoleLoginView(LoginView):
-    template_name = "audit/login.html"
-    form_class = AuditorLoginForm
-    redirect_authenticated_user = False
-    extra_context = {"title": gettext_lazy("Auditor login")}
-
-    def get_default_redirect_url(self) -> str:
-        return reverse("audit:console")
+@require_GET
+def console_login(request: HttpRequest) -> HttpResponse:
+    """Auditors are agents: they log in like every agent (settings.LOGIN_URL: ProConnect), back here."""
+    return redirect_to_login(reverse("audit:console"), login_url=settings.LOGIN_URL)
 
 
 @require_POST
 def console_logout(request: HttpRequest) -> HttpResponse:
     logout(request)
-    return redirect("audit:console-login")
+    return redirect(resolve_url(settings.LOGIN_URL))
 
 
 @require_GET

@@ -8,25 +8,48 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from audit.refs import citizen_ref
+from core.fields import EncryptedDateField, EncryptedTextField
 from providers.models import AttestationType, EidasLevel, Habilitation, Organisation
 
 
 class Citizen(models.Model):
-    """The person behind a login, with the pivot identity providers use to find them."""
+    """The person behind a login: their identity provider's (issuer, subject), and the pivot
+    identity providers find them by.
+
+    The pivot identity is personal data kept only while it serves: encrypted at rest (core.fields),
+    refreshed at each login, and erased (`identity_erased_at`) once the citizen has neither a
+    session nor a consent that exchanges may still use (consent.services.citizens)."""
 
     class Sex(models.TextChoices):
         FEMALE = "F", _("Female")
         MALE = "M", _("Male")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # The identity provider's stable subject identifier ("sub").
-    subject = models.CharField(max_length=255, unique=True)
-    nom_naissance = models.CharField(max_length=200)
-    prenoms = models.CharField(max_length=300)
-    date_naissance = models.DateField()
-    sexe = models.CharField(max_length=1, choices=Sex.choices)
-    code_cog_lieu_naissance = models.CharField(max_length=5)
+    # The OpenID provider's issuer identifier; empty for the demo login (and citizens recorded
+    # before OpenID Connect).
+    issuer = models.CharField(max_length=255, blank=True, default="")
+    # The provider's stable subject identifier ("sub"), pairwise at FranceConnect.
+    subject = models.CharField(max_length=255)
+    nom_naissance = EncryptedTextField(null=True, blank=True)
+    prenoms = EncryptedTextField(null=True, blank=True)
+    date_naissance = EncryptedDateField(null=True, blank=True)
+    sexe = EncryptedTextField(null=True, blank=True, choices=Sex.choices)
+    code_cog_lieu_naissance = EncryptedTextField(null=True, blank=True)
+    email = EncryptedTextField(null=True, blank=True)
+    identity_erased_at = models.DateTimeField(null=True, blank=True)
+    # Until when a session of theirs may still be alive (the idle timeout from their last visit);
+    # their identity is kept at least until then.
+    session_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="citizen_issuer_subject")]
+        indexes = [
+            # The erasure sweep's query: identities still held, by how long a session may last.
+            models.Index(
+                fields=["session_until"], condition=models.Q(identity_erased_at__isnull=True), name="citizen_held"
+            ),
+        ]
 
     def __str__(self) -> str:
         # Never the identity: this string can end up in logs and admin history.
@@ -34,11 +57,17 @@ class Citizen(models.Model):
 
     @property
     def ref(self) -> str:
-        return citizen_ref(self.subject)
+        return citizen_ref(self.subject, self.issuer)
+
+    @property
+    def has_identity(self) -> bool:
+        return self.identity_erased_at is None and self.nom_naissance is not None
 
     @property
     def display_name(self) -> str:
-        return f"{self.prenoms.split(' ')[0]} {self.nom_naissance}"
+        if not self.has_identity:
+            return ""
+        return f"{(self.prenoms or '').split(' ')[0]} {self.nom_naissance}"
 
 
 class Consent(models.Model):

@@ -5,6 +5,7 @@ import uuid
 from celery import shared_task
 
 from consent.services import consents_expire_due
+from consent.services.citizens import citizens_identity_erase_due
 from consent.services.webhooks import webhook_delivery_attempt, webhooks_due
 
 
@@ -12,6 +13,13 @@ from consent.services.webhooks import webhook_delivery_attempt, webhooks_due
 def consents_expire() -> int:
     """Beat: every minute. Idempotent, so a redelivered or overlapping run does no harm."""
     return consents_expire_due()
+
+
+@shared_task(name="consent.tasks.citizens_identity_erase", acks_late=True, ignore_result=True)
+def citizens_identity_erase() -> int:
+    """Beat: erases the pivot identities no session or consent needs any longer. Idempotent: an
+    identity already erased, or needed again meanwhile, is left alone."""
+    return citizens_identity_erase_due()
 
 
 @shared_task(name="consent.tasks.webhook_deliver", acks_late=True, ignore_result=True)

@@ -1,4 +1,5 @@
-"""Data kept encrypted at rest under a key derived from SECRET_KEY.
+"""Data kept encrypted at rest under a key derived from a secret setting (SECRET_KEY unless the
+caller names another).
 
 AES-256-GCM. Each purpose gets its own key, derived by HKDF-SHA256 with the purpose in `info`,
 so a key serves one kind of data only. The caller's associated data (typically the row's id)
@@ -25,12 +26,14 @@ def _key(secret_key: str, purpose: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret_key.encode())
 
 
-def encrypt(plaintext: bytes, *, purpose: str, associated_data: bytes) -> bytes:
+def encrypt(plaintext: bytes, *, purpose: str, associated_data: bytes, secret: str | None = None) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(_key(settings.SECRET_KEY, purpose)).encrypt(nonce, plaintext, associated_data)
+    key = _key(secret or settings.SECRET_KEY, purpose)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
 
 
-def decrypt(ciphertext: bytes, *, purpose: str, associated_data: bytes) -> bytes:
-    """Raises cryptography's InvalidTag when the data, its row or SECRET_KEY do not match."""
+def decrypt(ciphertext: bytes, *, purpose: str, associated_data: bytes, secret: str | None = None) -> bytes:
+    """Raises cryptography's InvalidTag when the data, its row or the secret do not match."""
     data = bytes(ciphertext)
-    return AESGCM(_key(settings.SECRET_KEY, purpose)).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], associated_data)
+    key = _key(secret or settings.SECRET_KEY, purpose)
+    return AESGCM(key).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], associated_data)

@@ -1,7 +1,8 @@
 """The project's single door to the outside world over HTTP.
 
 Every call to a provider (or any other server) goes through `post_json` (or `post`, for a body
-already serialised), which enforces what a gateway holding citizens' data owes its network: a
+already serialised, or `request` for another method: the OpenID providers' discovery, keys and
+userinfo are GETs), which enforces what a gateway holding citizens' data owes its network: a
 mandatory timeout (for the whole exchange, not per socket read), a response size cap read as a
 stream, no redirects, http(s) only, and no requests to private, loopback, link-local or reserved
 addresses unless the host is explicitly listed in `settings.OUTBOUND_ALLOWED_HOSTS` (server-side
@@ -245,6 +246,24 @@ def post(
 ) -> OutboundResponse:
     """post_json for a body already serialised (JSON unless `headers` set another Content-Type),
     for callers that sign the exact bytes they send."""
+    json_headers = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
+    return request(
+        "POST", url, body=body, timeout=timeout, headers=json_headers, max_bytes=max_bytes, allow_private=allow_private
+    )
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+    max_bytes: int | None = None,
+    allow_private: bool = False,
+) -> OutboundResponse:
+    """Sends one request under the rules above and returns the response, whatever its status (3xx
+    are not followed). Raises OutboundRefused, OutboundTimeout, OutboundTooLarge or OutboundError."""
     if not timeout or timeout <= 0:
         raise ValueError("a positive timeout is mandatory")
     cap = settings.OUTBOUND_MAX_RESPONSE_BYTES if max_bytes is None else max_bytes
@@ -264,13 +283,11 @@ def post(
     netloc_host = f"[{host}]" if ":" in host else host
     default_port = port == (443 if scheme == "https" else 80)
     request_headers = {
-        "Host": netloc_host if default_port else f"{netloc_host}:{port}",
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-        # Compressed bodies would defeat the size cap (a small body can inflate a thousandfold).
-        "Accept-Encoding": "identity",
         "User-Agent": USER_AGENT,
         **(headers or {}),
+        "Host": netloc_host if default_port else f"{netloc_host}:{port}",
+        # Compressed bodies would defeat the size cap (a small body can inflate a thousandfold).
+        "Accept-Encoding": "identity",
     }
     path = parts.path or "/"
     if parts.query:
@@ -281,15 +298,18 @@ def post(
     pool = _pool(scheme, address, port, host)
     deadline_token = _deadline.set(deadline)
     try:
-        return _exchange(pool, path, body, request_headers, timeout=timeout, cap=cap, started=started, host=host)
+        return _exchange(
+            pool, method, path, body, request_headers, timeout=timeout, cap=cap, started=started, host=host
+        )
     finally:
         _deadline.reset(deadline_token)
 
 
 def _exchange(
     pool: urllib3.HTTPConnectionPool,
+    method: str,
     path: str,
-    body: bytes,
+    body: bytes | None,
     request_headers: Mapping[str, str],
     *,
     timeout: float,
@@ -300,7 +320,7 @@ def _exchange(
     deadline = started + timeout
     try:
         response = pool.urlopen(
-            "POST",
+            method,
             path,
             body=body,
             headers=request_headers,
@@ -330,7 +350,7 @@ def _exchange(
     finally:
         response.release_conn()
     duration_ms = int((time.monotonic() - started) * 1000)
-    logger.info("outbound POST %s -> %s in %sms (%s bytes)", host, response.status, duration_ms, len(content))
+    logger.info("outbound %s %s -> %s in %sms (%s bytes)", method, host, response.status, duration_ms, len(content))
     return OutboundResponse(
         status=response.status,
         headers={name.lower(): value for name, value in response.headers.items()},

@@ -89,7 +89,7 @@ _TYPE = ("id", "slug", "active", "eidas_min", "holder_id", "holder__siret", "hol
 _ADAPTER = ("adapter_base_url", "adapter_timeout_ms", "adapter_token_env")
 _HABILITATION = ("id", "status", "valid_until", "fields")
 _CONSENT = ("id", "status", "valid_from", "valid_until", "max_uses", "uses", "version", "eidas_level", "purpose_code")
-_CITIZEN = ("subject", "nom_naissance", "prenoms", "date_naissance", "sexe", "code_cog_lieu_naissance")
+_CITIZEN = ("issuer", "subject", "nom_naissance", "prenoms", "date_naissance", "sexe", "code_cog_lieu_naissance")
 
 
 def _type_terms(row: Mapping[str, Any], prefix: str = "") -> TypeTerms:
@@ -126,10 +126,11 @@ def _habilitation_terms(row: Mapping[str, Any], prefix: str = "") -> Habilitatio
 
 def _consent_terms(row: Mapping[str, Any], prefix: str = "") -> ConsentTerms:
     citizen = None
-    if row[prefix + "citizen__subject"] is not None:
+    # The pivot identity is decrypted by its field's converter; an erased one serves no exchange.
+    if row[prefix + "citizen__subject"] is not None and row[prefix + "citizen__nom_naissance"] is not None:
         subject = str(row[prefix + "citizen__subject"])
         citizen = CitizenTerms(
-            ref=citizen_ref(subject),
+            ref=citizen_ref(subject, str(row[prefix + "citizen__issuer"])),
             subject=Subject(
                 nom_naissance=str(row[prefix + "citizen__nom_naissance"]),
                 prenoms=tuple(str(row[prefix + "citizen__prenoms"]).split()),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -62,6 +63,9 @@ DEMO_MODE = env_bool("GATEWAY_DEMO", DEBUG)
 
 SECRET_KEY = env_secret("SECRET_KEY", dev_default="dev-only-insecure-secret-key-" + "x" * 40)
 AUDIT_HMAC_KEY = env_secret("AUDIT_HMAC_KEY", dev_default="dev-only-insecure-audit-hmac-key")
+# Key of the personal data encrypted at rest (core.fields: the citizens' pivot identity). Its own
+# secret lets SECRET_KEY rotate without losing the identities behind active consents.
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY") or SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 GATEWAY_BASE_URL = env_str("GATEWAY_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -192,6 +196,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Webhook retries (consent/services/webhooks.py), and first sends whose message was lost.
     "webhooks-retry-due": {"task": "consent.tasks.webhooks_retry_due", "schedule": 30.0, "options": {"expires": 25}},
     "audit-verify": {"task": "audit.tasks.verify", "schedule": 300.0},
+    # Pivot identities of citizens with neither a session nor a live consent (consent.services.citizens).
+    "citizens-identity-erase": {
+        "task": "consent.tasks.citizens_identity_erase",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
 }
 
 # Django's hashers for people's passwords, then the keyed hash of OAuth client secrets
@@ -319,6 +329,64 @@ OAUTH2_PROVIDER = {
     # Empty: the issuer is derived from the request (hosts are pinned by ALLOWED_HOSTS).
     "OIDC_ISS_ENDPOINT": env_str("OAUTH_ISSUER"),
 }
+
+
+# OpenID providers (README, "Logging in"): each is on when its issuer is set. FranceConnect vouches
+# for eidas1, FranceConnect+ for eidas2 and eidas3 (one of them may serve every level); ProConnect
+# logs in the agents of administrations.
+def env_acr_values(name: str, default: str) -> dict[str, str]:
+    """`eidas1,eidas2` (the acr value is the level's name, as FranceConnect's) or `eidas2=acr-x,…`."""
+    values: dict[str, str] = {}
+    for item in env_list(name, default):
+        level, _, acr = item.partition("=")
+        if level.strip() not in {"eidas1", "eidas2", "eidas3"}:
+            raise ImproperlyConfigured(f"{name}: {level!r} is not an eIDAS level (eidas1, eidas2, eidas3).")
+        values[level.strip()] = acr.strip() or level.strip()
+    return values
+
+
+def env_oidc_provider(prefix: str, *, scopes: str, acr_values: str = "") -> dict[str, Any] | None:
+    issuer = env_str(f"{prefix}_ISSUER")
+    if not issuer:
+        return None
+    client_id = env_str(f"{prefix}_CLIENT_ID")
+    secret = env_str(f"{prefix}_CLIENT_SECRET")
+    key_file = env_str(f"{prefix}_PRIVATE_KEY_FILE")
+    if not client_id or not (secret or key_file):
+        raise ImproperlyConfigured(
+            f"{prefix}_ISSUER is set: {prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET (or {prefix}_PRIVATE_KEY_FILE) "
+            "are required too."
+        )
+    return {
+        "issuer": issuer,
+        "client_id": client_id,
+        "client_secret": secret,
+        "private_key_file": key_file,
+        "scopes": env_str(f"{prefix}_SCOPES", scopes),
+        "acr_values": env_acr_values(f"{prefix}_ACR_VALUES", acr_values),
+    }
+
+
+OIDC_PROVIDERS: dict[str, dict[str, Any]] = {
+    name: config
+    for name, config in {
+        "franceconnect": env_oidc_provider("FRANCECONNECT", scopes="openid identite_pivot email", acr_values="eidas1"),
+        "franceconnect_plus": env_oidc_provider(
+            "FRANCECONNECT_PLUS", scopes="openid identite_pivot email", acr_values="eidas2,eidas3"
+        ),
+        "proconnect": env_oidc_provider("PROCONNECT", scopes="openid email given_name usual_name siret uid"),
+    }.items()
+    if config
+}
+# Agents log in through ProConnect (providers.views.agents); Django's admin keeps its own login,
+# for operators.
+LOGIN_URL = "agent-login"
+# Who holds which role (core.roles): the agents' roles of the providers app.
+ROLE_PREDICATE = "providers.selectors.user_has_role"
+# Each request to an OpenID provider (discovery, keys, token, userinfo) through core.outbound.
+OIDC_TIMEOUT_SECONDS = env_int("OIDC_TIMEOUT_MS", 5000) / 1000
+# A citizen's session ends after this long without a page (FranceConnect+ asks for 10 minutes).
+CITIZEN_SESSION_IDLE_SECONDS = env_int("CITIZEN_SESSION_IDLE_SECONDS", 600)
 
 # A consent request the citizen has not decided on expires after this many days.
 CONSENT_REQUEST_TTL_DAYS = env_int("CONSENT_REQUEST_TTL_DAYS", 7)

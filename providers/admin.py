@@ -22,8 +22,9 @@ from django.utils.translation import pgettext
 
 from audit.models import ActorKind
 from audit.services import Actor
+from core.admin import ReadOnlyAdmin
 from core.errors import GatewayError
-from providers.models import ApiClient, AttestationField, AttestationType, Habilitation, Organisation
+from providers.models import Agent, AgentRole, ApiClient, AttestationField, AttestationType, Habilitation, Organisation
 from providers.services import (
     WEBHOOK_SECRET_OVERLAP,
     habilitation_approve,
@@ -246,3 +247,26 @@ class ApiClientAdmin(admin.ModelAdmin):
     list_select_related = ("application", "organisation")
     search_fields = ("organisation__name", "organisation__siret", "application__name", "application__client_id")
     raw_id_fields = ("application",)
+
+
+class AgentRoleInline(admin.TabularInline):
+    model = AgentRole
+    fields = ["organisation", "role", "granted_at", "granted_by"]
+    readonly_fields = ["organisation", "role", "granted_at", "granted_by"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Agent)
+class AgentAdmin(ReadOnlyAdmin):
+    """Agents appear with their first login; roles change through `manage.py grant_role` and the
+    organisations' administrators (each change is a role.* event), never here."""
+
+    list_display = ["usual_name", "given_name", "email", "organisation", "last_login_at"]
+    list_select_related = ["organisation"]
+    search_fields = ["email", "usual_name", "organisation__siret"]
+    exclude = ["user"]
+    inlines = [AgentRoleInline]

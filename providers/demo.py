@@ -1,14 +1,18 @@
-"""Demo data of the providers app: the demo catalogue as rows, and the demo habilitations."""
+"""Demo data of the providers app: the demo catalogue as rows, the demo habilitations, and the
+demo agent of the city hall (every role, the audit console included)."""
 
 from __future__ import annotations
 
 from typing import TextIO
 
+from django.conf import settings
+
 from audit.services import Actor
 from providers.demodata import catalogue
-from providers.models import AttestationField, AttestationType, Habilitation, Organisation
+from providers.models import Agent, AgentRole, AttestationField, AttestationType, Habilitation, Organisation
 from providers.selectors import habilitation_in_force
-from providers.services import habilitation_approve, habilitation_submit
+from providers.services import habilitation_approve, habilitation_submit, role_grant
+from providers.services.agents import AgentProfile, agent_login
 
 DEMO_CONSUMER = "mairie-villeurbanne"
 DEMO_CONSUMER_WITHOUT_HABILITATION = "cd-rhone"
@@ -98,12 +102,34 @@ def demo_habilitations_load() -> int:
     return approved
 
 
+def demo_agent(organisation: Organisation) -> Agent:
+    """The demo agent of `organisation` (the agents' demo login; idempotent)."""
+    profile = AgentProfile(
+        siret=organisation.siret,
+        email=f"agent.demo@{organisation.code}.example.fr",
+        given_name="Agent",
+        usual_name=f"de démonstration ({organisation.name})",
+    )
+    return agent_login(issuer="", subject=f"demo-{organisation.siret}", profile=profile)
+
+
+def demo_agents_load() -> Agent:
+    """The city hall's demo agent holds every role, granted through the role service."""
+    agent = demo_agent(Organisation.objects.get(code=DEMO_CONSUMER))
+    for role in AgentRole.Role.values:
+        role_grant(agent=agent, role=role, actor=Actor.system())
+    return agent
+
+
 def seed(out: TextIO) -> None:
     catalogue_load()
     approved = demo_habilitations_load()
+    agent = demo_agents_load()
     types, organisations = AttestationType.objects.count(), len(catalogue.ORGANISATIONS)
     in_force = Habilitation.objects.filter(consumer__code=DEMO_CONSUMER, status=Habilitation.Status.APPROVED).count()
     out.write(
         f"Catalogue: {types} attestation types from {organisations} organisations; "
         f"{DEMO_CONSUMER} holds {in_force} approved habilitations ({approved} new).\n"
+        f"Agents: {agent.organisation.name}'s demo agent has every role, the audit console included "
+        f"(log in at {settings.GATEWAY_BASE_URL}/agents/connexion/demo/).\n"
     )

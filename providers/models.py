@@ -301,3 +301,60 @@ class ApiClient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} for {self.organisation.code}"
+
+
+class Agent(models.Model):
+    """An administration's agent, logged in through ProConnect: their provider's (issuer, `sub`),
+    and the organisation the `siret` of their latest login ties them to. Their Django user carries
+    the session (no password: they only ever log in through their provider)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent")
+    # Empty for the demo agents (demo mode).
+    issuer = models.CharField(max_length=255, blank=True)
+    subject = models.CharField(max_length=255)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="agents")
+    email = models.EmailField()
+    given_name = models.CharField(max_length=200)
+    usual_name = models.CharField(max_length=200)
+    # ProConnect's `uid`: the agent's identifier at their own identity provider.
+    uid = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_login_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["usual_name", "given_name"]
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="agent_issuer_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.given_name} {self.usual_name} ({self.organisation_id})"
+
+    @property
+    def actor_id(self) -> str:
+        """How the trail names them: their account, never their name."""
+        return f"agent-{self.pk}"
+
+
+class AgentRole(models.Model):
+    """What an agent may do for an organisation. An operator grants the first administrator
+    (`manage.py grant_role`); the organisation's administrators manage the rest."""
+
+    class Role(models.TextChoices):
+        ADMINISTRATOR = "administrator", _("Administrator")
+        HABILITATION_MANAGER = "habilitation_manager", _("Habilitation manager")
+        AUDITOR = "auditor", _("Auditor")
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="roles")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="agent_roles")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    granted_at = models.DateTimeField(default=timezone.now)
+    # The trail's actor id of whoever granted it.
+    granted_by = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "organisation", "role"], name="agent_role_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.role} at {self.organisation_id}"

@@ -1,16 +1,16 @@
-"""Reads of the providers app: the public catalogue and the habilitations in force."""
+"""Reads of the providers app: the public catalogue, the habilitations in force, agents' roles."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.utils import timezone
 
 from core.errors import NotFound
 from providers import rules
-from providers.models import SLUG_RE, AttestationField, AttestationType, Habilitation, Organisation
+from providers.models import SLUG_RE, Agent, AgentRole, AttestationField, AttestationType, Habilitation, Organisation
 
 
 def _approved(consumer: Organisation) -> QuerySet[Habilitation]:
@@ -85,3 +85,37 @@ def attestation_type_get(slug: str) -> AttestationType:
     if attestation_type is None:
         raise NotFound("No attestation type has this slug.")
     return attestation_type
+
+
+def agent_for_user(user: Any) -> Agent | None:
+    """The agent behind a logged-in Django user, None for anyone else (operators, citizens)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return Agent.objects.select_related("organisation").filter(user=user).first()
+
+
+def _roles_in_force() -> QuerySet[AgentRole]:
+    # A role counts in the organisation the agent belongs to now (the SIRET of their latest
+    # login), while it is active, and for an active user.
+    return AgentRole.objects.filter(
+        organisation=F("agent__organisation"), organisation__active=True, agent__user__is_active=True
+    )
+
+
+def agent_roles(agent: Agent) -> list[str]:
+    return sorted(_roles_in_force().filter(agent=agent).values_list("role", flat=True))
+
+
+def user_has_role(user: Any, role: str) -> bool:
+    """settings.ROLE_PREDICATE: what core.roles asks (the auditor console, for one)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return _roles_in_force().filter(agent__user=user, role=role).exists()
+
+
+def agent_get_by_email(*, organisation: Organisation, email: str) -> Agent:
+    """The agent of `organisation` with this e-mail address (operators name agents by it)."""
+    agent = Agent.objects.select_related("organisation").filter(organisation=organisation, email__iexact=email).first()
+    if agent is None:
+        raise NotFound("No agent of this organisation has logged in with this e-mail address.")
+    return agent

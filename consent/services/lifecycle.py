@@ -23,7 +23,14 @@ from consent.models import Citizen, Consent, HeldResult, WebhookDelivery
 from consent.services.artefacts import consent_artefact_sign
 from consent.services.trail import citizen_actor, consent_event_record, consent_items
 from consent.services.webhooks import webhooks_enqueue
-from core.errors import HabilitationMissing, InvalidTransition, LoaInsufficient, NotFound, ValidationError
+from core.errors import (
+    AuthenticationRequired,
+    HabilitationMissing,
+    InvalidTransition,
+    LoaInsufficient,
+    NotFound,
+    ValidationError,
+)
 from providers.models import EidasLevel
 from providers.rules import eidas_highest, eidas_satisfies, habilitation_in_force
 
@@ -90,6 +97,11 @@ def consent_approve(*, consent: Consent, citizen: Citizen, eidas_level: str) -> 
             f"These attestations need a login at level {required} or above.",
             extra={"required_level": required, "current_level": eidas_level},
         )
+    # Locked like the erasure sweep locks it: either the identity is erased first and this approval
+    # is refused, or the approval commits first and the sweep then sees a consent that needs it.
+    citizen = Citizen.objects.select_for_update().get(pk=citizen.pk)
+    if not citizen.has_identity:
+        raise AuthenticationRequired("Log in again: your identity is no longer held by the gateway.")
     today = timezone.localdate()
     if not all(
         habilitation_in_force(

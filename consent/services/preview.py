@@ -17,7 +17,14 @@ from audit.models import EventType
 from audit.services import event_record
 from consent.models import Citizen, Consent, ConsentItem
 from consent.services.trail import citizen_actor
-from core.errors import GatewayError, InvalidTransition, LoaInsufficient, ProviderTimeout, SubjectNotFound
+from core.errors import (
+    AuthenticationRequired,
+    GatewayError,
+    InvalidTransition,
+    LoaInsufficient,
+    ProviderTimeout,
+    SubjectNotFound,
+)
 from providers.adapters import adapter_for, target_for
 from providers.adapters.base import FetchContext, Subject
 from providers.models import Organisation
@@ -33,12 +40,16 @@ class PreviewItem:
 
 
 def citizen_subject(citizen: Citizen) -> Subject:
+    born = citizen.date_naissance
+    if born is None or not citizen.has_identity:
+        # Erased once no session needed it (consent.services.citizens): a login brings it back.
+        raise AuthenticationRequired("Log in again: your identity is no longer held by the gateway.")
     return Subject(
-        nom_naissance=citizen.nom_naissance,
-        prenoms=tuple(citizen.prenoms.split()),
-        date_naissance=citizen.date_naissance,
-        sexe=citizen.sexe,
-        code_cog_lieu_naissance=citizen.code_cog_lieu_naissance,
+        nom_naissance=str(citizen.nom_naissance),
+        prenoms=tuple(str(citizen.prenoms).split()),
+        date_naissance=born,
+        sexe=str(citizen.sexe),
+        code_cog_lieu_naissance=str(citizen.code_cog_lieu_naissance),
     )
 
 

@@ -50,6 +50,9 @@ SENTENCES: dict[tuple[str, str], Promise] = {
     (EventType.EXCHANGE_FAILED, ""): _("{consumer} asked for {what}, but the provider could not answer"),
     (EventType.EXCHANGE_COLLECTED, ""): _("{consumer} collected {what}, prepared for it earlier"),
     (EventType.CITIZEN_PREVIEWED, ""): _("You previewed {what}, requested by {consumer}"),
+    (EventType.CITIZEN_IDENTITY_ERASED, ""): _(
+        "The gateway erased your identity, which no session or consent of yours needed any longer"
+    ),
     (EventType.TOKEN_ISSUED, ""): _("{consumer} received an access right"),
     (EventType.TOKEN_REVOKED, ""): _("{consumer}'s access was cut off"),
     (EventType.AUDITOR_SEARCHED, ""): _("An auditor searched the trail with your reference (justification recorded)"),

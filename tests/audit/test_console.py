@@ -1,4 +1,4 @@
-"""The auditor console: auditors only, every search and export recorded."""
+"""The auditor console: agents with the auditor role only, every search and export recorded."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.test import Client
 
 from audit.models import AuditEvent
 from audit.sealer import log_seal, log_verifier_key
 from audit.tlog.export import verify_export
+from providers.models import Agent, Organisation
+from providers.services import role_revoke
+from tests.agents import OPERATOR, make_agent
 
 CONSOLE = "/audit/console/"
 ALICE_REF = "a" * 64
@@ -25,10 +28,13 @@ def trail(record: Callable[..., Any]) -> None:
 
 
 @pytest.fixture
-def auditor(db: None) -> User:
-    user = User.objects.create_user("inspectrice", password="correct horse battery", is_staff=True)
-    user.groups.add(Group.objects.get(name="auditor"))
-    return user
+def inspectrice(cnaf: Organisation) -> Agent:
+    return make_agent(cnaf, "inspectrice", roles=["auditor"])
+
+
+@pytest.fixture
+def auditor(inspectrice: Agent) -> User:
+    return inspectrice.user
 
 
 def _auditor_events() -> list[AuditEvent]:
@@ -41,17 +47,36 @@ class TestAccess:
         assert client.get(CONSOLE).status_code == 404
         assert client.get(CONSOLE + "export.jsonl").status_code == 404
 
-    def test_a_staff_user_outside_the_auditor_group_gets_403(self, client: Client) -> None:
-        client.force_login(User.objects.create_user("operateur", is_staff=True))
+    def test_an_operator_even_a_superuser_gets_403(self, client: Client) -> None:
+        client.force_login(User.objects.create_superuser("operateur", password="correct horse battery staple"))
 
         assert client.get(CONSOLE).status_code == 403
         assert client.get(CONSOLE + "export.csv").status_code == 403
         assert _auditor_events() == []
 
-    def test_an_auditor_logs_in_with_the_form(self, client: Client, auditor: User) -> None:
-        response = client.post(CONSOLE + "login/", {"username": "inspectrice", "password": "correct horse battery"})
+    @pytest.mark.parametrize("roles", [[], ["administrator", "habilitation_manager"]])
+    def test_an_agent_without_the_auditor_role_gets_403(
+        self, client: Client, cnaf: Organisation, roles: list[str]
+    ) -> None:
+        client.force_login(make_agent(cnaf, "collegue", roles=roles).user)
 
-        assert response.status_code == 302 and response["Location"] == CONSOLE
+        assert client.get(CONSOLE).status_code == 403
+        assert _auditor_events() == []
+
+    def test_a_revoked_role_is_refused_at_the_next_request(self, client: Client, inspectrice: Agent) -> None:
+        client.force_login(inspectrice.user)
+        assert client.get(CONSOLE).status_code == 200
+
+        role_revoke(agent=inspectrice, role="auditor", actor=OPERATOR)
+
+        assert client.get(CONSOLE).status_code == 403
+
+    def test_the_console_s_login_is_the_agents_login(self, client: Client, auditor: User) -> None:
+        response = client.get(CONSOLE + "login/")
+
+        assert response.status_code == 302
+        assert response["Location"] == "/agents/connexion/?next=/audit/console/"
+        client.force_login(auditor)
         page = client.get(CONSOLE)
         assert page.status_code == 200
         assert "Vérification complète réussie" in page.content.decode()
@@ -69,7 +94,7 @@ class TestSearch:
         (event,) = _auditor_events()
         assert (event.type, event.actor, event.detail) == (
             "auditor.searched",
-            "inspectrice",
+            auditor.agent.actor_id,
             {"type": "exchange.succeeded"},
         )
 

@@ -20,7 +20,7 @@ PAGES = {
     "/statistiques/": ("Statistiques des échanges", "Exchange statistics"),
     "/connexion/": ("Se connecter", "Log in"),
     "/connexion/demo/": ("Connexion de démonstration", "Demo login"),
-    "/audit/console/login/": ("Connexion auditeur", "Auditor login"),
+    "/agents/connexion/": ("Connexion des agents", "Agents' login"),
     "/nulle-part/": ("Page introuvable", "Page not found"),
 }
 

@@ -1,10 +1,10 @@
-"""The auditor console in a real Chromium: login, a search by event type, and the search itself
-recorded in the trail; a logged-in user outside the `auditor` group is refused."""
+"""The auditor console in a real Chromium: an agent with the auditor role (the agents' demo login
+here; ProConnect in tests/e2e/test_identity.py), a search by event type, and the search itself
+recorded in the trail; an agent without the role is refused."""
 
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.db import transaction
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
@@ -12,13 +12,16 @@ from pytest_django.live_server_helper import LiveServer
 from audit.models import ActorKind, AuditEvent, EventType
 from audit.sealer import log_seal
 from audit.services import Actor, event_record
+from providers.demo import demo_agent
+from providers.models import Agent, Organisation
+from providers.services import role_grant
+from tests.agents import OPERATOR
 from tests.e2e.conftest import accessibility_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 MAIRIE_SIRET = "21690266800013"
 CNAF_SIRET = "18003502400017"
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -36,29 +39,28 @@ def trail(db: None) -> None:
     log_seal()
 
 
-def staff(username: str, *, auditor: bool) -> User:
-    user = User.objects.create_user(username, password=PASSWORD, is_staff=True)
+def demo_agent_of(organisation: Organisation, *, auditor: bool) -> Agent:
+    agent = demo_agent(organisation)
     if auditor:
-        # get_or_create: a transactional test's flush also empties what the data migration created.
-        user.groups.add(Group.objects.get_or_create(name="auditor")[0])
-    return user
+        role_grant(agent=agent, role="auditor", actor=OPERATOR)
+    return agent
 
 
-def console_login(page: Page, live_server: LiveServer, username: str) -> None:
+def console_login(page: Page, live_server: LiveServer, organisation: Organisation) -> None:
     page.goto(f"{live_server.url}/audit/console/login/")
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("link", name="Connexion de démonstration des agents").click()
+    page.get_by_label("Organisation").select_option(organisation.siret)
     page.get_by_role("button", name="Se connecter").click()
 
 
 @pytest.mark.usefixtures("trail")
 class TestAuditorConsole:
     def test_an_auditor_searches_by_event_type_and_the_search_is_recorded(
-        self, page: Page, live_server: LiveServer, script_errors: list[str]
+        self, page: Page, live_server: LiveServer, cnaf: Organisation, script_errors: list[str]
     ) -> None:
-        staff("inspectrice", auditor=True)
+        agent = demo_agent_of(cnaf, auditor=True)
 
-        console_login(page, live_server, "inspectrice")
+        console_login(page, live_server, cnaf)
         expect(page).to_have_url(f"{live_server.url}/audit/console/")
         expect(page.get_by_role("heading", level=1)).to_have_text("Console d'audit")
         expect(page.locator("#content").first).to_contain_text("Vérification complète réussie")
@@ -70,15 +72,17 @@ class TestAuditorConsole:
         for row in rows.all():
             expect(row).to_contain_text("exchange.succeeded")
         searched = AuditEvent.objects.get(type=EventType.AUDITOR_SEARCHED)
-        assert (searched.actor_kind, searched.actor) == (ActorKind.AUDITOR, "inspectrice")
+        assert (searched.actor_kind, searched.actor) == (ActorKind.AUDITOR, agent.actor_id)
         assert searched.detail["type"] == "exchange.succeeded"
         assert searched.citizen_ref == ""
         assert script_errors == []
 
-    def test_a_logged_in_user_outside_the_auditor_group_gets_403(self, page: Page, live_server: LiveServer) -> None:
-        staff("operateur", auditor=False)
+    def test_an_agent_without_the_auditor_role_gets_403(
+        self, page: Page, live_server: LiveServer, cnaf: Organisation
+    ) -> None:
+        demo_agent_of(cnaf, auditor=False)
 
-        console_login(page, live_server, "operateur")
+        console_login(page, live_server, cnaf)
 
         response = page.goto(f"{live_server.url}/audit/console/?search=1&type=exchange.succeeded")
         assert response is not None and response.status == 403
@@ -88,13 +92,15 @@ class TestAuditorConsole:
     # template's own: two main landmarks and a duplicate id (the skip link's target). Strict, so
     # the fix turns this red until the marker goes.
 
-    def test_the_console_pages_pass_the_accessibility_smoke_check(self, page: Page, live_server: LiveServer) -> None:
-        staff("inspectrice", auditor=True)
+    def test_the_console_pages_pass_the_accessibility_smoke_check(
+        self, page: Page, live_server: LiveServer, cnaf: Organisation
+    ) -> None:
+        demo_agent_of(cnaf, auditor=True)
         problems = {}
 
         page.goto(f"{live_server.url}/audit/console/login/")
         problems["login"] = accessibility_problems(page)
-        console_login(page, live_server, "inspectrice")
+        console_login(page, live_server, cnaf)
         page.get_by_role("button", name="Rechercher").click()
         problems["console"] = accessibility_problems(page)
 

@@ -103,7 +103,7 @@ class TestPublicPages:
             "/statistiques/": "Statistiques des échanges",
             "/connexion/": "Se connecter",
             "/connexion/demo/": "Connexion de démonstration",
-            "/audit/console/login/": "Connexion auditeur",
+            "/agents/connexion/": "Connexion des agents",
         }
         for path, heading in pages.items():
             page.goto(live_server.url + path)

@@ -1,0 +1,34 @@
+"""Every write of the providers app: habilitations and webhook secrets, agents and their roles."""
+
+from __future__ import annotations
+
+from providers.services.agents import agent_login, agent_login_failed_record, role_grant, role_revoke
+from providers.services.habilitations import (
+    WEBHOOK_SECRET_OVERLAP,
+    habilitation_approve,
+    habilitation_refuse,
+    habilitation_request_changes,
+    habilitation_resubmit,
+    habilitation_revoke,
+    habilitation_submit,
+    organisation_webhook_secret_rotate,
+    organisation_webhook_secrets,
+    webhook_secret_text,
+)
+
+__all__ = [
+    "WEBHOOK_SECRET_OVERLAP",
+    "agent_login",
+    "agent_login_failed_record",
+    "habilitation_approve",
+    "habilitation_refuse",
+    "habilitation_request_changes",
+    "habilitation_resubmit",
+    "habilitation_revoke",
+    "habilitation_submit",
+    "organisation_webhook_secret_rotate",
+    "organisation_webhook_secrets",
+    "role_grant",
+    "role_revoke",
+    "webhook_secret_text",
+]
