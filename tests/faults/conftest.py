@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import kombu.pools
 import pytest
 import redis
 from django.conf import settings as django_settings
@@ -60,10 +61,12 @@ class RedisServer:
 
 
 def _use_broker(url: str) -> None:
-    # Celery reads its broker once and keeps a pool of connections: point it elsewhere and drop them.
+    # Celery reads its broker once and keeps a pool of connections, which comes from kombu's
+    # registry of pools keyed by broker address. Closing a pool leaves it in that registry, so that
+    # switching back to an address would hand out the closed pool ("Acquire on closed pool"):
+    # close and forget them all, then point Celery elsewhere.
+    kombu.pools.reset()
     celery_app.conf.broker_url = url
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
