@@ -86,7 +86,7 @@ class OctetStreamRenderer(_PassThroughRenderer):
     format = "bin"
 
 
-def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+def _validated(serializer_class: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
@@ -148,7 +148,7 @@ class VerifierApi(PublicApi):
     parameters=[_Q("index", int), _Q("tree_size", int, required=False)], responses=OpenApiTypes.OBJECT, tags=["audit"]
 )
 class InclusionProofApi(PublicApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         index = serializers.IntegerField(min_value=0, max_value=2**62)
         tree_size = serializers.IntegerField(min_value=1, max_value=2**62, required=False)
 
@@ -170,7 +170,7 @@ class InclusionProofApi(PublicApi):
 
 @extend_schema(parameters=[_Q("first", int), _Q("second", int)], responses=OpenApiTypes.OBJECT, tags=["audit"])
 class ConsistencyProofApi(PublicApi):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         first = serializers.IntegerField(min_value=1, max_value=2**62)
         second = serializers.IntegerField(min_value=1, max_value=2**62)
 
@@ -211,7 +211,7 @@ class AuditClientAllowed(BasePermission):
         return True
 
 
-class EventFilterSerializer(serializers.Serializer):
+class EventFilterSerializer(serializers.Serializer[Any]):
     # `from`/`to` are Python keywords: declared below under their query-parameter names.
     consumer = serializers.RegexField(r"^\d{14}$", required=False, allow_blank=True)
     provider = serializers.RegexField(r"^\d{14}$", required=False, allow_blank=True)
@@ -221,7 +221,7 @@ class EventFilterSerializer(serializers.Serializer):
     citizen_ref = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True)
     justification = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
         fields["from"] = serializers.DateTimeField(required=False, allow_null=True, validators=[validate_trail_date])
         fields["to"] = serializers.DateTimeField(required=False, allow_null=True, validators=[validate_trail_date])
@@ -280,7 +280,7 @@ class EventsApi(APIView):
         format = serializers.ChoiceField(choices=["json", "csv", "jsonl"], required=False, default="json")
         checkpoints = serializers.ChoiceField(choices=["all", "latest"], required=False, default="latest")
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
         leaf_index = serializers.IntegerField(allow_null=True)
         event = serializers.DictField()
 
@@ -331,7 +331,7 @@ class ExchangeStatsApi(PublicApi):
 
     renderer_classes = [JSONRenderer, CsvRenderer]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         since = serializers.DateField(required=False, validators=[validate_trail_date])
         until = serializers.DateField(required=False, validators=[validate_trail_date])
         format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")

@@ -9,7 +9,7 @@ from consent.models import Consent, ConsentItem, WebhookDelivery
 from core.admin import ReadOnlyAdmin
 
 
-class ConsentItemInline(admin.TabularInline):
+class ConsentItemInline(admin.TabularInline[ConsentItem, Consent]):
     model = ConsentItem
     fields = ["attestation_type", "fields", "habilitation"]
     readonly_fields = ["attestation_type", "fields", "habilitation"]

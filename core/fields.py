@@ -24,7 +24,7 @@ from core.encryption import decrypt, encrypt
 PURPOSE = "model-field"
 
 
-class EncryptedField(models.Field):
+class EncryptedField(models.Field[Any, Any]):
     """The common part; subclasses say how a value becomes bytes and back."""
 
     empty_values = [None, ""]
@@ -92,7 +92,8 @@ class EncryptedDateField(EncryptedField):
         return dt.date.fromisoformat(str(value))
 
     def to_bytes(self, value: Any) -> bytes:
-        return value.isoformat().encode()
+        date: dt.date = value
+        return date.isoformat().encode()
 
     def from_bytes(self, data: bytes) -> dt.date:
         return dt.date.fromisoformat(data.decode())

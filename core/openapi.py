@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class HeaderBearerScheme(OpenApiAuthenticationExtension):
+class HeaderBearerScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular's registry hook
     target_class = "core.authentication.BearerAuthentication"
     match_subclasses = True
     name = "oauth2"

@@ -17,7 +17,7 @@ from gateway.services.async_exchanges import exchange_collect, exchange_submit
 from gateway.services.exchanges import exchange_perform
 
 
-class AttestationSerializer(serializers.Serializer):
+class AttestationSerializer(serializers.Serializer[Any]):
     type = serializers.CharField()
     issuer = serializers.CharField(help_text="SIRET of the administration that holds the data")
     issued_at = serializers.DateTimeField()
@@ -26,7 +26,7 @@ class AttestationSerializer(serializers.Serializer):
     fields = serializers.DictField(help_text="The consented fields only")  # type: ignore[assignment]
 
 
-class AttestationResultSerializer(serializers.Serializer):
+class AttestationResultSerializer(serializers.Serializer[Any]):
     exchange_id = serializers.UUIDField()
     attestation = AttestationSerializer()
     jws = serializers.CharField(
@@ -41,7 +41,7 @@ def _no_store(response: Response) -> Response:
 
 
 class AttestationGetApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         consent = serializers.UUIDField(required=False)
 
     @extend_schema(
@@ -58,11 +58,11 @@ class AttestationGetApi(APIView):
 
 
 class ExchangeCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         attestation_type = serializers.CharField(max_length=100)
         consent = serializers.UUIDField(required=False)
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
         exchange_id = serializers.UUIDField()
         status = serializers.CharField()
 

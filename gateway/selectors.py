@@ -158,7 +158,7 @@ def _bound_consent(access_token_id: int | None) -> Subquery:
 
 
 def _grant_query(*, access_token_id: int, consent_id: uuid.UUID, organisation_id: int, slug: str) -> QuerySet[Any, Any]:
-    return (
+    query: QuerySet[Any, Any] = (
         ConsentItem.objects.filter(
             consent_id=Coalesce(_bound_consent(access_token_id), Value(consent_id, output_field=UUIDField())),
             consent__consumer_id=organisation_id,
@@ -175,6 +175,7 @@ def _grant_query(*, access_token_id: int, consent_id: uuid.UUID, organisation_id
             *(f"habilitation__{name}" for name in _HABILITATION),
         )
     )
+    return query
 
 
 # The hot path's read, compiled once (core.compiled): building this queryset on every request

@@ -49,7 +49,7 @@ class OriginsField(forms.Field):
         return [line.strip() for line in str(value or "").splitlines() if line.strip()]
 
 
-class OrganisationForm(forms.ModelForm):
+class OrganisationForm(forms.ModelForm[Organisation]):
     # The admin builds the form's Meta from the ModelAdmin; only this field is typed differently.
     return_url_origins = OriginsField(
         required=False,
@@ -59,7 +59,7 @@ class OrganisationForm(forms.ModelForm):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(admin.ModelAdmin[Organisation]):
     form = OrganisationForm
     list_display = ("name", "code", "siret", "kind", "active")
     list_filter = ("kind", "active")
@@ -101,7 +101,7 @@ class OrganisationAdmin(admin.ModelAdmin):
         )
 
 
-class AttestationFieldInline(admin.TabularInline):
+class AttestationFieldInline(admin.TabularInline[AttestationField, AttestationType]):
     model = AttestationField
     extra = 0
     fields = ("position", "name", "label_fr", "label_en", "json_type", "format", "schema")
@@ -111,7 +111,7 @@ class AttestationFieldInline(admin.TabularInline):
 
 
 @admin.register(AttestationType)
-class AttestationTypeAdmin(admin.ModelAdmin):
+class AttestationTypeAdmin(admin.ModelAdmin[AttestationType]):
     list_display = ("slug", "title_fr", "holder", "eidas_min", "adapter_kind", "active")
     list_filter = ("holder", "eidas_min", "adapter_kind", "active")
     search_fields = ("slug", "title_fr", "title_en")
@@ -151,7 +151,7 @@ def _operator(request: HttpRequest) -> Actor:
 
 
 def _apply_each(
-    modeladmin: admin.ModelAdmin,
+    modeladmin: admin.ModelAdmin[Habilitation],
     request: HttpRequest,
     queryset: QuerySet[Habilitation],
     service: Callable[[Habilitation], Habilitation],
@@ -178,7 +178,7 @@ class ReasonedDecision(Protocol):
 
 
 def _apply_each_with_reason(
-    modeladmin: admin.ModelAdmin,
+    modeladmin: admin.ModelAdmin[Habilitation],
     request: HttpRequest,
     queryset: QuerySet[Habilitation],
     service: ReasonedDecision,
@@ -190,7 +190,7 @@ def _apply_each_with_reason(
 
 
 @admin.register(Habilitation)
-class HabilitationAdmin(admin.ModelAdmin):
+class HabilitationAdmin(admin.ModelAdmin[Habilitation]):
     list_display = ("consumer", "attestation_type", "status", "purpose_code", "valid_until", "version", "decided_at")
     list_filter = ("status", "attestation_type")
     search_fields = ("consumer__name", "consumer__siret", "attestation_type__slug")
@@ -242,14 +242,14 @@ class HabilitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):
+class ApiClientAdmin(admin.ModelAdmin[ApiClient]):
     list_display = ("application", "organisation", "allowed_scopes", "created_at")
     list_select_related = ("application", "organisation")
     search_fields = ("organisation__name", "organisation__siret", "application__name", "application__client_id")
     raw_id_fields = ("application",)
 
 
-class AgentRoleInline(admin.TabularInline):
+class AgentRoleInline(admin.TabularInline[AgentRole, Agent]):
     model = AgentRole
     fields = ["organisation", "role", "granted_at", "granted_by"]
     readonly_fields = ["organisation", "role", "granted_at", "granted_by"]

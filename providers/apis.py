@@ -18,12 +18,12 @@ from providers.selectors import attestation_type_get, catalogue_list
 CATALOGUE_TAG = "catalogue"
 
 
-class CatalogueLocalizedTextSerializer(serializers.Serializer):
+class CatalogueLocalizedTextSerializer(serializers.Serializer[Any]):
     fr = serializers.CharField()
     en = serializers.CharField()
 
 
-class CatalogueHolderSerializer(serializers.Serializer):
+class CatalogueHolderSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     siret = serializers.CharField(help_text="14-digit SIRET of the administration holding the data.")
     code = serializers.CharField(help_text="Short code, the prefix of its attestation types' slugs.")
@@ -33,25 +33,25 @@ class CatalogueHolderSerializer(serializers.Serializer):
 # the v1 contract names these members, not the framework.
 
 
-class CatalogueFieldSerializer(serializers.Serializer):
+class CatalogueFieldSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(help_text="The unit of consent and data minimisation.")
     label = CatalogueLocalizedTextSerializer()  # type: ignore[assignment]
     type = serializers.CharField(help_text="JSON type of the value.")
     schema = serializers.DictField(help_text="JSON Schema of the value (draft 2020-12).")
 
 
-class CataloguePurposeSerializer(serializers.Serializer):
+class CataloguePurposeSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
     label = CatalogueLocalizedTextSerializer()  # type: ignore[assignment]
     iri = serializers.CharField(help_text="DPV purpose IRI.")
 
 
-class CatalogueLegalBasisSerializer(serializers.Serializer):
+class CatalogueLegalBasisSerializer(serializers.Serializer[Any]):
     text = serializers.CharField()
     reference = serializers.CharField()
 
 
-class CatalogueAttestationTypeOutputSerializer(serializers.Serializer):
+class CatalogueAttestationTypeOutputSerializer(serializers.Serializer[Any]):
     slug = serializers.CharField(help_text="`<holder>.<name>`, e.g. `cnaf.quotient-familial`.")
     title = CatalogueLocalizedTextSerializer()
     description = CatalogueLocalizedTextSerializer()

@@ -21,7 +21,8 @@ def api_client_of(access_token: AccessToken) -> ApiClient | None:
     if application is None:
         return None
     try:
-        return application.api_client
+        api_client: ApiClient = application.api_client
+        return api_client
     except ObjectDoesNotExist:
         return None
 

@@ -40,4 +40,4 @@ def _validator(schema_json: str) -> Draft202012Validator:
 
 
 def value_is_valid(schema: Mapping[str, Any], value: Any) -> bool:
-    return _validator(json.dumps(schema, sort_keys=True)).is_valid(value)
+    return bool(_validator(json.dumps(schema, sort_keys=True)).is_valid(value))
