@@ -11,7 +11,7 @@ RUN groupadd --system --gid 10001 gateway \
 
 WORKDIR /app
 COPY requirements.txt ./
-RUN pip install -r requirements.txt
+RUN pip install --require-hashes -r requirements.txt
 
 COPY --chown=gateway:gateway . .
 # collectstatic needs settings to import; these build-time values never reach a running container.
