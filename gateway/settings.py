@@ -136,6 +136,10 @@ DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, with health checks skipped for a connection that worked less than
+        # DATABASE_HEALTH_CHECK_DELAY seconds ago (core/db/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "core.db.postgresql"
     DATABASES["default"]["OPTIONS"] = {
         # Parameters sent apart from the SQL (psycopg's server-side binding), so that a statement
         # run often (the exchange's reads and writes) is prepared once per connection and PostgreSQL
@@ -158,6 +162,8 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Seconds during which a PostgreSQL connection that just worked is not health-checked again.
+DATABASE_HEALTH_CHECK_DELAY = env_int("DATABASE_HEALTH_CHECK_DELAY", 1)
 
 # Redis: broker, rate-limit counters and cache. Absent, Celery runs tasks eagerly in-process.
 REDIS_URL = env_str("REDIS_URL")
