@@ -51,7 +51,7 @@ class TestSettings:
         result = run_python(PRODUCTION_ENV, "-c", PROBE)
         assert result.returncode == 0, result.stderr
         probe = json.loads(result.stdout)
-        assert probe["engine"] == "django.db.backends.postgresql"
+        assert probe["engine"] == "core.db.postgresql"  # Django's backend with a health-check delay
         assert probe["eager"] is False
         assert probe["cache"].endswith("RedisCache")
         assert probe["debug"] is False and probe["ssl"] is True and probe["demo"] is False
