@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.apis import SideEffectingGetApi
 from core.authentication import caller_of
 from core.errors import ValidationError
 from gateway.services.async_exchanges import exchange_collect, exchange_submit
@@ -40,7 +41,7 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-class AttestationGetApi(APIView):
+class AttestationGetApi(SideEffectingGetApi):
     class InputSerializer(serializers.Serializer):
         consent = serializers.UUIDField(required=False)
 
@@ -92,7 +93,7 @@ class ExchangeCreateApi(APIView):
         return Response(body, status=202, headers={"Location": location})
 
 
-class ExchangeGetApi(APIView):
+class ExchangeGetApi(SideEffectingGetApi):
     @extend_schema(operation_id="exchange_get", responses={200: AttestationResultSerializer})
     def get(self, request: Request, exchange_id: Any) -> Response:
         caller = caller_of(request)
