@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -102,6 +102,18 @@ class IdempotencyConflict(Conflict):
     title = "This Idempotency-Key was used with a different request"
 
 
+class NotAcceptable(GatewayError):
+    code = "not_acceptable"
+    status = 406
+    title = "None of the media types in Accept can be served"
+
+
+class PayloadTooLarge(GatewayError):
+    code = "payload_too_large"
+    status = 413
+    title = "The request body is too large"
+
+
 class UnsupportedMediaType(GatewayError):
     code = "unsupported_media_type"
     status = 415
@@ -184,6 +196,11 @@ class ServiceUnavailable(GatewayError):
     title = "The service is temporarily unavailable"
 
 
+def wants_problem(request: HttpRequest) -> bool:
+    """Whether an error of this request is answered as problem+json rather than as a page."""
+    return request.path.startswith(("/api/", "/oauth/", "/.well-known/")) or "json" in request.headers.get("Accept", "")
+
+
 def problem_response(error: GatewayError, request: HttpRequest | None = None) -> JsonResponse:
     """The same rendering for Django views (pages' JSON endpoints, 404/500 handlers) and DRF."""
     body = error.problem()
@@ -202,6 +219,10 @@ def _from_drf(exc: Exception) -> GatewayError | None:
         return ValidationError("Some fields are missing or invalid.", errors=_as_dict(exc.detail))
     if isinstance(exc, drf_exceptions.ParseError):
         return ValidationError("The body is not valid JSON.")
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, drf_exceptions.NotAcceptable):
+        return NotAcceptable()
     if isinstance(exc, drf_exceptions.UnsupportedMediaType):
         return UnsupportedMediaType()
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):

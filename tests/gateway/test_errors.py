@@ -155,3 +155,35 @@ class TestLogs:
         text = logging.Formatter().format(record)
         assert "Jeanne" not in text
         assert text.startswith("Internal Server Error: /x [ValueError at ")
+
+
+class TestHostileBodies:
+    def test_it_answers_json_nested_too_deeply_with_validation_error(self, client: Client, routes: None) -> None:
+        response = client.post("/t/echo", data="[" * 100_000 + "]" * 100_000, content_type="application/json")
+
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "validation_error"
+
+    def test_it_refuses_a_ten_megabyte_body_before_reading_it(self, client: Client) -> None:
+        body = '{"attestation_type": "' + "x" * (10 * 1024 * 1024) + '"}'
+
+        response = client.post("/api/v1/exchanges", data=body, content_type="application/json")
+
+        assert response.status_code == 413
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "payload_too_large"
+        assert response["X-Correlation-Id"]
+
+    def test_it_answers_a_too_large_form_with_a_page(self, client: Client) -> None:
+        response = client.post("/", data={"a": "x" * (2 * 1024 * 1024)})
+
+        assert response.status_code == 413
+        assert response["Content-Type"].startswith("text/html")
+
+    def test_it_gives_an_unacceptable_accept_header_its_own_code(self, client: Client, routes: None) -> None:
+        response = client.get("/t/paused", headers={"Accept": "text/csv"})
+
+        assert response.status_code == 406
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "not_acceptable"
