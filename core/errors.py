@@ -19,6 +19,8 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
+from core.correlation import get_correlation_id
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -196,6 +198,16 @@ class ServiceUnavailable(GatewayError):
     title = "The service is temporarily unavailable"
 
 
+def internal_error() -> GatewayError:
+    """The 500 of an unexpected failure: no detail of it, only the correlation id to quote, which
+    also stands on the log line of the failure (core.logfilters.CorrelationId)."""
+    correlation_id = get_correlation_id()
+    return GatewayError(
+        f"An internal error occurred. Quote the correlation id {correlation_id} to the operator.",
+        extra={"correlation_id": correlation_id},
+    )
+
+
 def wants_problem(request: HttpRequest) -> bool:
     """Whether an error of this request is answered as problem+json rather than as a page."""
     return request.path.startswith(("/api/", "/oauth/", "/.well-known/")) or "json" in request.headers.get("Accept", "")
@@ -261,7 +273,7 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
         # Unexpected: log the type and where it was raised, never the message or the locals,
         # which may carry personal data. The correlation id ties the log line to the response.
         logger.error("Unhandled %s at %s in %s", type(exc).__name__, _origin(exc), type(context.get("view")).__name__)
-        error = GatewayError("An internal error occurred. Quote the correlation id to the operator.")
+        error = internal_error()
     body = error.problem()
     if request is not None:
         body.setdefault("instance", request.path)

@@ -443,9 +443,18 @@ SANDBOX_POPULATION_SIZE = env_int("SANDBOX_POPULATION_SIZE", 1000)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_exceptions": {"()": "core.logfilters.RedactExceptions"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_exceptions"]}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"}},
+    "filters": {
+        "redact_exceptions": {"()": "core.logfilters.RedactExceptions"},
+        "correlation_id": {"()": "core.logfilters.CorrelationId"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["correlation_id", "redact_exceptions"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from core.errors import GatewayError, NotFound, problem_response, wants_problem
+from core.errors import NotFound, internal_error, problem_response, wants_problem
 from core.jose import jwks
 from gateway.celery import app as celery_app
 
@@ -91,5 +91,5 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 def handler500(request: HttpRequest) -> HttpResponse:
     if wants_problem(request):
-        return problem_response(GatewayError("An internal error occurred. Quote the correlation id."), request)
+        return problem_response(internal_error(), request)
     return render(request, "error.html", {"title": _("Internal error"), "status": 500}, status=500)

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import io
+import logging
 import uuid
+from collections.abc import Iterator
 
 import pytest
+from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import path
 from rest_framework.request import Request
@@ -38,7 +42,13 @@ class EchoesJson(APIView):
         return Response({"received": request.data})
 
 
+def crashes(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("secret internals: Jeanne Dupont born 1990-01-01")
+
+
+handler500 = "gateway.views.handler500"
 urlpatterns = [
+    path("api/t/crash", crashes),
     path("t/paused", RaisesConsentPaused.as_view()),
     path("t/boom", RaisesUnexpected.as_view()),
     path("t/echo", EchoesJson.as_view()),
@@ -155,6 +165,39 @@ class TestLogs:
         text = logging.Formatter().format(record)
         assert "Jeanne" not in text
         assert text.startswith("Internal Server Error: /x [ValueError at ")
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """What the configured console handler writes (settings.LOGGING), filters and format included."""
+    (console,) = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler) and h.filters]
+    stream = io.StringIO()
+    previous = console.setStream(stream)
+    try:
+        yield stream
+    finally:
+        console.setStream(previous)  # type: ignore[arg-type]
+
+
+class TestInternalErrors:
+    @pytest.mark.parametrize("url", ["/t/boom", "/api/t/crash"])
+    def test_a_500_names_its_correlation_id_in_the_body_and_on_the_log_line(
+        self, routes: None, log_lines: io.StringIO, url: str
+    ) -> None:
+        client = Client(raise_request_exception=False)
+
+        response = client.get(url, headers={"X-Correlation-Id": "mairie-req-2026-0500"})
+
+        assert response.status_code == 500
+        assert response["Content-Type"] == "application/problem+json"
+        body = response.json()
+        assert body["code"] == "internal_error"
+        assert body["correlation_id"] == "mairie-req-2026-0500"
+        assert "mairie-req-2026-0500" in body["detail"]
+        assert "Jeanne" not in response.content.decode()
+        error_lines = [line for line in log_lines.getvalue().splitlines() if " ERROR " in line]
+        assert error_lines and all("[mairie-req-2026-0500]" in line for line in error_lines)
+        assert "Jeanne" not in log_lines.getvalue() and "1990" not in log_lines.getvalue()
 
 
 class TestHostileBodies:
