@@ -40,6 +40,8 @@ urlpatterns = [
     ),
     path("api/v1/exchanges", apis.ExchangeCreateApi.as_view(), name="exchange-create"),
     path("api/v1/exchanges/<uuid:exchange_id>", apis.ExchangeGetApi.as_view(), name="exchange-get"),
+    path("api/v1/errors/", apis.ErrorCatalogueApi.as_view(), name="error-catalogue"),
+    path("api/v1/errors/<str:code>", apis.ErrorDetailApi.as_view(), name="error-detail"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),

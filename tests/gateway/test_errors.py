@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import path
@@ -69,7 +70,7 @@ class TestProblemDetails:
         assert response["Content-Type"] == "application/problem+json"
         body = response.json()
         assert body == {
-            "type": errors.PROBLEM_TYPE_BASE + "consent_paused",
+            "type": f"{settings.GATEWAY_BASE_URL}/api/v1/errors/consent_paused",
             "title": "The citizen paused this consent",
             "status": 403,
             "detail": "The citizen paused this consent on the dashboard.",
