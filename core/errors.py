@@ -152,6 +152,23 @@ class PayloadTooLarge(GatewayError):
     )
 
 
+class UriTooLong(GatewayError):
+    code = "uri_too_long"
+    status = 414
+    title = "The address is too long"
+    description = _("The path and query of the request are longer than the gateway accepts (REQUEST_MAX_URL_LENGTH).")
+
+
+class HeadersTooLarge(GatewayError):
+    code = "headers_too_large"
+    status = 431
+    title = "The request's headers are too large"
+    description = _(
+        "The request has more headers, or a longer header, than the gateway accepts (REQUEST_MAX_HEADERS, "
+        "REQUEST_MAX_HEADER_BYTES)."
+    )
+
+
 class UnsupportedMediaType(GatewayError):
     code = "unsupported_media_type"
     status = 415
@@ -281,8 +298,10 @@ CATALOGUE: tuple[type[GatewayError], ...] = (
     IdempotencyConflict,
     ResultGone,
     PayloadTooLarge,
+    UriTooLong,
     UnsupportedMediaType,
     RateLimited,
+    HeadersTooLarge,
     GatewayError,
     ProviderError,
     ServiceUnavailable,

@@ -286,6 +286,11 @@ CONTENT_SECURITY_POLICY = {
 # The largest request body (bytes): API bodies are small JSON documents, pages' forms smaller still.
 # Past it, core.limits answers 413 before reading the body.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BODY_BYTES", 1024 * 1024)
+# The address (path and query), the number of headers and the length of one header: each below
+# gunicorn's limit (gunicorn.conf.py), so that Django answers 414 and 431 in problem+json first.
+REQUEST_MAX_URL_LENGTH = env_int("REQUEST_MAX_URL_LENGTH", 4096)
+REQUEST_MAX_HEADERS = env_int("REQUEST_MAX_HEADERS", 100)
+REQUEST_MAX_HEADER_BYTES = env_int("REQUEST_MAX_HEADER_BYTES", 8190)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["providers.authentication.OrganisationClientAuthentication"],
