@@ -25,5 +25,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
 
-# Two workers per core is gunicorn's usual starting point; WEB_CONCURRENCY overrides it.
-CMD ["sh", "-c", "exec gunicorn gateway.wsgi:application --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-4} --max-requests 10000 --max-requests-jitter 1000 --access-logfile - --forwarded-allow-ips='*'"]
+# gunicorn.conf.py holds the settings (workers from WEB_CONCURRENCY, limits, logs).
+CMD ["gunicorn", "gateway.wsgi:application"]

@@ -39,6 +39,7 @@ from audit.selectors import (
 )
 from audit.services import Actor, auditor_search_record
 from audit.verifier import verifier_get
+from core.apis import SideEffectingGetApi
 from core.authentication import caller_of
 from core.errors import NotFound, PermissionDeniedError, ScopeMissing, ValidationError
 
@@ -262,7 +263,7 @@ def filters_from(data: dict[str, Any]) -> EventFilters:
     },
     tags=["audit"],
 )
-class EventsApi(APIView):
+class EventsApi(SideEffectingGetApi):
     """Auditors' search of the trail (scope audit:read), paginated, or exported as CSV or JSONL.
 
     `format=jsonl` is the whole log in the verifier's export format (it only verifies as a whole,

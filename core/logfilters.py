@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import traceback
 
+from core.correlation import get_correlation_id
+
 
 class RedactExceptions(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
@@ -20,4 +22,16 @@ class RedactExceptions(logging.Filter):
             record.args = None
             record.exc_info = None
             record.exc_text = None
+        return True
+
+
+class CorrelationId(logging.Filter):
+    """Puts the correlation id of the request or task being served on every log line (`-` outside
+    one): the id a 500's body and X-Correlation-Id header give the client to quote."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # django.request logs a response once the middleware, the id's holder, has returned; the
+        # request the record carries still knows it.
+        request_id = getattr(getattr(record, "request", None), "correlation_id", "")
+        record.correlation_id = get_correlation_id() or request_id or "-"
         return True

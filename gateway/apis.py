@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.apis import SideEffectingGetApi
 from core.authentication import caller_of
-from core.errors import ValidationError
+from core.errors import CATALOGUE, GatewayError, NotFound, ValidationError, error_class, problem_type
 from gateway.services.async_exchanges import exchange_collect, exchange_submit
 from gateway.services.exchanges import exchange_perform
 
@@ -40,7 +45,7 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-class AttestationGetApi(APIView):
+class AttestationGetApi(SideEffectingGetApi):
     class InputSerializer(serializers.Serializer[Any]):
         consent = serializers.UUIDField(required=False)
 
@@ -92,8 +97,80 @@ class ExchangeCreateApi(APIView):
         return Response(body, status=202, headers={"Location": location})
 
 
-class ExchangeGetApi(APIView):
+class ExchangeGetApi(SideEffectingGetApi):
     @extend_schema(operation_id="exchange_get", responses={200: AttestationResultSerializer})
     def get(self, request: Request, exchange_id: Any) -> Response:
         caller = caller_of(request)
         return _no_store(Response(exchange_collect(caller=caller, exchange_id=exchange_id)))
+
+
+class ErrorEntrySerializer(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    status = serializers.IntegerField()
+    title = serializers.CharField(help_text="The problem's title, in English")
+    description = serializers.CharField(help_text="What it means and what to do, in the request's language")
+    type = serializers.URLField(help_text="The problem type URI: this entry's address")
+
+    class Meta:
+        ref_name = "ErrorCatalogueEntry"
+
+
+class ErrorCataloguePageRenderer(TemplateHTMLRenderer):
+    """The catalogue as a page for browsers (Accept: text/html); software gets JSON."""
+
+    template_name = "gateway/errors.html"
+    exception_template_names = ["error.html"]
+
+    def get_template_context(self, data: Any, renderer_context: Mapping[str, Any]) -> dict[str, Any]:
+        response = renderer_context["response"]
+        if response.exception:
+            return {"title": data.get("title", ""), "status": response.status_code}
+        entries = data.get("errors", [data])
+        title = _("Error codes") if "errors" in data else _("Error code %(code)s") % {"code": data["code"]}
+        return {
+            "title": title,
+            "errors": entries,
+            "single": "errors" not in data,
+            "catalogue_url": reverse("error-catalogue"),
+        }
+
+
+def _entry(error: type[GatewayError]) -> dict[str, Any]:
+    return {
+        "code": error.code,
+        "status": error.status,
+        "title": error.title,
+        "description": str(error.description),
+        "type": problem_type(error.code),
+    }
+
+
+class ErrorCatalogueView(APIView):
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[type] = []
+    renderer_classes = [JSONRenderer, ErrorCataloguePageRenderer]
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        if isinstance(getattr(request, "accepted_renderer", None), ErrorCataloguePageRenderer):
+            response.content_type = None  # a browser's 404 is a page, not the problem's media type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class ErrorCatalogueApi(ErrorCatalogueView):
+    @extend_schema(
+        operation_id="errors_list",
+        responses={200: inline_serializer("ErrorCatalogue", fields={"errors": ErrorEntrySerializer(many=True)})},
+        tags=["errors"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"errors": [_entry(error) for error in CATALOGUE]})
+
+
+class ErrorDetailApi(ErrorCatalogueView):
+    @extend_schema(operation_id="error_retrieve", responses={200: ErrorEntrySerializer}, tags=["errors"])
+    def get(self, request: Request, code: str) -> Response:
+        error = error_class(code)
+        if error is None:
+            raise NotFound("No error has this code.")
+        return Response(_entry(error))

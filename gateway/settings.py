@@ -14,6 +14,7 @@ from typing import Any
 
 import dj_database_url
 import django_stubs_ext
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 # Django's generic classes (ModelAdmin[Model], ModelForm[Model]...) subscriptable at run time, as
@@ -87,6 +88,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "oauth2_provider",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "widget_tweaks",
     "dsfr",
     "core",
@@ -98,7 +100,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.correlation.CorrelationIdMiddleware",
+    "core.limits.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -274,12 +278,36 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 30 * 60
 X_FRAME_OPTIONS = "DENY"
+# Every page and API answer (django-csp): scripts, styles and fonts from our own static files only,
+# no inline script or style; images may be data: URIs, which DSFR's stylesheet uses for its icons.
+# No form-action: a citizen's decision ends in a redirect to the consumer's registered return_url.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# The largest request body (bytes): API bodies are small JSON documents, pages' forms smaller still.
+# Past it, core.limits answers 413 before reading the body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BODY_BYTES", 1024 * 1024)
+# The address (path and query), the number of headers and the length of one header: each below
+# gunicorn's limit (gunicorn.conf.py), so that Django answers 414 and 431 in problem+json first.
+REQUEST_MAX_URL_LENGTH = env_int("REQUEST_MAX_URL_LENGTH", 4096)
+REQUEST_MAX_HEADERS = env_int("REQUEST_MAX_HEADERS", 100)
+REQUEST_MAX_HEADER_BYTES = env_int("REQUEST_MAX_HEADER_BYTES", 8190)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["providers.authentication.OrganisationClientAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["core.ratelimit.ClientRateThrottle"],
@@ -297,6 +325,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's assets from our own static files: the docs work without the internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 OAUTH2_PROVIDER = {
@@ -450,9 +482,18 @@ SANDBOX_POPULATION_SIZE = env_int("SANDBOX_POPULATION_SIZE", 1000)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_exceptions": {"()": "core.logfilters.RedactExceptions"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_exceptions"]}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"}},
+    "filters": {
+        "redact_exceptions": {"()": "core.logfilters.RedactExceptions"},
+        "correlation_id": {"()": "core.logfilters.CorrelationId"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["correlation_id", "redact_exceptions"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

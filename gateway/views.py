@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from core.errors import GatewayError, NotFound, problem_response
+from core.errors import NotFound, internal_error, problem_response, wants_problem
 from core.jose import jwks
 from gateway.celery import app as celery_app
 
@@ -83,17 +83,13 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "gateway/home.html", {"title": _("Provide it once"), "demo_button": demo_button})
 
 
-def _wants_problem(request: HttpRequest) -> bool:
-    return request.path.startswith(("/api/", "/oauth/", "/.well-known/")) or "json" in request.headers.get("Accept", "")
-
-
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if _wants_problem(request):
+    if wants_problem(request):
         return problem_response(NotFound("No resource at this address."), request)
     return render(request, "error.html", {"title": _("Page not found"), "status": 404}, status=404)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
-    if _wants_problem(request):
-        return problem_response(GatewayError("An internal error occurred. Quote the correlation id."), request)
+    if wants_problem(request):
+        return problem_response(internal_error(), request)
     return render(request, "error.html", {"title": _("Internal error"), "status": 500}, status=500)

@@ -107,3 +107,37 @@ class CeleryWorker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class Gunicorn:
+    """gunicorn serving the gateway with the repository's gunicorn.conf.py, on a port of its own."""
+
+    def __init__(self, *, env: Mapping[str, str], cwd: Path, log: Path, workers: int = 1) -> None:
+        self.port = free_port()
+        self.log = log
+        with log.open("wb") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "gateway.wsgi:application"],
+                cwd=cwd,
+                env={**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers)},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_for_http(f"{self.url}/healthz")
+        except AssertionError:
+            self.stop()
+            raise AssertionError("gunicorn did not start:\n" + log.read_text(errors="replace")[-3000:]) from None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

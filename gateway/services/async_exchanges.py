@@ -30,7 +30,7 @@ from consent.models import HeldResult
 from consent.rules import consent_denial
 from core.authentication import Caller
 from core.correlation import get_correlation_id
-from core.errors import GatewayError, IdempotencyConflict, NotFound, ScopeMissing
+from core.errors import GatewayError, IdempotencyConflict, NotFound, ResultGone, ScopeMissing, error_class
 from core.tasks import enqueue_on_commit
 from gateway.models import Exchange
 from gateway.oauth.scopes import attestation_scope
@@ -47,21 +47,9 @@ def claim_seconds() -> int:
 RESUME_AFTER_SECONDS = 30
 
 
-class ResultGone(GatewayError):
-    code = "result_gone"
-    status = 410
-    title = "The result was already collected or has expired"
-
-
 def _problem_for(code: str) -> dict[str, Any]:
     """The problem body of a recorded error code, as the synchronous endpoint would have sent it."""
-    pending = list(GatewayError.__subclasses__())
-    while pending:
-        error_class = pending.pop()
-        if error_class.code == code:
-            return error_class().problem()
-        pending.extend(error_class.__subclasses__())
-    return GatewayError().problem()
+    return (error_class(code) or GatewayError)().problem()
 
 
 def _same_request(exchange: Exchange, slug: str, consent_id: uuid.UUID | None) -> bool:

@@ -93,6 +93,16 @@ class TestSearch:
         assert len(rest.json()["results"]) == 3
         assert rest.json()["next_cursor"] is None
 
+    @pytest.mark.parametrize("method", ["head", "options"])
+    def test_a_safe_method_other_than_get_neither_searches_nor_records(
+        self, client: Client, inspector: Any, method: str
+    ) -> None:
+        response = getattr(client, method)(URL, {"type": "exchange.succeeded"}, headers=inspector.headers)
+
+        assert response.status_code == 405
+        assert response["Allow"] == "GET"
+        assert _auditor_events() == []
+
     def test_a_citizen_search_needs_a_justification(self, client: Client, inspector: Any) -> None:
         response = client.get(URL, {"citizen_ref": ALICE_REF}, headers=inspector.headers)
 

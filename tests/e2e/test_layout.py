@@ -104,6 +104,7 @@ class TestPublicPages:
             "/connexion/": "Se connecter",
             "/connexion/demo/": "Connexion de démonstration",
             "/agents/connexion/": "Connexion des agents",
+            "/api/v1/errors/": "Codes d'erreur",
         }
         for path, heading in pages.items():
             page.goto(live_server.url + path)
@@ -114,5 +115,21 @@ class TestPublicPages:
 
         assert response is not None and response.status == 404
         expect(page.get_by_role("heading", level=1)).to_have_text("Page introuvable")
-        # The browser reports the 404 status of the page itself as a console error; nothing else may.
+        # The browser reports the 404 status of the page itself as a console error; nothing else may:
+        # a Content-Security-Policy violation would be one.
         assert [error for error in script_errors if "status of 404" not in error] == []
+
+    def test_the_api_docs_render_from_our_own_files_under_the_policy(
+        self, page: Page, live_server: LiveServer, script_errors: list[str]
+    ) -> None:
+        outside: list[str] = []
+        page.on(
+            "request",
+            lambda request: outside.append(request.url) if not request.url.startswith(live_server.url) else None,
+        )
+
+        page.goto(live_server.url + "/api/v1/docs/")
+
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("Provide-it-once gateway API")
+        expect(page.locator(".opblock-summary-path").first).to_be_visible()
+        assert outside == [] and script_errors == []

@@ -185,6 +185,26 @@ class TestAsyncExchange:
         assert row.status == Exchange.Status.SUCCEEDED and HeldResult.objects.filter(exchange_id=row.pk).exists()
         assert client.get(location, **bearer(mairie_token)).status_code == 200
 
+    @pytest.mark.parametrize("method", ["head", "options"])
+    def test_a_safe_method_other_than_get_does_not_hand_the_result_over(
+        self,
+        client: Client,
+        mairie_token: str,
+        alice_consent: Consent,
+        method: str,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            location = submit(client, mairie_token, alice_consent)["Location"]
+
+        response = getattr(client, method)(location, **bearer(mairie_token))
+
+        assert response.status_code == 405
+        assert response["Allow"] == "GET"
+        assert HeldResult.objects.count() == 1
+        assert not AuditEvent.objects.filter(type=EventType.EXCHANGE_COLLECTED).exists()
+        assert client.get(location, **bearer(mairie_token)).status_code == 200
+
     def test_bad_input_changes_nothing(self, client: Client, mairie_token: str, alice_consent: Consent) -> None:
         response = client.post(
             "/api/v1/exchanges", {"consent": "nope"}, content_type="application/json", **bearer(mairie_token)

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import io
+import logging
 import uuid
+from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import path
 from rest_framework.request import Request
@@ -38,7 +43,13 @@ class EchoesJson(APIView):
         return Response({"received": request.data})
 
 
+def crashes(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("secret internals: Jeanne Dupont born 1990-01-01")
+
+
+handler500 = "gateway.views.handler500"
 urlpatterns = [
+    path("api/t/crash", crashes),
     path("t/paused", RaisesConsentPaused.as_view()),
     path("t/boom", RaisesUnexpected.as_view()),
     path("t/echo", EchoesJson.as_view()),
@@ -59,7 +70,7 @@ class TestProblemDetails:
         assert response["Content-Type"] == "application/problem+json"
         body = response.json()
         assert body == {
-            "type": errors.PROBLEM_TYPE_BASE + "consent_paused",
+            "type": f"{settings.GATEWAY_BASE_URL}/api/v1/errors/consent_paused",
             "title": "The citizen paused this consent",
             "status": 403,
             "detail": "The citizen paused this consent on the dashboard.",
@@ -155,3 +166,68 @@ class TestLogs:
         text = logging.Formatter().format(record)
         assert "Jeanne" not in text
         assert text.startswith("Internal Server Error: /x [ValueError at ")
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """What the configured console handler writes (settings.LOGGING), filters and format included."""
+    (console,) = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler) and h.filters]
+    stream = io.StringIO()
+    previous = console.setStream(stream)
+    try:
+        yield stream
+    finally:
+        console.setStream(previous)  # type: ignore[arg-type]
+
+
+class TestInternalErrors:
+    @pytest.mark.parametrize("url", ["/t/boom", "/api/t/crash"])
+    def test_a_500_names_its_correlation_id_in_the_body_and_on_the_log_line(
+        self, routes: None, log_lines: io.StringIO, url: str
+    ) -> None:
+        client = Client(raise_request_exception=False)
+
+        response = client.get(url, headers={"X-Correlation-Id": "mairie-req-2026-0500"})
+
+        assert response.status_code == 500
+        assert response["Content-Type"] == "application/problem+json"
+        body = response.json()
+        assert body["code"] == "internal_error"
+        assert body["correlation_id"] == "mairie-req-2026-0500"
+        assert "mairie-req-2026-0500" in body["detail"]
+        assert "Jeanne" not in response.content.decode()
+        error_lines = [line for line in log_lines.getvalue().splitlines() if " ERROR " in line]
+        assert error_lines and all("[mairie-req-2026-0500]" in line for line in error_lines)
+        assert "Jeanne" not in log_lines.getvalue() and "1990" not in log_lines.getvalue()
+
+
+class TestHostileBodies:
+    def test_it_answers_json_nested_too_deeply_with_validation_error(self, client: Client, routes: None) -> None:
+        response = client.post("/t/echo", data="[" * 100_000 + "]" * 100_000, content_type="application/json")
+
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "validation_error"
+
+    def test_it_refuses_a_ten_megabyte_body_before_reading_it(self, client: Client) -> None:
+        body = '{"attestation_type": "' + "x" * (10 * 1024 * 1024) + '"}'
+
+        response = client.post("/api/v1/exchanges", data=body, content_type="application/json")
+
+        assert response.status_code == 413
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "payload_too_large"
+        assert response["X-Correlation-Id"]
+
+    def test_it_answers_a_too_large_form_with_a_page(self, client: Client) -> None:
+        response = client.post("/", data={"a": "x" * (2 * 1024 * 1024)})
+
+        assert response.status_code == 413
+        assert response["Content-Type"].startswith("text/html")
+
+    def test_it_gives_an_unacceptable_accept_header_its_own_code(self, client: Client, routes: None) -> None:
+        response = client.get("/t/paused", headers={"Accept": "text/csv"})
+
+        assert response.status_code == 406
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "not_acceptable"

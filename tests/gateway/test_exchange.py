@@ -340,6 +340,22 @@ class TestExchange:
         consent.refresh_from_db()
         assert consent.uses == 0
 
+    @pytest.mark.parametrize("method", ["head", "options"])
+    def test_a_safe_method_other_than_get_runs_no_exchange(
+        self, client: Client, mairie_token: str, alice_consent: Consent, method: str
+    ) -> None:
+        response = getattr(client, method)(f"{URL}?consent={alice_consent.pk}", **bearer(mairie_token))
+
+        assert response.status_code == 405
+        assert response["Content-Type"] == "application/problem+json"
+        assert response["Allow"] == "GET"
+        if method == "options":
+            assert response.json()["code"] == "method_not_allowed"
+        assert not Exchange.objects.exists()
+        assert not AuditEvent.objects.filter(type__startswith="exchange.").exists()
+        alice_consent.refresh_from_db()
+        assert alice_consent.uses == 0
+
 
 class TestExchangeOverHttp:
     """The sandbox provider over real HTTP (the `http` adapter)."""

@@ -1,0 +1,26 @@
+"""Base classes of the apps' API views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+
+class SideEffectingGetApi(APIView):
+    """An API view whose GET changes state: an exchange, a hand-over, an audited read.
+
+    Django answers HEAD with the GET handler and DRF answers OPTIONS itself; both are "safe"
+    (RFC 9110, 9.2.1), so a client or a proxy may send them freely, and here each would run the
+    operation (a use of the consent counted, events written) or reveal it. Only GET is served
+    among the safe methods: the others are 405 before authentication, so nothing at all runs.
+    """
+
+    http_method_names = ["get", "post", "put", "patch", "delete"]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method is None or request.method.lower() not in self.http_method_names:
+            raise drf_exceptions.MethodNotAllowed(request.method or "")
+        super().initial(request, *args, **kwargs)
