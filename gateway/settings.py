@@ -142,6 +142,10 @@ if DATABASE_URL:
         if env_bool("DATABASE_PREPARED_STATEMENTS", True)
         else None,
     }
+    # Streaming exports read through a cursor held across transactions (WITH HOLD); behind a
+    # transaction-mode pooler the next fetch may reach another server connection, where the cursor
+    # does not exist: DATABASE_SERVER_SIDE_CURSORS=0 makes Django fetch in chunks client-side.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = not env_bool("DATABASE_SERVER_SIDE_CURSORS", True)
 else:
     SQLITE_FILE = Path(env_str("GATEWAY_SQLITE_FILE", str(BASE_DIR / "var" / "gateway.sqlite3")))
     SQLITE_FILE.parent.mkdir(parents=True, exist_ok=True)
