@@ -221,8 +221,13 @@ class Deployment:
         return base
 
     def worker(self) -> CeleryWorker:
+        # At INFO, each task's outcome is in the worker's log.
         worker = CeleryWorker(
-            queue=self.queue, env=self.env, cwd=ROOT, log=self.directory / f"worker-{len(self.workers)}.log"
+            queue=self.queue,
+            env=self.env,
+            cwd=ROOT,
+            log=self.directory / f"worker-{len(self.workers)}.log",
+            loglevel="INFO",
         )
         self.workers.append(worker)
         return worker
