@@ -40,6 +40,7 @@ from audit.tlog.canonical import MAX_SAFE_INTEGER, canonical_json, canonical_str
 from audit.tlog.merkle import leaf_hashes
 from audit.tlog.note import format_checkpoint, public_key_bytes, sign_note, verifier_key
 from core.keys import log_signing_key
+from core.replicas import reading_connection
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +225,11 @@ class DbNodeReader:
         self.reads += 1
         leaves = [index for level, index in keys if level == 0]
         inner = [(level, index) for level, index in keys if level > 0]
-        sql, params = (self._postgresql if connection.vendor == "postgresql" else self._portable)(leaves, inner)
-        with connection.cursor() as cursor:
+        # Proofs read a replica when their view allows it; the seal's own reads are in its
+        # transaction, hence on the primary.
+        reading = reading_connection(LogNode)
+        sql, params = (self._postgresql if reading.vendor == "postgresql" else self._portable)(leaves, inner)
+        with reading.cursor() as cursor:
             cursor.execute(sql, params)
             return {(int(level), int(index)): bytes(digest) for level, index, digest in cursor.fetchall()}
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection
 from django.db.models import Count, F, QuerySet
 from django.db.models.functions import TruncDate
 
@@ -23,6 +22,7 @@ from audit import merkle
 from audit.models import AuditEvent, Checkpoint, EventType
 from audit.sealer import DbNodeReader, event_projection, log_verifier_key
 from core.errors import NotFound, ValidationError
+from core.replicas import reading_connection
 
 BUNDLE_FORMAT = "gateway-audit-proof/1"
 
@@ -74,7 +74,7 @@ def _signed_tree(tree_size: int | None) -> tuple[int, bytes, str] | None:
     """
     table = Checkpoint._meta.db_table
     columns = "tree_size, root, note"
-    with connection.cursor() as cursor:
+    with reading_connection(Checkpoint).cursor() as cursor:
         # Only the model's table name is interpolated; the size is a parameter.
         if tree_size is None:
             cursor.execute(f"SELECT {columns} FROM {table} ORDER BY tree_size DESC LIMIT 1")  # noqa: S608

@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "core.replicas.ReplicaFreshnessMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -156,6 +157,23 @@ else:
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
+# Streaming replicas (hot standbys) of the primary, read by the views core.replicas names; a client
+# that has just acted reads the primary for DATABASE_REPLICA_STICKY_SECONDS (docs/scale.md).
+DATABASE_REPLICA_ALIASES: list[str] = []
+if DATABASE_URL:
+    for number, replica_url in enumerate(env_list("DATABASE_REPLICA_URLS")):
+        alias = f"replica_{number}"
+        DATABASES[alias] = {
+            **dj_database_url.parse(replica_url, conn_max_age=60),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+            "DISABLE_SERVER_SIDE_CURSORS": DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"],
+            # Tests read the replica as the primary's own data.
+            "TEST": {"MIRROR": "default"},
+        }
+        DATABASE_REPLICA_ALIASES.append(alias)
+DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
+DATABASE_REPLICA_STICKY_SECONDS = env_int("DATABASE_REPLICA_STICKY_SECONDS", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: broker, rate-limit counters and cache. Absent, Celery runs tasks eagerly in-process.

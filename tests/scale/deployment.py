@@ -127,6 +127,7 @@ class Deployment:
     directory: Path
     redis_url: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    replica: Server | None = None
     database: str = field(default_factory=lambda: f"gw_scale_{secrets.token_hex(4)}")
     queue: str = field(default_factory=lambda: f"scale-{secrets.token_hex(4)}")
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -157,6 +158,7 @@ class Deployment:
                 "GATEWAY_DEMO": "0",
                 "LOG_LEVEL": "WARNING",
                 "SEED_CLIENT_ID": self.queue,
+                "DATABASE_REPLICA_URLS": self.replica.url(self.database) if self.replica else "",
                 **self.extra_env,
             }
         )
@@ -259,14 +261,22 @@ class Deployment:
 
 
 @contextmanager
-def deployed(directory: Path, *, through: Server | None = None, **extra_env: str) -> Iterator[Deployment]:
-    primary = Server.of_test_run()
+def deployed(
+    directory: Path,
+    *,
+    primary: Server | None = None,
+    through: Server | None = None,
+    replica: Server | None = None,
+    **extra_env: str,
+) -> Iterator[Deployment]:
+    primary = primary or Server.of_test_run()
     deployment = Deployment(
         primary=primary,
         through=through or primary,
         directory=directory,
         redis_url=os.environ["REDIS_URL"],
         extra_env=extra_env,
+        replica=replica,
     )
     try:
         deployment.create()
@@ -283,3 +293,101 @@ def access_token(base: str, seeded: dict[str, Any], scope: str) -> str:
     request.add_header("Authorization", "Basic " + base64.b64encode(credentials.encode()).decode())
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback test servers
         return str(json.loads(response.read())["access_token"])
+
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class StreamingPair:
+    """A PostgreSQL primary and its hot standby, fed by streaming replication: two clusters of
+    their own (initdb, then pg_basebackup of the primary), in a temporary folder, on free ports."""
+
+    def __init__(self) -> None:
+        if not (POSTGRES_BIN / "initdb").exists():
+            raise RuntimeError(f"PostgreSQL's server programs are missing from {POSTGRES_BIN}")
+        self.directory = Path(tempfile.mkdtemp(prefix="gw-replication-"))
+        # PostgreSQL refuses to run as root: as root, the clusters belong to the postgres user.
+        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_postgres:
+            shutil.chown(self.directory, "postgres")
+        self.primary = Server("127.0.0.1", free_port(), "postgres")
+        self.standby = Server("127.0.0.1", free_port(), "postgres")
+        self._run("initdb", "-D", str(self.directory / "primary"), "-U", "postgres", "--auth=trust", "--no-sync")
+        self._start("primary", self.primary.port)
+        self._run(
+            "pg_basebackup",
+            "-h",
+            self.primary.host,
+            "-p",
+            str(self.primary.port),
+            "-U",
+            "postgres",
+            "-D",
+            str(self.directory / "standby"),
+            "--write-recovery-conf",
+            "--wal-method=stream",
+            "--checkpoint=fast",
+            "--no-sync",
+        )
+        self._start("standby", self.standby.port)
+
+    def _run(self, program: str, *args: str) -> None:
+        done = subprocess.run(
+            [*self.as_postgres, str(POSTGRES_BIN / program), *args], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, f"{program} failed:\n{done.stdout}{done.stderr}"
+
+    def _start(self, name: str, port: int) -> None:
+        options = (
+            f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.directory}"
+            " -c wal_level=replica -c max_wal_senders=4 -c hot_standby=on -c fsync=off"
+            " -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.directory / name),
+            "-l",
+            str(self.directory / f"{name}.log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
+
+    def replay_pause(self) -> None:
+        with self.standby.connect() as connection:
+            connection.execute("SELECT pg_wal_replay_pause()")
+
+    def replay_resume(self) -> None:
+        with self.standby.connect() as connection:
+            connection.execute("SELECT pg_wal_replay_resume()")
+
+    def caught_up(self) -> bool:
+        """The standby has replayed everything the primary has written."""
+        with self.primary.connect() as connection:
+            [(written,)] = connection.execute("SELECT pg_current_wal_lsn()").fetchall()
+        with self.standby.connect() as connection:
+            [(behind,)] = connection.execute(
+                "SELECT pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn())", (written,)
+            ).fetchall()
+        return bool(behind <= 0)
+
+    def stop(self) -> None:
+        for name in ("standby", "primary"):
+            if (self.directory / name / "postmaster.pid").exists():
+                subprocess.run(
+                    [
+                        *self.as_postgres,
+                        str(POSTGRES_BIN / "pg_ctl"),
+                        "-D",
+                        str(self.directory / name),
+                        "-m",
+                        "immediate",
+                        "-w",
+                        "stop",
+                    ],
+                    capture_output=True,
+                    timeout=60,
+                )
+        shutil.rmtree(self.directory, ignore_errors=True)
