@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from audit import merkle
 from audit.models import AuditEvent, Checkpoint, LogLeaf, LogNode
+from audit.partitions import index_partitions_ensure
 from audit.tlog.canonical import MAX_SAFE_INTEGER, canonical_json, canonical_string, member_order
 from audit.tlog.merkle import leaf_hashes
 from audit.tlog.note import format_checkpoint, public_key_bytes, sign_note, verifier_key
@@ -360,6 +361,9 @@ def log_seal(*, max_batch: int = 50_000, sweep: bool = False) -> Checkpoint | No
         size = log_size()
         hashes = leaf_hashes(canonical for _, canonical in rows)
         result = merkle.append(size, DbNodeReader(), hashes)
+        if connection.vendor == "postgresql":
+            # The beat task creates them ahead; a seal never waits for it.
+            index_partitions_ensure(size, result.new_size - 1)
         _copy_rows(
             LogLeaf._meta.db_table,
             ("index", "event_id", "hash"),

@@ -218,6 +218,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Webhook retries (consent/services/webhooks.py), and first sends whose message was lost.
     "webhooks-retry-due": {"task": "consent.tasks.webhooks_retry_due", "schedule": 30.0, "options": {"expires": 25}},
     "audit-verify": {"task": "audit.tasks.verify", "schedule": 300.0},
+    # The trail's partitions for the next months and the next leaves (idempotent).
+    "audit-partitions": {"task": "audit.tasks.partitions_ensure", "schedule": 3600.0, "options": {"expires": 3500}},
     # Pivot identities of citizens with neither a session nor a live consent (consent.services.citizens).
     "citizens-identity-erase": {
         "task": "consent.tasks.citizens_identity_erase",
@@ -448,6 +450,12 @@ AUDIT_LOG_ORIGIN = env_str("AUDIT_LOG_ORIGIN", GATEWAY_BASE_URL.split("://", 1)[
 AUDIT_SEAL_ON_COMMIT = env_bool("AUDIT_SEAL_ON_COMMIT", CELERY_TASK_ALWAYS_EAGER)
 # Late-committing transactions: the sealer rescans unsealed events this recent (seconds).
 AUDIT_SEAL_LOOKBACK_SECONDS = env_int("AUDIT_SEAL_LOOKBACK_SECONDS", 900)
+# The trail's partitions (audit/partitions.py, docs/scale.md): leaves and nodes in ranges of this
+# many leaves (a power of two, fixed once the database exists), events by month, so many ahead.
+AUDIT_LEAF_PARTITION_SIZE = env_int("AUDIT_LEAF_PARTITION_SIZE", 2**24)
+if AUDIT_LEAF_PARTITION_SIZE < 2 or AUDIT_LEAF_PARTITION_SIZE & (AUDIT_LEAF_PARTITION_SIZE - 1):
+    raise ImproperlyConfigured("AUDIT_LEAF_PARTITION_SIZE must be a power of two.")
+AUDIT_PARTITION_MONTHS_AHEAD = env_int("AUDIT_PARTITION_MONTHS_AHEAD", 3)
 # Test-only escape from the audit tables' TRUNCATE trigger, for Django's test flush (audit/apps.py).
 # Needs the variable that only pyproject's [tool.pytest_env] sets AND a running pytest.
 AUDIT_ALLOW_TEST_TRUNCATE = env_bool("GATEWAY_AUDIT_TEST_TRUNCATE", False) and "pytest" in sys.modules
