@@ -35,6 +35,8 @@ class EventType(models.TextChoices):
     ROLE_REVOKED = "role.revoked"
     AUDITOR_SEARCHED = "auditor.searched"
     AUDITOR_EXPORTED = "auditor.exported"
+    # A full leaf partition exported, verified, stored and detached (detail: where, its SHA-256).
+    AUDIT_ARCHIVED = "audit.archived"
 
 
 class ActorKind(models.TextChoices):

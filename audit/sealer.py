@@ -35,7 +35,7 @@ from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from audit import merkle
-from audit.models import AuditEvent, Checkpoint, LogLeaf, LogNode
+from audit.models import AuditEvent, Checkpoint, EventType, LogLeaf, LogNode
 from audit.partitions import index_partitions_ensure
 from audit.tlog.canonical import MAX_SAFE_INTEGER, canonical_json, canonical_string, member_order
 from audit.tlog.merkle import leaf_hashes
@@ -300,8 +300,13 @@ def _candidates_postgresql(max_batch: int, sweep: bool) -> list[tuple[int, str]]
     # Only model table names and constant SQL are interpolated; values are parameters.
     unsealed = f"NOT EXISTS (SELECT 1 FROM {leaves} l WHERE l.event_id = e.id)"  # noqa: S608
     if sweep:
-        sql = f"SELECT {PROJECTION_SQL} FROM {events} e WHERE {unsealed} ORDER BY e.id LIMIT %s"  # noqa: S608
-        params: list[Any] = [max_batch]
+        # Events of archived leaf partitions have no live leaf any more (audit/archives.py): the
+        # sweep starts after the newest of them.
+        sql = (
+            f"SELECT {PROJECTION_SQL} FROM {events} e WHERE {unsealed} AND e.occurred_at > %s"  # noqa: S608
+            " ORDER BY e.id LIMIT %s"
+        )
+        params: list[Any] = [_archived_until(), max_batch]
     else:
         highest = LogLeaf.objects.aggregate(top=Max("event_id"))["top"] or 0
         cutoff = timezone.now() - dt.timedelta(seconds=settings.AUDIT_SEAL_LOOKBACK_SECONDS)
@@ -316,6 +321,13 @@ def _candidates_postgresql(max_batch: int, sweep: bool) -> list[tuple[int, str]]
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return list(zip((row[0] for row in rows), projection_json_rows(rows), strict=True))
+
+
+def _archived_until() -> dt.datetime:
+    """When the newest event of an archived leaf partition happened (the distant past if none)."""
+    details = AuditEvent.objects.filter(type=EventType.AUDIT_ARCHIVED).values_list("detail", flat=True)
+    until = [dt.datetime.fromisoformat(detail["events_until"]) for detail in details]
+    return max(until, default=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
 
 
 def _pending(max_batch: int, sweep: bool) -> list[tuple[int, bytes]]:

@@ -80,6 +80,14 @@ class NotFound(GatewayError):
     title = "Not found"
 
 
+class LeafArchived(GatewayError):
+    """The leaf's partition was archived: the answer names the archive file and its SHA-256."""
+
+    code = "leaf_archived"
+    status = 410
+    title = "The leaf is archived"
+
+
 class MethodNotAllowed(GatewayError):
     code = "method_not_allowed"
     status = 405

@@ -456,6 +456,8 @@ AUDIT_LEAF_PARTITION_SIZE = env_int("AUDIT_LEAF_PARTITION_SIZE", 2**24)
 if AUDIT_LEAF_PARTITION_SIZE < 2 or AUDIT_LEAF_PARTITION_SIZE & (AUDIT_LEAF_PARTITION_SIZE - 1):
     raise ImproperlyConfigured("AUDIT_LEAF_PARTITION_SIZE must be a power of two.")
 AUDIT_PARTITION_MONTHS_AHEAD = env_int("AUDIT_PARTITION_MONTHS_AHEAD", 3)
+# Where `manage.py audit_archive` writes the archives of full leaf partitions (audit/archives.py).
+AUDIT_ARCHIVE_DIR = env_str("AUDIT_ARCHIVE_DIR", str(BASE_DIR / "var" / "audit-archives"))
 # Test-only escape from the audit tables' TRUNCATE trigger, for Django's test flush (audit/apps.py).
 # Needs the variable that only pyproject's [tool.pytest_env] sets AND a running pytest.
 AUDIT_ALLOW_TEST_TRUNCATE = env_bool("GATEWAY_AUDIT_TEST_TRUNCATE", False) and "pytest" in sys.modules
