@@ -313,6 +313,69 @@ def pgbouncer_phase(
         bouncer.stop()
 
 
+def succeeded_exchanges() -> int:
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}") as conn:
+        row = conn.execute("SELECT count(*) FROM gateway_exchange WHERE status = 'succeeded'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def two_instances_phase(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    path: str,
+    consents_file: Path,
+    auth: str,
+    workdir: Path,
+    runs: dict[str, dict[str, object]],
+    loads: dict[str, list[float]],
+) -> dict[str, int]:
+    """exchange-demo on two gunicorn instances (each half the workers) on one database, driven at
+    once by two wrk processes of 16 connections each; checks every 2xx left one exchange row."""
+    ports = [free_port(), free_port()]
+    half = argparse.Namespace(**{**vars(args), "workers": max(1, args.workers // 2)})
+    with contextlib.ExitStack() as stack:
+        for port in ports:
+            stack.enter_context(process(gunicorn_command(half, port), env, workdir / f"gunicorn-{port}.log"))
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        for base in bases:
+            wait_http(f"{base}/healthz")
+            wrk(base, path, consents_file, method="GET", auth=auth, connections=4, duration=2)
+        loads["exchange-demo-two-instances"] = load_average()
+        before = succeeded_exchanges()
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(WRK_SCRIPT)
+        wrk_env = dict(os.environ, BENCH_INPUT=str(consents_file), BENCH_PATH=path, BENCH_METHOD="GET", BENCH_AUTH=auth)
+        drivers = [
+            subprocess.Popen(
+                ["wrk", "-t1", "-c16", f"-d{args.duration}s", "--latency", "-s", script.name, base],
+                env=wrk_env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for base in bases
+        ]
+        outputs = [driver.communicate()[0] for driver in drivers]
+        after = succeeded_exchanges()
+    marker = "BENCH_JSON "
+    lines = [next(line for line in out.splitlines() if line.startswith(marker)) for out in outputs]
+    parts = [json.loads(line[len(marker) :]) for line in lines]
+    requests = sum(int(part["requests"]) for part in parts)
+    non_2xx = sum(int(part["non_2xx"]) for part in parts)
+    seconds = max(int(part["duration_us"]) for part in parts) / 1e6
+    run = {
+        "rps": round(requests / seconds, 1),
+        "p50_ms": max(float(part["p50_ms"]) for part in parts),
+        "p99_ms": max(float(part["p99_ms"]) for part in parts),
+        "non_2xx": non_2xx,
+        "connections": 32,
+    }
+    runs["exchange-demo-two-instances@32"] = run
+    report("exchange-demo 2 instances c=2x16", run)
+    # wrk stops counting at its deadline while a few requests are still in flight: rows may
+    # exceed the 2xx it counted by at most the connections open.
+    return {"ok_responses": requests - non_2xx, "succeeded_rows_added": after - before}
+
+
 def gunicorn_command(args: argparse.Namespace, port: int) -> list[str]:
     return [
         PY,
@@ -491,9 +554,12 @@ def main() -> int:
                 results["open_loop"] = open_loop(base, path, input_file, authorization, rate, args.duration)
                 report(f"{name} open loop at {rate} req/s", results["open_loop"])  # type: ignore[arg-type]
         results["gunicorn_worker_rss_mb"] = rss_mb(server.pid)
+        subprocess.run([PY, "bench/seed.py", "adapter", "demo"], cwd=ROOT, env=env, check=True)
         if shutil.which("pgbouncer"):
-            subprocess.run([PY, "bench/seed.py", "adapter", "demo"], cwd=ROOT, env=env, check=True)
             pgbouncer_phase(args, env, f"/api/v1/attestations/{slug}", consents_file, auth, workdir, runs, loads)
+        results["two_instances_check"] = two_instances_phase(
+            args, env, f"/api/v1/attestations/{slug}", consents_file, auth, workdir, runs, loads
+        )
         if args.soak_exchanges:
             results["soak"] = soak(args, env, base, consents_file, slug, seeded, server.pid, runs)
 
@@ -523,6 +589,10 @@ def main() -> int:
                 / float(runs[f"exchange-demo@{connections}"]["rps"]),  # type: ignore[arg-type]
                 3,
             )
+    ratios["exchange-demo-two-instances/exchange-demo@32"] = round(
+        float(runs["exchange-demo-two-instances@32"]["rps"]) / float(runs["exchange-demo@32"]["rps"]),  # type: ignore[arg-type]
+        3,
+    )
     results["ratios"] = ratios
     results["target"] = {
         "exchange-demo/lean-ceiling@1 >= 0.6": ratios["exchange-demo/lean-ceiling@1"] >= 0.6,
@@ -539,6 +609,7 @@ def main() -> int:
         print(f"target {key:38s} {'met' if ok else 'NOT met'}")
     print(f"load averages (1/5/15 min) as each phase began: {loads}")
     print(f"gunicorn worker RSS after the run: {results['gunicorn_worker_rss_mb']} MB")
+    print(f"two instances: {results['two_instances_check']}")
     if "soak" in results:
         soaked = results["soak"]
         print(f"after {soaked['exchanges']} exchanges in all, worker RSS: {soaked['final_rss_mb']} MB")  # type: ignore[index]
