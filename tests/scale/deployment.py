@@ -295,7 +295,13 @@ def access_token(base: str, seeded: dict[str, Any], scope: str) -> str:
         return str(json.loads(response.read())["access_token"])
 
 
-POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+def _postgres_bin() -> Path:
+    """Debian's PostgreSQL server programs (the newest installed major version)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parts[-3]))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+POSTGRES_BIN = _postgres_bin()
 
 
 class StreamingPair:

@@ -29,7 +29,10 @@ def test_it_keeps_exchanges_sealing_and_rate_limits_correct_across_instances(tmp
         bases = [gateway.web(workers=1, threads=4), gateway.web(workers=1, threads=4)]
         workers = [gateway.worker(), gateway.worker()]
         token = access_token(bases[0], seeded, f"attestations:{SLUG}")
-        sender = Celery(broker=gateway.redis_url)
+        # Not the current app: the test process's own tasks keep going through the gateway's app.
+        sender = Celery(broker=gateway.redis_url, set_as_current=False)
+        for worker in workers:
+            worker.wait_until(lambda worker=worker: "ready." in worker.log.read_text(errors="replace"), what="ready")
 
         def exchange(number: int) -> int:
             base, consent = bases[number % 2], seeded["consents"][number % len(seeded["consents"])]
@@ -65,6 +68,7 @@ def test_it_keeps_exchanges_sealing_and_rate_limits_correct_across_instances(tmp
 
         for worker in workers:
             worker.wait_until(lambda: unsealed() == 0, what="every event sealed")
+        sender.close()
         export = tmp_path / "trail.jsonl"
         gateway.manage("audit_export", "--output", str(export))
         verified = gateway.manage("audit_verify", str(export))
@@ -79,8 +83,9 @@ def test_it_keeps_exchanges_sealing_and_rate_limits_correct_across_instances(tmp
         )
         assert events == leaves == distinct_leaves
         assert verified.strip().startswith("OK")
-        # Both workers took seal tasks; a seal that lost the lock (or found nothing) returned 0, and
-        # no two seals ever signed the same tree size.
+        # Both workers (ready before the tasks were sent, each reserving a few at most) took seal
+        # tasks; a seal that lost the lock or found nothing returned 0, and no two seals ever
+        # signed the same tree size.
         assert all(per_worker), per_worker
         signed = [size for sizes in per_worker for size in sizes if size]
         assert len(signed) == len(set(signed))
