@@ -4,6 +4,7 @@ and proofs of archived leaves that say where the archive is."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from audit.archives import _verified, leaf_partition_archive
+from audit.archives import export_verified, leaf_partition_archive
 from audit.exports import export_lines
 from audit.models import AuditEvent, EventType, LogLeaf
 from audit.sealer import log_seal, log_size
@@ -118,6 +119,8 @@ def test_a_changed_export_fails_verification(two_partitions: int) -> None:
     forged = [line.replace('"ref-5"', '"ref-X"') for line in lines]
     assert forged != lines
 
-    _verified(lines, 0, size)
+    export_verified(lines, 0, size, io.BytesIO())
     with pytest.raises(ValidationError, match="does not match"):
-        _verified(forged, 0, size)
+        export_verified(forged, 0, size, io.BytesIO())
+    with pytest.raises(ValidationError, match="every leaf"):
+        export_verified([line for line in lines if '"index":3,' not in line], 0, size, io.BytesIO())
