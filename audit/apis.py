@@ -42,6 +42,7 @@ from audit.verifier import verifier_get
 from core.apis import SideEffectingGetApi
 from core.authentication import caller_of
 from core.errors import NotFound, PermissionDeniedError, ScopeMissing, ValidationError
+from core.replicas import primary_reads, replica_view
 
 AUDIT_SCOPE = "audit:read"
 
@@ -104,6 +105,7 @@ class CheckpointApi(PublicApi):
 
     renderer_classes = [JSONRenderer, PlainTextRenderer]
 
+    @replica_view
     def get(self, request: Request) -> HttpResponse:
         checkpoint = checkpoint_latest()
         if checkpoint is None:
@@ -153,9 +155,15 @@ class InclusionProofApi(PublicApi):
         index = serializers.IntegerField(min_value=0, max_value=2**62)
         tree_size = serializers.IntegerField(min_value=1, max_value=2**62, required=False)
 
+    @replica_view
     def get(self, request: Request) -> Response:
         data = _validated(self.InputSerializer, request)
-        proof = inclusion_proof_get(index=data["index"], tree_size=data.get("tree_size"))
+        try:
+            proof = inclusion_proof_get(index=data["index"], tree_size=data.get("tree_size"))
+        except ValidationError:
+            # A tree the replica has not replayed yet is on the primary (published a moment ago).
+            with primary_reads():
+                proof = inclusion_proof_get(index=data["index"], tree_size=data.get("tree_size"))
         return Response(
             {
                 "encoding": "hex",
@@ -175,9 +183,14 @@ class ConsistencyProofApi(PublicApi):
         first = serializers.IntegerField(min_value=1, max_value=2**62)
         second = serializers.IntegerField(min_value=1, max_value=2**62)
 
+    @replica_view
     def get(self, request: Request) -> Response:
         data = _validated(self.InputSerializer, request)
-        proof = consistency_proof_get(first=data["first"], second=data["second"])
+        try:
+            proof = consistency_proof_get(first=data["first"], second=data["second"])
+        except ValidationError:
+            with primary_reads():
+                proof = consistency_proof_get(first=data["first"], second=data["second"])
         return Response(
             {
                 "encoding": "hex",
@@ -285,6 +298,7 @@ class EventsApi(SideEffectingGetApi):
         leaf_index = serializers.IntegerField(allow_null=True)
         event = serializers.DictField()
 
+    @replica_view
     def get(self, request: Request) -> Response | StreamingHttpResponse:
         data = _validated(self.InputSerializer, request)
         filters = filters_from(data)
@@ -344,6 +358,7 @@ class ExchangeStatsApi(PublicApi):
                 raise serializers.ValidationError({"since": ["the period must be 0 to 366 days long"]})
             return {**attrs, "since": since, "until": until}
 
+    @replica_view
     def get(self, request: Request) -> Response | HttpResponse:
         data = _validated(self.InputSerializer, request)
         rows = exchange_stats_daily(since=data["since"], until=data["until"])

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from redis.exceptions import RedisError
 
 from audit.models import AuditEvent, Checkpoint, LogLeaf
@@ -33,6 +32,7 @@ from audit.tlog.export import (
     export_header_line,
     verify_export,
 )
+from core.replicas import reading_connection
 
 CHUNK = 10_000
 
@@ -75,6 +75,7 @@ def _event_lines(start: int, end: int, leaf_hashes: bool) -> Iterator[str]:
     On PostgreSQL, raw rows and the sealer's canonical assembly (the same bytes as the ORM path,
     several times faster); elsewhere, the ORM.
     """
+    connection = reading_connection(LogLeaf)
     if connection.vendor == "postgresql":
         leaves, events = LogLeaf._meta.db_table, AuditEvent._meta.db_table
         # Only model table names and constant SQL are interpolated; values are parameters.

@@ -35,6 +35,8 @@ class EventType(models.TextChoices):
     ROLE_REVOKED = "role.revoked"
     AUDITOR_SEARCHED = "auditor.searched"
     AUDITOR_EXPORTED = "auditor.exported"
+    # A full leaf partition exported, verified, stored and detached (detail: where, its SHA-256).
+    AUDIT_ARCHIVED = "audit.archived"
 
 
 class ActorKind(models.TextChoices):
@@ -93,7 +95,9 @@ class LogLeaf(models.Model):
     """
 
     index = models.BigIntegerField(primary_key=True)
-    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="leaf")
+    # No database constraint: the leaves are partitioned by index, the events by month, and
+    # PostgreSQL's unique keys and foreign keys must then contain the partition keys (migration 0008).
+    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="leaf", db_constraint=False)
     hash = models.BinaryField(max_length=32)
 
     def __str__(self) -> str:

@@ -35,11 +35,13 @@ from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from audit import merkle
-from audit.models import AuditEvent, Checkpoint, LogLeaf, LogNode
+from audit.models import AuditEvent, Checkpoint, EventType, LogLeaf, LogNode
+from audit.partitions import index_partitions_ensure
 from audit.tlog.canonical import MAX_SAFE_INTEGER, canonical_json, canonical_string, member_order
 from audit.tlog.merkle import leaf_hashes
 from audit.tlog.note import format_checkpoint, public_key_bytes, sign_note, verifier_key
 from core.keys import log_signing_key
+from core.replicas import reading_connection
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +226,11 @@ class DbNodeReader:
         self.reads += 1
         leaves = [index for level, index in keys if level == 0]
         inner = [(level, index) for level, index in keys if level > 0]
-        sql, params = (self._postgresql if connection.vendor == "postgresql" else self._portable)(leaves, inner)
-        with connection.cursor() as cursor:
+        # Proofs read a replica when their view allows it; the seal's own reads are in its
+        # transaction, hence on the primary.
+        reading = reading_connection(LogNode)
+        sql, params = (self._postgresql if reading.vendor == "postgresql" else self._portable)(leaves, inner)
+        with reading.cursor() as cursor:
             cursor.execute(sql, params)
             return {(int(level), int(index)): bytes(digest) for level, index, digest in cursor.fetchall()}
 
@@ -295,8 +300,13 @@ def _candidates_postgresql(max_batch: int, sweep: bool) -> list[tuple[int, str]]
     # Only model table names and constant SQL are interpolated; values are parameters.
     unsealed = f"NOT EXISTS (SELECT 1 FROM {leaves} l WHERE l.event_id = e.id)"  # noqa: S608
     if sweep:
-        sql = f"SELECT {PROJECTION_SQL} FROM {events} e WHERE {unsealed} ORDER BY e.id LIMIT %s"  # noqa: S608
-        params: list[Any] = [max_batch]
+        # Events of archived leaf partitions have no live leaf any more (audit/archives.py): the
+        # sweep starts after the newest of them.
+        sql = (
+            f"SELECT {PROJECTION_SQL} FROM {events} e WHERE {unsealed} AND e.occurred_at > %s"  # noqa: S608
+            " ORDER BY e.id LIMIT %s"
+        )
+        params: list[Any] = [_archived_until(), max_batch]
     else:
         highest = LogLeaf.objects.aggregate(top=Max("event_id"))["top"] or 0
         cutoff = timezone.now() - dt.timedelta(seconds=settings.AUDIT_SEAL_LOOKBACK_SECONDS)
@@ -311,6 +321,13 @@ def _candidates_postgresql(max_batch: int, sweep: bool) -> list[tuple[int, str]]
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return list(zip((row[0] for row in rows), projection_json_rows(rows), strict=True))
+
+
+def _archived_until() -> dt.datetime:
+    """When the newest event of an archived leaf partition happened (the distant past if none)."""
+    details = AuditEvent.objects.filter(type=EventType.AUDIT_ARCHIVED).values_list("detail", flat=True)
+    until = [dt.datetime.fromisoformat(detail["events_until"]) for detail in details]
+    return max(until, default=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
 
 
 def _pending(max_batch: int, sweep: bool) -> list[tuple[int, bytes]]:
@@ -356,6 +373,9 @@ def log_seal(*, max_batch: int = 50_000, sweep: bool = False) -> Checkpoint | No
         size = log_size()
         hashes = leaf_hashes(canonical for _, canonical in rows)
         result = merkle.append(size, DbNodeReader(), hashes)
+        if connection.vendor == "postgresql":
+            # The beat task creates them ahead; a seal never waits for it.
+            index_partitions_ensure(size, result.new_size - 1)
         _copy_rows(
             LogLeaf._meta.db_table,
             ("index", "event_id", "hash"),

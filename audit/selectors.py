@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import connection
 from django.db.models import Count, F, QuerySet
 from django.db.models.functions import TruncDate
 
 from audit import merkle
 from audit.models import AuditEvent, Checkpoint, EventType
 from audit.sealer import DbNodeReader, event_projection, log_verifier_key
-from core.errors import NotFound, ValidationError
+from core.errors import LeafArchived, NotFound, ValidationError
+from core.replicas import reading_connection
 
 BUNDLE_FORMAT = "gateway-audit-proof/1"
 
@@ -74,7 +74,7 @@ def _signed_tree(tree_size: int | None) -> tuple[int, bytes, str] | None:
     """
     table = Checkpoint._meta.db_table
     columns = "tree_size, root, note"
-    with connection.cursor() as cursor:
+    with reading_connection(Checkpoint).cursor() as cursor:
         # Only the model's table name is interpolated; the size is a parameter.
         if tree_size is None:
             cursor.execute(f"SELECT {columns} FROM {table} ORDER BY tree_size DESC LIMIT 1")  # noqa: S608
@@ -102,9 +102,23 @@ def inclusion_proof_get(*, index: int, tree_size: int | None = None) -> Inclusio
         )
     try:
         leaf, proof = merkle.inclusion_proof_with_leaf(index, size, DbNodeReader())
-    except merkle.MissingNodeError:  # pragma: no cover - nodes are committed with their checkpoint
-        raise NotFound("Leaf not stored.") from None
+    except merkle.MissingNodeError:
+        archive = archive_for_index(index)
+        if archive is None:  # pragma: no cover - nodes are committed with their checkpoint
+            raise NotFound("Leaf not stored.") from None
+        raise LeafArchived(
+            f"Leaf {index} is in an archived partition of the trail.", extra={"archive": archive}
+        ) from None
     return InclusionProof(index=index, tree_size=size, leaf_hash=leaf, proof=proof, root=root, checkpoint=note)
+
+
+def archive_for_index(index: int) -> dict[str, object] | None:
+    """Where the archived leaf `index` is (the `audit.archived` event's detail), if it was archived."""
+    details = AuditEvent.objects.filter(type=EventType.AUDIT_ARCHIVED).values_list("detail", flat=True)
+    for detail in details:
+        if int(detail["first_index"]) <= index < int(detail["end_index"]):
+            return dict(detail)
+    return None
 
 
 def consistency_proof_get(*, first: int, second: int) -> ConsistencyProof:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from audit.exports import log_verification_status
-from audit.sealer import log_seal
+from audit.partitions import partitions_ensure as partitions_create_ahead
+from audit.sealer import log_seal, log_size
 
 
 @shared_task(name="audit.tasks.seal", acks_late=True, ignore_result=True)
@@ -31,3 +32,9 @@ def verify() -> bool:
     """Verifies the whole stored log and caches the result for the auditor console."""
     status = log_verification_status()
     return bool(status and status["ok"])
+
+
+@shared_task(name="audit.tasks.partitions_ensure", acks_late=True, ignore_result=True)
+def partitions_ensure() -> list[str]:
+    """Creates the trail's partitions for the next months and the next leaves; idempotent."""
+    return partitions_create_ahead(tree_size=log_size())

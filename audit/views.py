@@ -34,6 +34,7 @@ from audit.selectors import (
 )
 from audit.services import Actor, auditor_search_record
 from core.errors import ValidationError
+from core.replicas import replica_view
 from core.roles import AUDITOR, user_has_role
 
 # Verifying the whole log inline is fine while it is small; beyond, the console shows the result
@@ -123,6 +124,7 @@ def _bound_form(request: HttpRequest) -> SearchForm | None:
 @require_GET
 @never_cache
 @auditor_required
+@replica_view
 def console(request: HttpRequest) -> HttpResponse:
     form = _bound_form(request) or SearchForm()
     page = None
@@ -153,6 +155,7 @@ def console(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @auditor_required
+@replica_view
 def console_export_csv(request: HttpRequest) -> HttpResponseBase:
     form = _bound_form(request) or SearchForm({})
     if not form.is_valid():
@@ -173,6 +176,7 @@ def console_export_csv(request: HttpRequest) -> HttpResponseBase:
 
 @require_GET
 @auditor_required
+@replica_view
 def console_export_jsonl(request: HttpRequest) -> HttpResponseBase:
     """The whole log in the verifier's format: `python verifier.pyz FILE --key KEY`."""
     auditor_search_record(actor=_actor(request), filters={}, export_format="jsonl")
@@ -194,6 +198,7 @@ def console_logout(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@replica_view
 def statistics(request: HttpRequest) -> HttpResponse:
     until = timezone.now().astimezone(dt.UTC).date()
     since = until - dt.timedelta(days=30)

@@ -7,8 +7,13 @@ migrates, COPYs N synthetic events (one citizen with ~100 of them) and ANALYZEs 
 autovacuum would; --no-analyze to see the planner without statistics), then measures: sealing
 throughput (events/s, 50,000 per checkpoint), export and offline verification throughput
 (leaves/s over the JSONL export read in binary mode, as the command line does), inclusion-proof
-time (p50/p99 over 1,000 random leaves) and the citizen-history selector time. Prints the figures
-and writes JSON, with the machine's load average at each phase, to bench/results/.
+time (p50/p99 over 1,000 random leaves) and the citizen-history selector time. Each figure is set
+against a yardstick measured in the same run, on the same data (this machine's speed varies
+several-fold from day to day): sealing against a plain COPY of as many leaf rows into an unindexed
+table; verification against the least a Python verifier must do per line of the same export
+(json.loads, a sorted compact json.dumps, one sha256), per CPU second; proofs and history against
+the p99 of one primary-key lookup on the events table. Also the disk used per event. Prints the
+figures and writes JSON, with the machine's load average at each phase, to bench/results/.
 """
 
 from __future__ import annotations
@@ -42,6 +47,37 @@ def _recreate(server_url: str, name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def _copy_yardstick(connection: object, n: int) -> float:
+    """Seconds to COPY n leaf-shaped rows (index, event id, 32-byte hash) into an unindexed table:
+    the floor cost of writing what sealing writes."""
+    import hashlib
+
+    rows = "".join(f"{i}\t{i + 1}\t\\\\x{hashlib.sha256(i.to_bytes(8, 'big')).hexdigest()}\n" for i in range(n))
+    with connection.cursor() as cursor:  # type: ignore[attr-defined]
+        cursor.execute("DROP TABLE IF EXISTS bench_copy_yardstick")
+        cursor.execute("CREATE TABLE bench_copy_yardstick (index bigint, event_id bigint, hash bytea)")
+        t0 = time.perf_counter()
+        with cursor.cursor.copy("COPY bench_copy_yardstick FROM STDIN") as copy:
+            copy.write(rows)
+        elapsed = time.perf_counter() - t0
+        cursor.execute("DROP TABLE bench_copy_yardstick")
+    return elapsed
+
+
+def _verify_yardstick(export_path: str) -> float:
+    """Lines per CPU second of the least a Python verifier does per line of the export."""
+    import hashlib
+
+    cpu0 = time.process_time()
+    count = 0
+    with open(export_path, "rb") as lines:
+        for line in lines:
+            document = json.loads(line)
+            hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode())
+            count += 1
+    return count / (time.process_time() - cpu0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -70,6 +106,7 @@ def main() -> int:
     from django.db import connection
 
     from audit.exports import export_lines
+    from audit.partitions import event_partitions_ensure
     from audit.sealer import log_seal_all, log_verifier_key
     from audit.selectors import events_for_citizen, inclusion_proof_get
     from audit.tlog.export import verify_export
@@ -80,6 +117,9 @@ def main() -> int:
     n = args.events
     target_rows = set(rng.sample(range(n), min(100, n)))
     start_time = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    if connection.vendor == "postgresql":
+        # The months the synthetic events fall in, as the beat task would have made them.
+        event_partitions_ensure(since=start_time.date(), until=(start_time + dt.timedelta(seconds=2 * n)).date())
     types = ["exchange.succeeded", "exchange.succeeded", "exchange.denied", "consent.approved", "consent.requested"]
     print(f"inserting {n:,} events ...", flush=True)
     t0 = time.perf_counter()
@@ -120,6 +160,10 @@ def main() -> int:
             cursor.execute("ANALYZE audit_auditevent")
     load: dict[str, list[float]] = {}
 
+    load["copy-yardstick"] = list(os.getloadavg())
+    copy_s = _copy_yardstick(connection, n)
+    print(f"yardstick: COPY of {n:,} leaf rows into an unindexed table: {n / copy_s:,.0f} rows/s", flush=True)
+
     load["seal"] = list(os.getloadavg())
     t0 = time.perf_counter()
     checkpoints = log_seal_all(max_batch=args.batch)
@@ -143,7 +187,10 @@ def main() -> int:
     with open(export_path, "rb") as lines:  # as the command line reads it: bytes, hashed as they stand
         report = verify_export(lines, log_verifier_key())
     verify_s, verify_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
+    load["verify-yardstick"] = list(os.getloadavg())
+    floor_per_cpu_s = _verify_yardstick(export_path)
     os.unlink(export_path)
+    print(f"yardstick: loads + sorted dumps + sha256 per line: {floor_per_cpu_s:,.0f} lines per CPU second", flush=True)
     print(
         f"export {size / export_s:,.0f} events/s; verification {report.tree_size / verify_s:,.0f} leaves/s"
         f" ({report.tree_size / verify_cpu_s:,.0f} per CPU second)",
@@ -156,6 +203,14 @@ def main() -> int:
         t0 = time.perf_counter()
         inclusion_proof_get(index=index)
         proof_ms.append((time.perf_counter() - t0) * 1000)
+    lookup_ms = []
+    with connection.cursor() as cursor:
+        for event_id in (rng.randrange(1, n + 1) for _ in range(args.proofs)):
+            t0 = time.perf_counter()
+            cursor.execute("SELECT * FROM audit_auditevent WHERE id = %s", [event_id])
+            cursor.fetchall()
+            lookup_ms.append((time.perf_counter() - t0) * 1000)
+    lookup_p99 = _percentile(lookup_ms, 0.99)
     history_ms = []
     for _ in range(100):
         t0 = time.perf_counter()
@@ -163,8 +218,36 @@ def main() -> int:
         history_ms.append((time.perf_counter() - t0) * 1000)
     assert len(rows) == len(target_rows)
 
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sum(pg_total_relation_size(relid)) FROM ("
+            " SELECT relid FROM pg_partition_tree('audit_auditevent') UNION ALL"
+            " SELECT relid FROM pg_partition_tree('audit_logleaf') UNION ALL"
+            " SELECT relid FROM pg_partition_tree('audit_lognode')) AS t"
+        )
+        disk_bytes = int(cursor.fetchone()[0])
+    verify_per_cpu_s = report.tree_size / verify_cpu_s
+    history_p50 = statistics.median(history_ms)
+    proof_p99 = _percentile(proof_ms, 0.99)
+    ratios = {
+        "seal / copy (target >= 0.3)": round((size / seal_s) / (n / copy_s), 3),
+        "verify / floor, per CPU s (target >= 0.5)": round(verify_per_cpu_s / floor_per_cpu_s, 3),
+        "proof p99 / pk lookup p99 (target <= 5)": round(proof_p99 / lookup_p99, 2),
+        "history p50 / pk lookup p99 (target <= 5)": round(history_p50 / lookup_p99, 2),
+    }
+    for name, value in ratios.items():
+        print(f"ratio {name:45s} {value}", flush=True)
+    print(f"disk per event (events, leaves, nodes, with indexes): {disk_bytes / n:,.0f} bytes", flush=True)
+    print(f"load averages (1/5/15 min) as each phase began: {load}", flush=True)
+
     results = {
         "events": n,
+        "ratios": ratios,
+        "copy_yardstick_rows_per_s": round(n / copy_s),
+        "verify_yardstick_lines_per_cpu_s": round(floor_per_cpu_s),
+        "pk_lookup_ms_p50": round(statistics.median(lookup_ms), 3),
+        "pk_lookup_ms_p99": round(lookup_p99, 3),
+        "disk_bytes_per_event": round(disk_bytes / n),
         "insert_seconds": round(insert_s, 2),
         "seal_events_per_s": round(size / seal_s),
         "seal_seconds": round(seal_s, 2),

@@ -6,6 +6,8 @@ Measures, at 1 and 32 connections, the throughput and latency of
   - exchange-demo:  GET /api/v1/attestations/{slug} with the in-process demo adapter;
   - exchange-http:  the same through the sandbox provider over HTTP;
   - sandbox-direct: the sandbox provider called directly;
+  - exchange-demo-pgbouncer: exchange-demo through PgBouncer in transaction mode (prepared
+                    statements off), when pgbouncer is installed;
 and prints the ratios, then writes everything as JSON to bench/results/.
 
     make bench                      # defaults: 2,000 citizens, 10 s per run
@@ -38,6 +40,10 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.scale.deployment import PgBouncer, Server  # noqa: E402 - after the path above
+
 PY = sys.executable
 SANDBOX_TOKEN = "bench-sandbox-token"  # noqa: S105
 DB_NAME = "gateway_bench"
@@ -271,6 +277,124 @@ def open_loop(base: str, path: str, input_file: Path, auth: str, rate: float, du
     return result
 
 
+def pgbouncer_phase(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    path: str,
+    consents_file: Path,
+    auth: str,
+    workdir: Path,
+    runs: dict[str, dict[str, object]],
+    loads: dict[str, list[float]],
+) -> None:
+    """exchange-demo again, through PgBouncer in transaction mode (as many server connections as
+    gunicorn has threads), by a second gunicorn started the same way."""
+    bouncer = PgBouncer(Server("127.0.0.1", 5432, "postgres"), pool_size=args.workers * args.threads)
+    try:
+        port = free_port()
+        pooled_env = dict(
+            env,
+            DATABASE_URL=bouncer.server.url(DB_NAME),
+            DATABASE_PREPARED_STATEMENTS="0",
+            DATABASE_SERVER_SIDE_CURSORS="0",
+        )
+        with process(gunicorn_command(args, port), pooled_env, workdir / "gunicorn-pgbouncer.log"):
+            base = f"http://127.0.0.1:{port}"
+            wait_http(f"{base}/healthz")
+            loads["exchange-demo-pgbouncer"] = load_average()
+            for connections in (1, 32):
+                wrk(base, path, consents_file, method="GET", auth=auth, connections=connections, duration=2)
+                run = wrk(
+                    base, path, consents_file, method="GET", auth=auth, connections=connections, duration=args.duration
+                )
+                runs[f"exchange-demo-pgbouncer@{connections}"] = run
+                report(f"exchange-demo-pgbouncer c={connections}", run)
+    finally:
+        bouncer.stop()
+
+
+def succeeded_exchanges() -> int:
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}") as conn:
+        row = conn.execute("SELECT count(*) FROM gateway_exchange WHERE status = 'succeeded'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def two_instances_phase(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    path: str,
+    consents_file: Path,
+    auth: str,
+    workdir: Path,
+    runs: dict[str, dict[str, object]],
+    loads: dict[str, list[float]],
+) -> dict[str, int]:
+    """exchange-demo on two gunicorn instances (each half the workers) on one database, driven at
+    once by two wrk processes of 16 connections each; checks every 2xx left one exchange row."""
+    ports = [free_port(), free_port()]
+    half = argparse.Namespace(**{**vars(args), "workers": max(1, args.workers // 2)})
+    with contextlib.ExitStack() as stack:
+        for port in ports:
+            stack.enter_context(process(gunicorn_command(half, port), env, workdir / f"gunicorn-{port}.log"))
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        for base in bases:
+            wait_http(f"{base}/healthz")
+            wrk(base, path, consents_file, method="GET", auth=auth, connections=4, duration=2)
+        loads["exchange-demo-two-instances"] = load_average()
+        before = succeeded_exchanges()
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(WRK_SCRIPT)
+        wrk_env = dict(os.environ, BENCH_INPUT=str(consents_file), BENCH_PATH=path, BENCH_METHOD="GET", BENCH_AUTH=auth)
+        drivers = [
+            subprocess.Popen(
+                ["wrk", "-t1", "-c16", f"-d{args.duration}s", "--latency", "-s", script.name, base],
+                env=wrk_env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for base in bases
+        ]
+        outputs = [driver.communicate()[0] for driver in drivers]
+        after = succeeded_exchanges()
+    marker = "BENCH_JSON "
+    lines = [next(line for line in out.splitlines() if line.startswith(marker)) for out in outputs]
+    parts = [json.loads(line[len(marker) :]) for line in lines]
+    requests = sum(int(part["requests"]) for part in parts)
+    non_2xx = sum(int(part["non_2xx"]) for part in parts)
+    seconds = max(int(part["duration_us"]) for part in parts) / 1e6
+    run = {
+        "rps": round(requests / seconds, 1),
+        "p50_ms": max(float(part["p50_ms"]) for part in parts),
+        "p99_ms": max(float(part["p99_ms"]) for part in parts),
+        "non_2xx": non_2xx,
+        "connections": 32,
+    }
+    runs["exchange-demo-two-instances@32"] = run
+    report("exchange-demo 2 instances c=2x16", run)
+    # wrk stops counting at its deadline while a few requests are still in flight: rows may
+    # exceed the 2xx it counted by at most the connections open.
+    return {"ok_responses": requests - non_2xx, "succeeded_rows_added": after - before}
+
+
+def gunicorn_command(args: argparse.Namespace, port: int) -> list[str]:
+    return [
+        PY,
+        "-m",
+        "gunicorn",
+        "gateway.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(args.threads),
+        "--log-level",
+        "warning",
+    ]
+
+
 def load_average() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
@@ -379,22 +503,7 @@ def main() -> int:
         "--token",
         SANDBOX_TOKEN,
     ]
-    gunicorn_cmd = [
-        PY,
-        "-m",
-        "gunicorn",
-        "gateway.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{web_port}",
-        "--workers",
-        str(args.workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(args.threads),
-        "--log-level",
-        "warning",
-    ]
+    gunicorn_cmd = gunicorn_command(args, web_port)
     with (
         process(sandbox_cmd, env, workdir / "sandbox.log"),
         process(gunicorn_cmd, env, workdir / "gunicorn.log") as server,
@@ -445,6 +554,12 @@ def main() -> int:
                 results["open_loop"] = open_loop(base, path, input_file, authorization, rate, args.duration)
                 report(f"{name} open loop at {rate} req/s", results["open_loop"])  # type: ignore[arg-type]
         results["gunicorn_worker_rss_mb"] = rss_mb(server.pid)
+        subprocess.run([PY, "bench/seed.py", "adapter", "demo"], cwd=ROOT, env=env, check=True)
+        if shutil.which("pgbouncer"):
+            pgbouncer_phase(args, env, f"/api/v1/attestations/{slug}", consents_file, auth, workdir, runs, loads)
+        results["two_instances_check"] = two_instances_phase(
+            args, env, f"/api/v1/attestations/{slug}", consents_file, auth, workdir, runs, loads
+        )
         if args.soak_exchanges:
             results["soak"] = soak(args, env, base, consents_file, slug, seeded, server.pid, runs)
 
@@ -468,18 +583,33 @@ def main() -> int:
             float(runs[f"exchange-http@{connections}"]["rps"]) / float(runs[f"exchange-demo@{connections}"]["rps"]),  # type: ignore[arg-type]
             3,
         )
+        if f"exchange-demo-pgbouncer@{connections}" in runs:
+            ratios[f"exchange-demo-pgbouncer/exchange-demo@{connections}"] = round(
+                float(runs[f"exchange-demo-pgbouncer@{connections}"]["rps"])  # type: ignore[arg-type]
+                / float(runs[f"exchange-demo@{connections}"]["rps"]),  # type: ignore[arg-type]
+                3,
+            )
+    ratios["exchange-demo-two-instances/exchange-demo@32"] = round(
+        float(runs["exchange-demo-two-instances@32"]["rps"]) / float(runs["exchange-demo@32"]["rps"]),  # type: ignore[arg-type]
+        3,
+    )
     results["ratios"] = ratios
     results["target"] = {
         "exchange-demo/lean-ceiling@1 >= 0.6": ratios["exchange-demo/lean-ceiling@1"] >= 0.6,
         "exchange-demo/lean-ceiling@32 >= 0.6": ratios["exchange-demo/lean-ceiling@32"] >= 0.6,
         "exchange-http/exchange-demo@32 >= 0.8": ratios["exchange-http/exchange-demo@32"] >= 0.8,
     }
+    if "exchange-demo-pgbouncer/exchange-demo@32" in ratios:
+        results["target"]["exchange-demo-pgbouncer/exchange-demo@32 >= 0.9"] = (  # type: ignore[index]
+            ratios["exchange-demo-pgbouncer/exchange-demo@32"] >= 0.9
+        )
     for key, value in ratios.items():
         print(f"ratio {key:38s} {value:.3f}")
     for key, ok in results["target"].items():  # type: ignore[attr-defined]
         print(f"target {key:38s} {'met' if ok else 'NOT met'}")
     print(f"load averages (1/5/15 min) as each phase began: {loads}")
     print(f"gunicorn worker RSS after the run: {results['gunicorn_worker_rss_mb']} MB")
+    print(f"two instances: {results['two_instances_check']}")
     if "soak" in results:
         soaked = results["soak"]
         print(f"after {soaked['exchanges']} exchanges in all, worker RSS: {soaked['final_rss_mb']} MB")  # type: ignore[index]

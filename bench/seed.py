@@ -29,7 +29,8 @@ from providers.demodata.population import Population  # noqa: E402
 from providers.models import ApiClient, AttestationType, Habilitation, Organisation  # noqa: E402
 
 SLUG = "cnaf.quotient-familial"
-CLIENT_ID = "bench-client"
+# The rate limit counts per client id: runs sharing a Redis database each take their own.
+CLIENT_ID = os.environ.get("SEED_CLIENT_ID", "bench-client")
 CLIENT_SECRET = "bench-client-secret-not-for-production"  # noqa: S105
 
 

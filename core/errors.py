@@ -106,6 +106,18 @@ class NotFound(GatewayError):
     description = _("There is no such resource, or it is not yours: a consumer never learns whether another's exists.")
 
 
+class LeafArchived(GatewayError):
+    """The leaf's partition was archived: the answer names the archive file and its SHA-256."""
+
+    code = "leaf_archived"
+    status = 410
+    title = "The leaf is archived"
+    description = _(
+        "The part of the trail that holds this leaf was archived: the answer names the archive file, its SHA-256 "
+        "and its leaf range. Verify that file offline with the verifier."
+    )
+
+
 class MethodNotAllowed(GatewayError):
     code = "method_not_allowed"
     status = 405
@@ -297,6 +309,7 @@ CATALOGUE: tuple[type[GatewayError], ...] = (
     InvalidTransition,
     IdempotencyConflict,
     ResultGone,
+    LeafArchived,
     PayloadTooLarge,
     UriTooLong,
     UnsupportedMediaType,

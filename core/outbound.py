@@ -6,9 +6,15 @@ userinfo are GETs), which enforces what a gateway holding citizens' data owes it
 mandatory timeout (for the whole exchange, not per socket read), a response size cap read as a
 stream, no redirects, http(s) only, and no requests to private, loopback, link-local or reserved
 addresses unless the host is explicitly listed in `settings.OUTBOUND_ALLOWED_HOSTS` (server-side
-request forgery). The name is resolved
-once and the connection goes to the very address that was checked, so a DNS answer that changes
-between the check and the connection (DNS rebinding) gains nothing.
+request forgery).
+
+Connections are kept alive and reused, in one pool per provider host (HTTP/1.1 keep-alive): an
+exchange does not pay a TCP (and TLS) handshake per call. The checks hold on every connection:
+each new connection resolves the name, checks every address it resolves to, and connects to the
+very address it checked, so a DNS answer that changes between the check and the connection (DNS
+rebinding) gains nothing; a reused connection stays pinned to the address checked when it was
+opened. A pool serves only requests made under the same address policy (a host allowed to resolve
+privately has its own pool), so a policy change never rides on an old connection.
 
 Bodies are never logged: they carry personal data.
 """
@@ -100,6 +106,16 @@ def host_is_allowed(host: str) -> bool:
     return host.lower().rstrip(".") in allowed
 
 
+def _refuse_private_literal(host: str) -> None:
+    """An address written in the URL is refused before any pool or connection is touched."""
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if not address_is_public(literal):
+        raise OutboundRefused("The host resolves to a non-public address and is not in OUTBOUND_ALLOWED_HOSTS.")
+
+
 def resolve(host: str, port: int, *, allow_private: bool) -> IPAddress:
     """The address to connect to, after checking every address the name resolves to."""
     try:
@@ -179,40 +195,64 @@ class _DeadlineResponse(http.client.HTTPResponse):
         super().__init__(reader, debuglevel, method, url)
 
 
-class _HTTPConnection(urllib3.connection.HTTPConnection):
+class _PinnedConnection(urllib3.connection.HTTPConnection):
+    """Resolves and checks the host for each new connection, then connects to the checked address.
+
+    `host` stays the provider's name (the Host header, SNI and certificate check use it); only the
+    address the socket connects to is replaced.
+    """
+
     response_class = _DeadlineResponse
+    allow_private = False
+
+    def _new_conn(self) -> socket.socket:
+        name = self._dns_host
+        address = resolve(name, self.port, allow_private=self.allow_private)
+        # Only for the socket's connect: afterwards `host` is the name again, for TLS and the next
+        # connection this object opens (urllib3 reopens a closed connection object).
+        self._dns_host = str(address)
+        try:
+            return super()._new_conn()
+        finally:
+            self._dns_host = name
 
 
-class _HTTPSConnection(urllib3.connection.HTTPSConnection):
-    response_class = _DeadlineResponse
+class _PinnedHTTPSConnection(_PinnedConnection, urllib3.connection.HTTPSConnection):
+    pass
 
 
-_pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
+class _PrivateAllowedConnection(_PinnedConnection):
+    allow_private = True
+
+
+class _PrivateAllowedHTTPSConnection(_PinnedHTTPSConnection):
+    allow_private = True
+
+
+_pools: dict[tuple[str, str, int, bool], urllib3.HTTPConnectionPool] = {}
 _pools_lock = threading.Lock()
 
 
-def _pool(scheme: str, address: IPAddress, port: int, host: str) -> urllib3.HTTPConnectionPool:
-    key = (scheme, str(address), port, host)
+def _pool(scheme: str, host: str, port: int, *, allow_private: bool) -> urllib3.HTTPConnectionPool:
+    key = (scheme, host.lower(), port, allow_private)
     with _pools_lock:
         pool = _pools.get(key)
         if pool is not None:
             return pool
         if len(_pools) >= MAX_POOLS:
             _pools.pop(next(iter(_pools))).close()
+        pool_class: type[urllib3.HTTPConnectionPool]
         if scheme == "https":
-            # Connect to the checked address but verify the certificate (and send SNI) for the name.
-            pool = urllib3.HTTPSConnectionPool(
-                str(address),
-                port,
-                maxsize=POOL_MAXSIZE,
-                cert_reqs="CERT_REQUIRED",
-                assert_hostname=host,
-                server_hostname=host,
+            pool_class = urllib3.HTTPSConnectionPool
+            connection_class: type[_PinnedConnection] = (
+                _PrivateAllowedHTTPSConnection if allow_private else _PinnedHTTPSConnection
             )
-            pool.ConnectionCls = _HTTPSConnection
         else:
-            pool = urllib3.HTTPConnectionPool(str(address), port, maxsize=POOL_MAXSIZE)
-            pool.ConnectionCls = _HTTPConnection
+            pool_class = urllib3.HTTPConnectionPool
+            connection_class = _PrivateAllowedConnection if allow_private else _PinnedConnection
+        extra: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"} if scheme == "https" else {}
+        pool = pool_class(host, port, maxsize=POOL_MAXSIZE, block=False, **extra)
+        pool.ConnectionCls = connection_class
         _pools[key] = pool
         return pool
 
@@ -278,7 +318,10 @@ def request(
     if not host or parts.username is not None or parts.password is not None:
         raise OutboundRefused("The URL needs a host and must not carry credentials.")
     port = port or (443 if scheme == "https" else 80)
-    address = resolve(host, port, allow_private=allow_private)
+    # Decided per request, so that a pool (and its live connections) serves one policy only.
+    private_allowed = allow_private or host_is_allowed(host)
+    if not private_allowed:
+        _refuse_private_literal(host)
 
     netloc_host = f"[{host}]" if ":" in host else host
     default_port = port == (443 if scheme == "https" else 80)
@@ -295,7 +338,7 @@ def request(
 
     started = time.monotonic()
     deadline = started + timeout
-    pool = _pool(scheme, address, port, host)
+    pool = _pool(scheme, host, port, allow_private=private_allowed)
     deadline_token = _deadline.set(deadline)
     try:
         return _exchange(

@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "core.replicas.ReplicaFreshnessMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -155,6 +156,10 @@ if DATABASE_URL:
         if env_bool("DATABASE_PREPARED_STATEMENTS", True)
         else None,
     }
+    # Streaming exports read through a cursor held across transactions (WITH HOLD); behind a
+    # transaction-mode pooler the next fetch may reach another server connection, where the cursor
+    # does not exist: DATABASE_SERVER_SIDE_CURSORS=0 makes Django fetch in chunks client-side.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = not env_bool("DATABASE_SERVER_SIDE_CURSORS", True)
 else:
     SQLITE_FILE = Path(env_str("GATEWAY_SQLITE_FILE", str(BASE_DIR / "var" / "gateway.sqlite3")))
     SQLITE_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -165,6 +170,23 @@ else:
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
     }
+# Streaming replicas (hot standbys) of the primary, read by the views core.replicas names; a client
+# that has just acted reads the primary for DATABASE_REPLICA_STICKY_SECONDS (docs/scale.md).
+DATABASE_REPLICA_ALIASES: list[str] = []
+if DATABASE_URL:
+    for number, replica_url in enumerate(env_list("DATABASE_REPLICA_URLS")):
+        alias = f"replica_{number}"
+        DATABASES[alias] = {
+            **dj_database_url.parse(replica_url, conn_max_age=60),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+            "DISABLE_SERVER_SIDE_CURSORS": DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"],
+            # Tests read the replica as the primary's own data.
+            "TEST": {"MIRROR": "default"},
+        }
+        DATABASE_REPLICA_ALIASES.append(alias)
+DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
+DATABASE_REPLICA_STICKY_SECONDS = env_int("DATABASE_REPLICA_STICKY_SECONDS", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Seconds during which a PostgreSQL connection that just worked is not health-checked again.
 DATABASE_HEALTH_CHECK_DELAY = env_int("DATABASE_HEALTH_CHECK_DELAY", 1)
@@ -211,6 +233,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Webhook retries (consent/services/webhooks.py), and first sends whose message was lost.
     "webhooks-retry-due": {"task": "consent.tasks.webhooks_retry_due", "schedule": 30.0, "options": {"expires": 25}},
     "audit-verify": {"task": "audit.tasks.verify", "schedule": 300.0},
+    # The trail's partitions for the next months and the next leaves (idempotent).
+    "audit-partitions": {"task": "audit.tasks.partitions_ensure", "schedule": 3600.0, "options": {"expires": 3500}},
     # Pivot identities of citizens with neither a session nor a live consent (consent.services.citizens).
     "citizens-identity-erase": {
         "task": "consent.tasks.citizens_identity_erase",
@@ -469,6 +493,14 @@ AUDIT_LOG_ORIGIN = env_str("AUDIT_LOG_ORIGIN", GATEWAY_BASE_URL.split("://", 1)[
 AUDIT_SEAL_ON_COMMIT = env_bool("AUDIT_SEAL_ON_COMMIT", CELERY_TASK_ALWAYS_EAGER)
 # Late-committing transactions: the sealer rescans unsealed events this recent (seconds).
 AUDIT_SEAL_LOOKBACK_SECONDS = env_int("AUDIT_SEAL_LOOKBACK_SECONDS", 900)
+# The trail's partitions (audit/partitions.py, docs/scale.md): leaves and nodes in ranges of this
+# many leaves (a power of two, fixed once the database exists), events by month, so many ahead.
+AUDIT_LEAF_PARTITION_SIZE = env_int("AUDIT_LEAF_PARTITION_SIZE", 2**24)
+if AUDIT_LEAF_PARTITION_SIZE < 2 or AUDIT_LEAF_PARTITION_SIZE & (AUDIT_LEAF_PARTITION_SIZE - 1):
+    raise ImproperlyConfigured("AUDIT_LEAF_PARTITION_SIZE must be a power of two.")
+AUDIT_PARTITION_MONTHS_AHEAD = env_int("AUDIT_PARTITION_MONTHS_AHEAD", 3)
+# Where `manage.py audit_archive` writes the archives of full leaf partitions (audit/archives.py).
+AUDIT_ARCHIVE_DIR = env_str("AUDIT_ARCHIVE_DIR", str(BASE_DIR / "var" / "audit-archives"))
 # Test-only escape from the audit tables' TRUNCATE trigger, for Django's test flush (audit/apps.py).
 # Needs the variable that only pyproject's [tool.pytest_env] sets AND a running pytest.
 AUDIT_ALLOW_TEST_TRUNCATE = env_bool("GATEWAY_AUDIT_TEST_TRUNCATE", False) and "pytest" in sys.modules

@@ -40,7 +40,7 @@ SANDBOX_TOKEN = "sandbox-test-token"
 
 
 # Tests that start costly processes, to leave out of a quick run (`-m "not slow"`).
-SLOW_GROUPS = ("e2e", "celery", "interop", "walkthrough", "faults", "server")
+SLOW_GROUPS = ("e2e", "celery", "interop", "walkthrough", "faults", "server", "scale")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

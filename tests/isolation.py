@@ -21,3 +21,5 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID", secrets.token_hex(4))[:8]
     process = os.environ.get("PYTEST_XDIST_WORKER", "main")
     os.environ["CELERY_QUEUE"] = os.environ["CACHE_KEY_PREFIX"] = f"tests-{run}-{process}"
+    # Leaf partitions of eight leaves (production: 2**24), so that tests fill and archive them.
+    os.environ.setdefault("AUDIT_LEAF_PARTITION_SIZE", "8")

@@ -57,7 +57,7 @@ def wait_for_http(url: str, *, timeout: float = 60.0) -> None:
 class CeleryWorker:
     """A real Celery worker process (solo pool) of the gateway, consuming one queue."""
 
-    def __init__(self, *, queue: str, env: Mapping[str, str], cwd: Path, log: Path) -> None:
+    def __init__(self, *, queue: str, env: Mapping[str, str], cwd: Path, log: Path, loglevel: str = "WARNING") -> None:
         self.queue = queue
         self.log = log
         with log.open("wb") as output:
@@ -70,7 +70,7 @@ class CeleryWorker:
                     "gateway",
                     "worker",
                     "--pool=solo",
-                    "--loglevel=WARNING",
+                    f"--loglevel={loglevel}",
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",

@@ -28,6 +28,7 @@ from audit.models import ActorKind, EventType
 from audit.selectors import HistoryRow, history_rows_for_citizen, proof_bundle
 from consent.auth import citizen_required, required_citizen
 from consent.views import not_found_as_404
+from core.replicas import replica_view
 from core.templatetags.localized_fields import localized, localized_key
 from providers.models import AttestationField, AttestationType, Organisation
 
@@ -220,6 +221,7 @@ def _before(request: HttpRequest) -> int | None:
 @require_GET
 @never_cache
 @citizen_required
+@replica_view
 def history(request: HttpRequest) -> HttpResponse:
     before = _before(request)
     rows = history_rows_for_citizen(citizen_ref=required_citizen(request).ref, limit=PAGE_SIZE + 1, before_id=before)
@@ -238,6 +240,7 @@ def history(request: HttpRequest) -> HttpResponse:
 @never_cache
 @citizen_required
 @not_found_as_404
+@replica_view
 def proof(request: HttpRequest, event_id: int) -> HttpResponse:
     """The event's inclusion proof, to keep and verify offline (`python verifier.pyz preuve.json --bundle`)."""
     if event_id >= 2**63:  # beyond a bigint: nobody's event, and PostgreSQL would refuse the query

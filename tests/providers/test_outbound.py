@@ -31,6 +31,7 @@ class RemoteHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         self.server.hits.append((self.path, self.headers.get("Host", ""), body))
+        self.server.peers.append(self.client_address)
         if self.path == "/redirect":
             self.send_response(302)
             self.send_header("Location", "/target")
@@ -108,6 +109,8 @@ class RemoteServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), RemoteHandler)
         self.hits: list[tuple[str, str, bytes]] = []
+        # The client's (address, port) of each request: one port per connection the client opened.
+        self.peers: list[tuple[str, int]] = []
         # Drips that sent their last byte (after 30 s): a client bounded by its timeout never sees one end.
         self.drips_finished: set[str] = set()
 
@@ -133,6 +136,7 @@ def remote() -> Iterator[RemoteServer]:
 @pytest.fixture
 def remote_allowed(remote: RemoteServer) -> Iterator[RemoteServer]:
     remote.hits.clear()
+    remote.peers.clear()
     with override_settings(OUTBOUND_ALLOWED_HOSTS=["127.0.0.1"]):
         yield remote
 
@@ -265,3 +269,84 @@ class TestOutboundExchange:
 
         assert not isinstance(caught.value, OutboundTimeout)
         assert "refused" in str(caught.value)
+
+
+class FakeDns:
+    """Names of the `.test` domain answered from `answers`, each lookup recorded in `lookups`."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, list[str]] = {}
+        self.lookups: list[str] = []
+
+
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeDns:
+    """No DNS server runs here: the resolver is the edge replaced, for `.test` names only."""
+    dns = FakeDns()
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.endswith(".test"):
+            dns.lookups.append(host)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in dns.answers[host]]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return dns
+
+
+class TestOutboundConnectionPool:
+    def test_it_sends_successive_requests_over_one_kept_alive_connection(self, remote_allowed: RemoteServer) -> None:
+        for number in range(5):
+            assert post_json(remote_allowed.url + "/echo", json={"n": number}, timeout=2).json() == {
+                "echo": {"n": number}
+            }
+
+        assert len(remote_allowed.peers) == 5
+        assert len(set(remote_allowed.peers)) == 1
+
+    def test_it_opens_a_new_connection_once_the_server_closed_one(self, remote_allowed: RemoteServer) -> None:
+        post_json(remote_allowed.url + "/close", json={}, timeout=2)
+        post_json(remote_allowed.url + "/echo", json={}, timeout=2)
+
+        assert len(set(remote_allowed.peers)) == 2
+
+    def test_it_resolves_and_checks_the_name_for_each_new_connection_only(
+        self, remote_allowed: RemoteServer, fake_dns: FakeDns
+    ) -> None:
+        port = remote_allowed.server_address[1]
+        fake_dns.answers["pooled.test"] = ["127.0.0.1"]
+        with override_settings(OUTBOUND_ALLOWED_HOSTS=["pooled.test"]):
+            post_json(f"http://pooled.test:{port}/echo", json={}, timeout=2)
+            post_json(f"http://pooled.test:{port}/close", json={}, timeout=2)
+            # The name now answers another address: the next connection goes there, not to the
+            # address the closed connection was pinned to (the server listens on 127.0.0.1 only).
+            fake_dns.answers["pooled.test"] = ["127.0.0.2"]
+            with pytest.raises(OutboundError, match="refused"):
+                post_json(f"http://pooled.test:{port}/echo", json={}, timeout=2)
+
+        assert fake_dns.lookups == ["pooled.test", "pooled.test"]
+        hits = [hit[:2] for hit in remote_allowed.hits]
+        assert hits == [("/echo", f"pooled.test:{port}"), ("/close", f"pooled.test:{port}")]
+
+    def test_it_refuses_a_new_connection_to_a_name_that_resolves_privately(
+        self, fake_dns: FakeDns, no_connection: list[Any]
+    ) -> None:
+        fake_dns.answers["rebinding.test"] = ["10.1.2.3"]
+        with pytest.raises(OutboundRefused):
+            post_json("http://rebinding.test/echo", json={}, timeout=2)
+
+        assert fake_dns.lookups == ["rebinding.test"]
+        assert no_connection == []
+
+    def test_it_never_reuses_a_connection_opened_under_a_policy_that_no_longer_holds(
+        self, remote_allowed: RemoteServer, fake_dns: FakeDns
+    ) -> None:
+        port = remote_allowed.server_address[1]
+        fake_dns.answers["policy.test"] = ["127.0.0.1"]
+        with override_settings(OUTBOUND_ALLOWED_HOSTS=["policy.test"]):
+            post_json(f"http://policy.test:{port}/echo", json={}, timeout=2)
+        with override_settings(OUTBOUND_ALLOWED_HOSTS=[]), pytest.raises(OutboundRefused):
+            post_json(f"http://policy.test:{port}/echo", json={}, timeout=2)
+
+        assert len(remote_allowed.hits) == 1
