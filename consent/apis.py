@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from oauth2_provider.contrib.rest_framework import TokenHasScope
 from rest_framework import exceptions as drf_exceptions
@@ -26,7 +25,9 @@ from audit.services import Actor
 from consent.models import Consent
 from consent.selectors import consent_get_for_consumer, consents_for_consumer
 from consent.services import approval_url, consent_request_create, consent_revoke
+from consent.services.requests import MAX_DURATION_DAYS, MAX_USES
 from consent.services.webhooks import webhook_public_keys
+from core.apis import QuerySerializer
 from core.authentication import caller_of
 from core.errors import ScopeMissing, ValidationError
 from providers.models import Organisation
@@ -90,6 +91,18 @@ class ConsumerApi(APIView):
         return organisation_get(organisation_id=caller_of(request).organisation_id)
 
 
+# The bounds are the service's rule (consent.services.requests.limits_check, code `out_of_range`):
+# the schema states them, the service enforces them.
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_DURATION_DAYS})
+class DurationDaysField(serializers.IntegerField):
+    pass
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_USES, "nullable": True})
+class MaxUsesField(serializers.IntegerField):
+    pass
+
+
 class PurposeSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(max_length=100)
     text = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
@@ -131,7 +144,7 @@ class ConsentOutputSerializer(serializers.Serializer[Consent]):
     def get_purpose(self, consent: Consent) -> dict[str, str]:
         return {"code": consent.purpose_code, "text": consent.purpose_text}
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_artefact(self, consent: Consent) -> str | None:
         return consent.artefact if consent.status == Consent.Status.ACTIVE and consent.artefact else None
 
@@ -151,8 +164,8 @@ class ConsentRequestCreateApi(ConsumerApi):
             default=None,
         )
         purpose = PurposeSerializer()
-        duration_days = serializers.IntegerField()
-        max_uses = serializers.IntegerField(required=False, allow_null=True, default=None)
+        duration_days = DurationDaysField()
+        max_uses = MaxUsesField(required=False, allow_null=True, default=None)
         return_url = serializers.CharField(
             max_length=2000,
             required=False,
@@ -206,20 +219,32 @@ class ConsentCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def decode_cursor(self, request: Request) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except drf_exceptions.NotFound:
+            # A cursor this API did not hand out is a bad parameter, not a missing resource.
+            raise ValidationError(
+                errors={"cursor": [{"code": "invalid", "message": "Not a cursor of this list."}]}
+            ) from None
+
 
 class ConsentListApi(ConsumerApi):
     scopes = {"GET": ["consents:read"]}
 
-    class FilterSerializer(serializers.Serializer[Any]):
-        status = serializers.CharField(required=False)
+    class FilterSerializer(QuerySerializer):
+        status = serializers.ChoiceField(choices=Consent.Status.choices, required=False)
+        cursor = serializers.CharField(required=False, max_length=200)
+        page_size = serializers.IntegerField(
+            required=False, min_value=1, max_value=ConsentCursorPagination.max_page_size
+        )
+
+        class Meta:
+            ref_name = "ConsentFilter"
 
     @extend_schema(
         operation_id="consents_list",
-        parameters=[
-            OpenApiParameter("status", str, enum=list(Consent.Status.values)),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("page_size", int),
-        ],
+        parameters=[FilterSerializer],
         responses={
             200: inline_serializer(
                 "ConsentPage",
