@@ -98,12 +98,14 @@ class PublicApi(APIView):
     permission_classes = [AllowAny]
 
 
-@extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR, 404: None}, tags=["audit"])
 class CheckpointApi(PublicApi):
     """The latest signed checkpoint, as a C2SP signed note (text/plain)."""
 
     renderer_classes = [JSONRenderer, PlainTextRenderer]
 
+    @extend_schema(
+        operation_id="audit_checkpoint", responses={(200, "text/plain"): OpenApiTypes.STR, 404: None}, tags=["audit"]
+    )
     def get(self, request: Request) -> HttpResponse:
         checkpoint = checkpoint_latest()
         if checkpoint is None:
@@ -113,19 +115,18 @@ class CheckpointApi(PublicApi):
         return response
 
 
-@extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR}, tags=["audit"])
 class PublicKeyApi(PublicApi):
     """The log's Ed25519 public key as a C2SP verifier key (`<name>+<hash>+<base64 key>`)."""
 
     renderer_classes = [JSONRenderer, PlainTextRenderer]
 
+    @extend_schema(operation_id="audit_public_key", responses={(200, "text/plain"): OpenApiTypes.STR}, tags=["audit"])
     def get(self, request: Request) -> HttpResponse:
         response = HttpResponse(log_verifier_key() + "\n", content_type="text/plain; charset=utf-8")
         response["Cache-Control"] = "public, max-age=300"
         return response
 
 
-@extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY}, tags=["audit"])
 class VerifierApi(PublicApi):
     """The offline verifier as one file: `python verifier.pyz EXPORT.jsonl --key KEY` (see docs/trail.md).
 
@@ -135,6 +136,11 @@ class VerifierApi(PublicApi):
 
     renderer_classes = [JSONRenderer, ZipRenderer, OctetStreamRenderer]
 
+    @extend_schema(
+        operation_id="audit_verifier_download",
+        responses={(200, "application/zip"): OpenApiTypes.BINARY},
+        tags=["audit"],
+    )
     def get(self, request: Request) -> HttpResponse:
         verifier = verifier_get()
         response = HttpResponse(verifier.content, content_type="application/zip")
@@ -153,7 +159,12 @@ class InclusionProofApi(PublicApi):
         class Meta:
             ref_name = "InclusionProofQuery"
 
-    @extend_schema(parameters=[InputSerializer], responses=OpenApiTypes.OBJECT, tags=["audit"])
+    @extend_schema(
+        operation_id="audit_inclusion_proof",
+        parameters=[InputSerializer],
+        responses=OpenApiTypes.OBJECT,
+        tags=["audit"],
+    )
     def get(self, request: Request) -> Response:
         data = _validated(self.InputSerializer, request)
         proof = inclusion_proof_get(index=data["index"], tree_size=data.get("tree_size"))
@@ -178,7 +189,12 @@ class ConsistencyProofApi(PublicApi):
         class Meta:
             ref_name = "ConsistencyProofQuery"
 
-    @extend_schema(parameters=[InputSerializer], responses=OpenApiTypes.OBJECT, tags=["audit"])
+    @extend_schema(
+        operation_id="audit_consistency_proof",
+        parameters=[InputSerializer],
+        responses=OpenApiTypes.OBJECT,
+        tags=["audit"],
+    )
     def get(self, request: Request) -> Response:
         data = _validated(self.InputSerializer, request)
         proof = consistency_proof_get(first=data["first"], second=data["second"])

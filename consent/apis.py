@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from oauth2_provider.contrib.rest_framework import TokenHasScope
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
@@ -27,7 +33,7 @@ from consent.selectors import consent_get_for_consumer, consents_for_consumer
 from consent.services import approval_url, consent_request_create, consent_revoke
 from consent.services.requests import MAX_DURATION_DAYS, MAX_USES
 from consent.services.webhooks import webhook_public_keys
-from core.apis import QuerySerializer
+from core.apis import QuerySerializer, StrictCharField, StrictIntegerField
 from core.authentication import caller_of
 from core.errors import ScopeMissing, ValidationError
 from providers.models import Organisation
@@ -94,21 +100,24 @@ class ConsumerApi(APIView):
 # The bounds are the service's rule (consent.services.requests.limits_check, code `out_of_range`):
 # the schema states them, the service enforces them.
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_DURATION_DAYS})
-class DurationDaysField(serializers.IntegerField):
+class DurationDaysField(StrictIntegerField):
     pass
 
 
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_USES, "nullable": True})
-class MaxUsesField(serializers.IntegerField):
+class MaxUsesField(StrictIntegerField):
     pass
 
 
 class PurposeSerializer(serializers.Serializer[Any]):
-    code = serializers.CharField(max_length=100)
-    text = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    code = StrictCharField(max_length=100)
+    text = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class ConsentOutputSerializer(serializers.Serializer[Consent]):
+    class Meta:
+        ref_name = "Consent"
+
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=Consent.Status.choices)
     status_reason = serializers.CharField()
@@ -153,12 +162,10 @@ class ConsentRequestCreateApi(ConsumerApi):
     scopes = {"POST": ["consents:write"]}
 
     class InputSerializer(serializers.Serializer[Any]):
-        attestation_types = serializers.ListField(
-            child=serializers.CharField(max_length=100), min_length=1, max_length=20
-        )
+        attestation_types = serializers.ListField(child=StrictCharField(max_length=100), min_length=1, max_length=20)
         # The contract's key; DRF pops declared fields, so Serializer.fields is not shadowed.
         fields = serializers.DictField(  # type: ignore[assignment]
-            child=serializers.ListField(child=serializers.CharField(max_length=64), max_length=100),
+            child=serializers.ListField(child=StrictCharField(max_length=64), max_length=100),
             required=False,
             allow_null=True,
             default=None,
@@ -166,14 +173,14 @@ class ConsentRequestCreateApi(ConsumerApi):
         purpose = PurposeSerializer()
         duration_days = DurationDaysField()
         max_uses = MaxUsesField(required=False, allow_null=True, default=None)
-        return_url = serializers.CharField(
+        return_url = StrictCharField(
             max_length=2000,
             required=False,
             allow_blank=True,
             default="",
             help_text="Where the citizen is sent after deciding; only on an origin your organisation registered.",
         )
-        reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        reference = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
 
         class Meta:
             # The OpenAPI component name; "Input" alone collides with other APIs' inputs.
@@ -191,6 +198,20 @@ class ConsentRequestCreateApi(ConsumerApi):
             )
         ],
         responses={201: ConsentOutputSerializer, 400: PROBLEM, 403: PROBLEM, 409: PROBLEM},
+        examples=[
+            OpenApiExample(
+                "Family quotient for a school canteen rate",
+                request_only=True,
+                value={
+                    "attestation_types": ["cnaf.quotient-familial"],
+                    "fields": {"cnaf.quotient-familial": ["quotient_familial"]},
+                    "purpose": {"code": "tarification-sociale", "text": "Tarif de la cantine scolaire"},
+                    "duration_days": 90,
+                    "max_uses": 3,
+                    "reference": "dossier-42",
+                },
+            )
+        ],
         tags=["consents"],
     )
     def post(self, request: Request) -> Response:
@@ -289,10 +310,6 @@ class ConsentDetailApi(ConsumerApi):
         return Response(status=204)
 
 
-@extend_schema(
-    responses=inline_serializer("WebhookKeys", fields={"keys": serializers.ListField(child=serializers.CharField())}),
-    tags=["webhooks"],
-)
 class WebhookKeysApi(APIView):
     """The public keys that verify the `v1a` signatures of the gateway's webhooks, as `whpk_…`
     (Standard Webhooks), current first; during a key rotation each one signs every webhook."""
@@ -300,6 +317,13 @@ class WebhookKeysApi(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        operation_id="webhook_keys",
+        responses=inline_serializer(
+            "WebhookKeys", fields={"keys": serializers.ListField(child=serializers.CharField())}
+        ),
+        tags=["webhooks"],
+    )
     def get(self, request: Request) -> Response:
         response = Response({"keys": webhook_public_keys()})
         response["Cache-Control"] = "public, max-age=300"

@@ -40,3 +40,30 @@ class QuerySerializer(serializers.Serializer):
                 {name: [ErrorDetail("Leave the parameter out rather than empty.", code="blank")] for name in empty}
             )
         return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, and only one: DRF's CharField takes 0 or 1.5 for "0" and "1.5"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class StrictRegexField(serializers.RegexField):
+    """A JSON string matching the pattern (see StrictCharField)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer, and only one: DRF's IntegerField takes "5" and 5.0 for 5."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))

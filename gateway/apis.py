@@ -8,7 +8,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.apis import QuerySerializer, SideEffectingGetApi
+from core.apis import QuerySerializer, SideEffectingGetApi, StrictRegexField
 from core.authentication import caller_of
 from core.errors import CATALOGUE, GatewayError, NotFound, ValidationError, error_class, problem_type
 from gateway.services.async_exchanges import exchange_collect, exchange_submit
@@ -69,6 +69,24 @@ class AttestationGetApi(SideEffectingGetApi):
             )
         ],
         responses={200: AttestationResultSerializer},
+        examples=[
+            OpenApiExample(
+                "A family quotient",
+                response_only=True,
+                value={
+                    "exchange_id": "0b5e4c1e-8f0c-4d5e-9a43-3c1f2b7d9e10",
+                    "attestation": {
+                        "type": "cnaf.quotient-familial",
+                        "issuer": "53469208500018",
+                        "issued_at": "2026-11-30T09:12:00Z",
+                        "subject_ref": "3f9a…(64 hex)",
+                        "consent": "7d0c2a5e-1b9f-4c8e-a3d2-5e6f7a8b9c0d",
+                        "fields": {"quotient_familial": 842},
+                    },
+                    "jws": "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9.eyJ0eXBlIjoiLi4uIn0.c2lnbmF0dXJl",
+                },
+            )
+        ],
         tags=["exchanges"],
     )
     def get(self, request: Request, slug: str) -> Response:
@@ -81,7 +99,7 @@ class AttestationGetApi(SideEffectingGetApi):
 
 class ExchangeCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
-        attestation_type = serializers.RegexField(r"^[a-z0-9-]+\.[a-z0-9-]+$", max_length=100)
+        attestation_type = StrictRegexField(r"^[a-z0-9-]+\.[a-z0-9-]+$", max_length=100)
         consent = serializers.UUIDField(required=False)
 
         class Meta:
@@ -98,6 +116,13 @@ class ExchangeCreateApi(APIView):
         operation_id="exchange_create",
         request=InputSerializer,
         responses={202: OutputSerializer, 409: None},
+        examples=[
+            OpenApiExample(
+                "Fetch a family quotient in the background",
+                request_only=True,
+                value={"attestation_type": "cnaf.quotient-familial", "consent": "7d0c2a5e-1b9f-4c8e-a3d2-5e6f7a8b9c0d"},
+            )
+        ],
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",

@@ -50,3 +50,25 @@ def test_a_problems_extra_members_never_replace_its_own() -> None:
     body = problem.problem()
 
     assert (body["status"], body["code"], body["consent_status"]) == (409, "invalid_transition", "revoked")
+
+
+class TestJsonBodies:
+    @pytest.mark.parametrize(
+        ("field", "value"), [("reference", 0), ("duration_days", "90"), ("duration_days", 90.0), ("max_uses", True)]
+    )
+    def test_a_value_of_another_json_type_is_refused_not_converted(
+        self, client: Client, mairie_caller: Any, field: str, value: object
+    ) -> None:
+        body = {
+            "attestation_types": ["cnaf.quotient-familial"],
+            "purpose": {"code": "tarification-sociale"},
+            "duration_days": 90,
+            field: value,
+        }
+
+        response = client.post(
+            "/api/v1/consent-requests", body, content_type="application/json", headers=mairie_caller.headers
+        )
+
+        assert response.status_code == 400, response.content
+        assert field in response.json()["errors"]
