@@ -326,7 +326,6 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's assets from our own static files: the docs work without the internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
 }
 
 OAUTH2_PROVIDER = {
