@@ -14,7 +14,7 @@ from typing import Any
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from oauth2_provider.contrib.rest_framework import TokenHasScope
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
@@ -39,7 +39,7 @@ from audit.selectors import (
 )
 from audit.services import Actor, auditor_search_record
 from audit.verifier import verifier_get
-from core.apis import SideEffectingGetApi
+from core.apis import QuerySerializer, SideEffectingGetApi
 from core.authentication import caller_of
 from core.errors import NotFound, PermissionDeniedError, ScopeMissing, ValidationError
 from core.replicas import primary_reads, replica_view
@@ -99,12 +99,14 @@ class PublicApi(APIView):
     permission_classes = [AllowAny]
 
 
-@extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR}, tags=["audit"])
 class CheckpointApi(PublicApi):
     """The latest signed checkpoint, as a C2SP signed note (text/plain)."""
 
     renderer_classes = [JSONRenderer, PlainTextRenderer]
 
+    @extend_schema(
+        operation_id="audit_checkpoint", responses={(200, "text/plain"): OpenApiTypes.STR, 404: None}, tags=["audit"]
+    )
     @replica_view
     def get(self, request: Request) -> HttpResponse:
         checkpoint = checkpoint_latest()
@@ -115,19 +117,18 @@ class CheckpointApi(PublicApi):
         return response
 
 
-@extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR}, tags=["audit"])
 class PublicKeyApi(PublicApi):
     """The log's Ed25519 public key as a C2SP verifier key (`<name>+<hash>+<base64 key>`)."""
 
     renderer_classes = [JSONRenderer, PlainTextRenderer]
 
+    @extend_schema(operation_id="audit_public_key", responses={(200, "text/plain"): OpenApiTypes.STR}, tags=["audit"])
     def get(self, request: Request) -> HttpResponse:
         response = HttpResponse(log_verifier_key() + "\n", content_type="text/plain; charset=utf-8")
         response["Cache-Control"] = "public, max-age=300"
         return response
 
 
-@extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY}, tags=["audit"])
 class VerifierApi(PublicApi):
     """The offline verifier as one file: `python verifier.pyz EXPORT.jsonl --key KEY` (see docs/trail.md).
 
@@ -137,6 +138,11 @@ class VerifierApi(PublicApi):
 
     renderer_classes = [JSONRenderer, ZipRenderer, OctetStreamRenderer]
 
+    @extend_schema(
+        operation_id="audit_verifier_download",
+        responses={(200, "application/zip"): OpenApiTypes.BINARY},
+        tags=["audit"],
+    )
     def get(self, request: Request) -> HttpResponse:
         verifier = verifier_get()
         response = HttpResponse(verifier.content, content_type="application/zip")
@@ -147,14 +153,20 @@ class VerifierApi(PublicApi):
         return response
 
 
-@extend_schema(
-    parameters=[_Q("index", int), _Q("tree_size", int, required=False)], responses=OpenApiTypes.OBJECT, tags=["audit"]
-)
 class InclusionProofApi(PublicApi):
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(QuerySerializer):
         index = serializers.IntegerField(min_value=0, max_value=2**62)
         tree_size = serializers.IntegerField(min_value=1, max_value=2**62, required=False)
 
+        class Meta:
+            ref_name = "InclusionProofQuery"
+
+    @extend_schema(
+        operation_id="audit_inclusion_proof",
+        parameters=[InputSerializer],
+        responses=OpenApiTypes.OBJECT,
+        tags=["audit"],
+    )
     @replica_view
     def get(self, request: Request) -> Response:
         data = _validated(self.InputSerializer, request)
@@ -177,12 +189,20 @@ class InclusionProofApi(PublicApi):
         )
 
 
-@extend_schema(parameters=[_Q("first", int), _Q("second", int)], responses=OpenApiTypes.OBJECT, tags=["audit"])
 class ConsistencyProofApi(PublicApi):
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(QuerySerializer):
         first = serializers.IntegerField(min_value=1, max_value=2**62)
         second = serializers.IntegerField(min_value=1, max_value=2**62)
 
+        class Meta:
+            ref_name = "ConsistencyProofQuery"
+
+    @extend_schema(
+        operation_id="audit_consistency_proof",
+        parameters=[InputSerializer],
+        responses=OpenApiTypes.OBJECT,
+        tags=["audit"],
+    )
     @replica_view
     def get(self, request: Request) -> Response:
         data = _validated(self.InputSerializer, request)
@@ -225,20 +245,21 @@ class AuditClientAllowed(BasePermission):
         return True
 
 
-class EventFilterSerializer(serializers.Serializer[Any]):
+class EventFilterSerializer(QuerySerializer):
     # `from`/`to` are Python keywords: declared below under their query-parameter names.
-    consumer = serializers.RegexField(r"^\d{14}$", required=False, allow_blank=True)
-    provider = serializers.RegexField(r"^\d{14}$", required=False, allow_blank=True)
-    attestation_type = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    type = serializers.ChoiceField(choices=EventType.choices, required=False, allow_blank=True)
-    consent_id = serializers.UUIDField(required=False, allow_null=True)
-    citizen_ref = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_blank=True)
-    justification = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    # An empty value is refused like any other value outside the schema: leave the parameter out.
+    consumer = serializers.RegexField(r"^\d{14}$", required=False)
+    provider = serializers.RegexField(r"^\d{14}$", required=False)
+    attestation_type = serializers.CharField(required=False, max_length=100)
+    type = serializers.ChoiceField(choices=EventType.choices, required=False)
+    consent_id = serializers.UUIDField(required=False)
+    citizen_ref = serializers.RegexField(r"^[0-9a-f]{64}$", required=False)
+    justification = serializers.CharField(required=False, max_length=2000)
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
-        fields["from"] = serializers.DateTimeField(required=False, allow_null=True, validators=[validate_trail_date])
-        fields["to"] = serializers.DateTimeField(required=False, allow_null=True, validators=[validate_trail_date])
+        fields["from"] = serializers.DateTimeField(required=False, validators=[validate_trail_date])
+        fields["to"] = serializers.DateTimeField(required=False, validators=[validate_trail_date])
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -267,15 +288,6 @@ def filters_from(data: dict[str, Any]) -> EventFilters:
     )
 
 
-@extend_schema(
-    parameters=[EventFilterSerializer],
-    responses={
-        200: OpenApiTypes.OBJECT,
-        (200, "text/csv"): OpenApiTypes.STR,
-        (200, "application/jsonl"): OpenApiTypes.STR,
-    },
-    tags=["audit"],
-)
 class EventsApi(SideEffectingGetApi):
     """Auditors' search of the trail (scope audit:read), paginated, or exported as CSV or JSONL.
 
@@ -294,10 +306,32 @@ class EventsApi(SideEffectingGetApi):
         format = serializers.ChoiceField(choices=["json", "csv", "jsonl"], required=False, default="json")
         checkpoints = serializers.ChoiceField(choices=["all", "latest"], required=False, default="latest")
 
+        class Meta:
+            ref_name = "AuditEventSearch"
+
     class OutputSerializer(serializers.Serializer[Any]):
-        leaf_index = serializers.IntegerField(allow_null=True)
+        leaf_index = serializers.IntegerField(allow_null=True, help_text="Null until the event is sealed")
         event = serializers.DictField()
 
+        class Meta:
+            ref_name = "AuditEventRow"
+
+    @extend_schema(
+        operation_id="audit_events_search",
+        parameters=[InputSerializer],
+        responses={
+            (200, "application/json"): inline_serializer(
+                "AuditEventPage",
+                fields={
+                    "results": OutputSerializer(many=True),
+                    "next_cursor": serializers.CharField(allow_null=True),
+                },
+            ),
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/jsonl"): OpenApiTypes.STR,
+        },
+        tags=["audit"],
+    )
     @replica_view
     def get(self, request: Request) -> Response | StreamingHttpResponse:
         data = _validated(self.InputSerializer, request)
@@ -332,24 +366,18 @@ class EventsApi(SideEffectingGetApi):
         return Response({"results": self.OutputSerializer(rows, many=True).data, "next_cursor": page.next_cursor})
 
 
-@extend_schema(
-    parameters=[
-        _Q("since", OpenApiTypes.DATE, required=False),
-        _Q("until", OpenApiTypes.DATE, required=False),
-        _Q("format", str, required=False),
-    ],
-    responses={200: OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR},
-    tags=["statistics"],
-)
 class ExchangeStatsApi(PublicApi):
     """Daily succeeded exchanges per attestation type, consumer and provider; counts < 10 withheld."""
 
     renderer_classes = [JSONRenderer, CsvRenderer]
 
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(QuerySerializer):
         since = serializers.DateField(required=False, validators=[validate_trail_date])
         until = serializers.DateField(required=False, validators=[validate_trail_date])
         format = serializers.ChoiceField(choices=["json", "csv"], required=False, default="json")
+
+        class Meta:
+            ref_name = "ExchangeStatsQuery"
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             until = attrs.get("until") or timezone.now().astimezone(dt.UTC).date()
@@ -358,6 +386,14 @@ class ExchangeStatsApi(PublicApi):
                 raise serializers.ValidationError({"since": ["the period must be 0 to 366 days long"]})
             return {**attrs, "since": since, "until": until}
 
+    @extend_schema(
+        operation_id="exchange_stats",
+        description="The period runs from `since` to `until` (both included), at most 366 days; by default "
+        "the last 30 days.",
+        parameters=[InputSerializer],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR},
+        tags=["statistics"],
+    )
     @replica_view
     def get(self, request: Request) -> Response | HttpResponse:
         data = _validated(self.InputSerializer, request)

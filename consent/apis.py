@@ -10,8 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from oauth2_provider.contrib.rest_framework import TokenHasScope
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
@@ -26,7 +31,9 @@ from audit.services import Actor
 from consent.models import Consent
 from consent.selectors import consent_get_for_consumer, consents_for_consumer
 from consent.services import approval_url, consent_request_create, consent_revoke
+from consent.services.requests import MAX_DURATION_DAYS, MAX_USES
 from consent.services.webhooks import webhook_public_keys
+from core.apis import QuerySerializer, StrictCharField, StrictIntegerField
 from core.authentication import caller_of
 from core.errors import ScopeMissing, ValidationError
 from providers.models import Organisation
@@ -90,12 +97,27 @@ class ConsumerApi(APIView):
         return organisation_get(organisation_id=caller_of(request).organisation_id)
 
 
+# The bounds are the service's rule (consent.services.requests.limits_check, code `out_of_range`):
+# the schema states them, the service enforces them.
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_DURATION_DAYS})
+class DurationDaysField(StrictIntegerField):
+    pass
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_USES, "nullable": True})
+class MaxUsesField(StrictIntegerField):
+    pass
+
+
 class PurposeSerializer(serializers.Serializer[Any]):
-    code = serializers.CharField(max_length=100)
-    text = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    code = StrictCharField(max_length=100)
+    text = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class ConsentOutputSerializer(serializers.Serializer[Consent]):
+    class Meta:
+        ref_name = "Consent"
+
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=Consent.Status.choices)
     status_reason = serializers.CharField()
@@ -131,7 +153,7 @@ class ConsentOutputSerializer(serializers.Serializer[Consent]):
     def get_purpose(self, consent: Consent) -> dict[str, str]:
         return {"code": consent.purpose_code, "text": consent.purpose_text}
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_artefact(self, consent: Consent) -> str | None:
         return consent.artefact if consent.status == Consent.Status.ACTIVE and consent.artefact else None
 
@@ -140,27 +162,25 @@ class ConsentRequestCreateApi(ConsumerApi):
     scopes = {"POST": ["consents:write"]}
 
     class InputSerializer(serializers.Serializer[Any]):
-        attestation_types = serializers.ListField(
-            child=serializers.CharField(max_length=100), min_length=1, max_length=20
-        )
+        attestation_types = serializers.ListField(child=StrictCharField(max_length=100), min_length=1, max_length=20)
         # The contract's key; DRF pops declared fields, so Serializer.fields is not shadowed.
         fields = serializers.DictField(  # type: ignore[assignment]
-            child=serializers.ListField(child=serializers.CharField(max_length=64), max_length=100),
+            child=serializers.ListField(child=StrictCharField(max_length=64), max_length=100),
             required=False,
             allow_null=True,
             default=None,
         )
         purpose = PurposeSerializer()
-        duration_days = serializers.IntegerField()
-        max_uses = serializers.IntegerField(required=False, allow_null=True, default=None)
-        return_url = serializers.CharField(
+        duration_days = DurationDaysField()
+        max_uses = MaxUsesField(required=False, allow_null=True, default=None)
+        return_url = StrictCharField(
             max_length=2000,
             required=False,
             allow_blank=True,
             default="",
             help_text="Where the citizen is sent after deciding; only on an origin your organisation registered.",
         )
-        reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        reference = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
 
         class Meta:
             # The OpenAPI component name; "Input" alone collides with other APIs' inputs.
@@ -178,6 +198,20 @@ class ConsentRequestCreateApi(ConsumerApi):
             )
         ],
         responses={201: ConsentOutputSerializer, 400: PROBLEM, 403: PROBLEM, 409: PROBLEM},
+        examples=[
+            OpenApiExample(
+                "Family quotient for a school canteen rate",
+                request_only=True,
+                value={
+                    "attestation_types": ["cnaf.quotient-familial"],
+                    "fields": {"cnaf.quotient-familial": ["quotient_familial"]},
+                    "purpose": {"code": "tarification-sociale", "text": "Tarif de la cantine scolaire"},
+                    "duration_days": 90,
+                    "max_uses": 3,
+                    "reference": "dossier-42",
+                },
+            )
+        ],
         tags=["consents"],
     )
     def post(self, request: Request) -> Response:
@@ -206,20 +240,32 @@ class ConsentCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def decode_cursor(self, request: Request) -> Any:
+        try:
+            return super().decode_cursor(request)
+        except drf_exceptions.NotFound:
+            # A cursor this API did not hand out is a bad parameter, not a missing resource.
+            raise ValidationError(
+                errors={"cursor": [{"code": "invalid", "message": "Not a cursor of this list."}]}
+            ) from None
+
 
 class ConsentListApi(ConsumerApi):
     scopes = {"GET": ["consents:read"]}
 
-    class FilterSerializer(serializers.Serializer[Any]):
-        status = serializers.CharField(required=False)
+    class FilterSerializer(QuerySerializer):
+        status = serializers.ChoiceField(choices=Consent.Status.choices, required=False)
+        cursor = serializers.CharField(required=False, max_length=200)
+        page_size = serializers.IntegerField(
+            required=False, min_value=1, max_value=ConsentCursorPagination.max_page_size
+        )
+
+        class Meta:
+            ref_name = "ConsentFilter"
 
     @extend_schema(
         operation_id="consents_list",
-        parameters=[
-            OpenApiParameter("status", str, enum=list(Consent.Status.values)),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("page_size", int),
-        ],
+        parameters=[FilterSerializer],
         responses={
             200: inline_serializer(
                 "ConsentPage",
@@ -264,10 +310,6 @@ class ConsentDetailApi(ConsumerApi):
         return Response(status=204)
 
 
-@extend_schema(
-    responses=inline_serializer("WebhookKeys", fields={"keys": serializers.ListField(child=serializers.CharField())}),
-    tags=["webhooks"],
-)
 class WebhookKeysApi(APIView):
     """The public keys that verify the `v1a` signatures of the gateway's webhooks, as `whpk_…`
     (Standard Webhooks), current first; during a key rotation each one signs every webhook."""
@@ -275,6 +317,13 @@ class WebhookKeysApi(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        operation_id="webhook_keys",
+        responses=inline_serializer(
+            "WebhookKeys", fields={"keys": serializers.ListField(child=serializers.CharField())}
+        ),
+        tags=["webhooks"],
+    )
     def get(self, request: Request) -> Response:
         response = Response({"keys": webhook_public_keys()})
         response["Cache-Control"] = "public, max-age=300"

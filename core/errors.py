@@ -58,7 +58,8 @@ class GatewayError(Exception):
             "detail": self.detail,
             "code": self.code,
         }
-        body.update(self.extra)
+        # The members RFC 9457 defines keep their meaning: an extra never replaces one.
+        body.update({key: value for key, value in self.extra.items() if key not in body})
         return body
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
@@ -15,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.apis import SideEffectingGetApi
+from core.apis import QuerySerializer, SideEffectingGetApi, StrictRegexField
 from core.authentication import caller_of
 from core.errors import CATALOGUE, GatewayError, NotFound, ValidationError, error_class, problem_type
 from gateway.services.async_exchanges import exchange_collect, exchange_submit
@@ -39,6 +40,17 @@ class AttestationResultSerializer(serializers.Serializer[Any]):
     )
 
 
+class ExchangeStateSerializer(serializers.Serializer[Any]):
+    exchange_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["pending", "succeeded", "denied", "failed"])
+    attestation = AttestationSerializer(required=False, help_text="succeeded: handed over once")
+    jws = serializers.CharField(required=False, help_text="succeeded: compact JWS over exactly `attestation`")
+    problem = serializers.DictField(required=False, help_text="denied or failed: the problem the exchange met")
+
+    class Meta:
+        ref_name = "ExchangeState"
+
+
 def _no_store(response: Response) -> Response:
     # An attestation is personal data: no shared or browser cache may keep it.
     response["Cache-Control"] = "no-store"
@@ -46,13 +58,36 @@ def _no_store(response: Response) -> Response:
 
 
 class AttestationGetApi(SideEffectingGetApi):
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(QuerySerializer):
         consent = serializers.UUIDField(required=False)
 
     @extend_schema(
         operation_id="attestation_get",
-        parameters=[OpenApiParameter("consent", str, description="Consent id (not needed with a consent-bound token)")],
+        parameters=[
+            OpenApiParameter(
+                "consent", OpenApiTypes.UUID, description="Consent id (not needed with a consent-bound token)"
+            )
+        ],
         responses={200: AttestationResultSerializer},
+        examples=[
+            OpenApiExample(
+                "A family quotient",
+                response_only=True,
+                value={
+                    "exchange_id": "0b5e4c1e-8f0c-4d5e-9a43-3c1f2b7d9e10",
+                    "attestation": {
+                        "type": "cnaf.quotient-familial",
+                        "issuer": "53469208500018",
+                        "issued_at": "2026-11-30T09:12:00Z",
+                        "subject_ref": "3f9a…(64 hex)",
+                        "consent": "7d0c2a5e-1b9f-4c8e-a3d2-5e6f7a8b9c0d",
+                        "fields": {"quotient_familial": 842},
+                    },
+                    "jws": "eyJhbGciOiJFZERTQSIsImtpZCI6Ii4uLiJ9.eyJ0eXBlIjoiLi4uIn0.c2lnbmF0dXJl",
+                },
+            )
+        ],
+        tags=["exchanges"],
     )
     def get(self, request: Request, slug: str) -> Response:
         caller = caller_of(request)
@@ -64,18 +99,39 @@ class AttestationGetApi(SideEffectingGetApi):
 
 class ExchangeCreateApi(APIView):
     class InputSerializer(serializers.Serializer[Any]):
-        attestation_type = serializers.CharField(max_length=100)
+        attestation_type = StrictRegexField(r"^[a-z0-9-]+\.[a-z0-9-]+$", max_length=100)
         consent = serializers.UUIDField(required=False)
+
+        class Meta:
+            ref_name = "ExchangeCreate"
 
     class OutputSerializer(serializers.Serializer[Any]):
         exchange_id = serializers.UUIDField()
-        status = serializers.CharField()
+        status = serializers.ChoiceField(choices=["pending", "succeeded", "denied", "failed"])
+
+        class Meta:
+            ref_name = "ExchangeAccepted"
 
     @extend_schema(
         operation_id="exchange_create",
         request=InputSerializer,
-        responses={202: OutputSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        responses={202: OutputSerializer, 409: None},
+        examples=[
+            OpenApiExample(
+                "Fetch a family quotient in the background",
+                request_only=True,
+                value={"attestation_type": "cnaf.quotient-familial", "consent": "7d0c2a5e-1b9f-4c8e-a3d2-5e6f7a8b9c0d"},
+            )
+        ],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": 200},
+                OpenApiParameter.HEADER,
+                description="Same key and body: the same exchange again. Same key, other body: 409.",
+            )
+        ],
+        tags=["exchanges"],
     )
     def post(self, request: Request) -> Response:
         caller = caller_of(request)
@@ -98,7 +154,11 @@ class ExchangeCreateApi(APIView):
 
 
 class ExchangeGetApi(SideEffectingGetApi):
-    @extend_schema(operation_id="exchange_get", responses={200: AttestationResultSerializer})
+    @extend_schema(
+        operation_id="exchange_get",
+        responses={200: ExchangeStateSerializer, 410: None},
+        tags=["exchanges"],
+    )
     def get(self, request: Request, exchange_id: Any) -> Response:
         caller = caller_of(request)
         return _no_store(Response(exchange_collect(caller=caller, exchange_id=exchange_id)))
@@ -146,6 +206,7 @@ def _entry(error: type[GatewayError]) -> dict[str, Any]:
 
 
 class ErrorCatalogueView(APIView):
+    http_method_names = ["get", "head"]
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
     throttle_classes: list[type] = []

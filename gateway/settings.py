@@ -336,6 +336,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.errors.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["core.ratelimit.ClientRateThrottle"],
     "UNAUTHENTICATED_USER": None,
+    # No `?format=` override of content negotiation: an unknown value answered 404. The views that
+    # offer CSV or JSONL take `format` as a validated parameter of their own.
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -349,10 +352,15 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Components are named after the domain, the enums too.
+    "ENUM_NAME_OVERRIDES": {
+        "ConsentStatusEnum": "consent.models.Consent.Status",
+        "ExchangeStatusEnum": ["pending", "succeeded", "denied", "failed"],
+    },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.openapi.problems_declare"],
     # Swagger UI's assets from our own static files: the docs work without the internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
 }
 
 OAUTH2_PROVIDER = {

@@ -164,7 +164,7 @@ def interactive_consent_approve(
         return consent
     raise InvalidTransition(
         "This authorization request was already answered.",
-        extra={"status": consent.status, "consent_id": str(consent.pk)},
+        extra={"consent_status": consent.status, "consent_id": str(consent.pk)},
     )
 
 

@@ -55,7 +55,7 @@ def expiry_due(consent: Consent, now: dt.datetime | None = None) -> bool:
 def _refuse(consent: Consent, action: str) -> InvalidTransition:
     state = "expired" if expiry_due(consent) else consent.status
     return InvalidTransition(
-        f"A consent that is {state} cannot be {action}.", extra={"status": state, "consent_id": str(consent.pk)}
+        f"A consent that is {state} cannot be {action}.", extra={"consent_status": state, "consent_id": str(consent.pk)}
     )
 
 

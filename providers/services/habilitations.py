@@ -181,7 +181,7 @@ def _require_status(habilitation: Habilitation, allowed: set[Status], *, to: Sta
     if habilitation.status not in allowed:
         raise InvalidTransition(
             f"A habilitation in status '{habilitation.status}' cannot move to '{to}'.",
-            extra={"status": habilitation.status},
+            extra={"habilitation_status": habilitation.status},
         )
 
 

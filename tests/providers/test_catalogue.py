@@ -115,7 +115,9 @@ class TestCatalogueApi:
         assert "/api/v1/catalogue/attestation-types" in paths
         assert "/api/v1/catalogue/attestation-types/{slug}" in paths
         detail = paths["/api/v1/catalogue/attestation-types/{slug}"]["get"]
-        assert set(detail["responses"]) == {"200", "404"}
+        # 406, 414 and 431 any operation may answer (core/limits.py, content negotiation).
+        assert set(detail["responses"]) == {"200", "404", "406", "414", "431"}
+        assert list(detail["responses"]["404"]["content"]) == ["application/problem+json"]
 
 
 @pytest.mark.django_db

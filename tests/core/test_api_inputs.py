@@ -1,0 +1,74 @@
+"""What the API takes is what its schema says: no empty value passed off as a missing one, no
+`?format=` that answers 404, a problem's own members never replaced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from core import errors
+
+pytestmark = pytest.mark.django_db
+
+
+class TestQueryParameters:
+    @pytest.mark.parametrize("query", ["status=", "page_size=", "cursor="])
+    def test_an_empty_value_is_refused_not_ignored(self, client: Client, mairie_caller: Any, query: str) -> None:
+        response = client.get(f"/api/v1/consents?{query}", headers=mairie_caller.headers)
+
+        assert response.status_code == 400
+        assert response.json()["code"] == "validation_error"
+        assert query.rstrip("=") in response.json()["errors"]
+
+    def test_an_empty_date_of_the_statistics_is_refused(self, client: Client) -> None:
+        response = client.get("/api/v1/stats/exchanges?until=")
+
+        assert response.status_code == 400
+        assert "until" in response.json()["errors"]
+
+    def test_a_cursor_the_list_did_not_hand_out_is_a_bad_parameter(self, client: Client, mairie_caller: Any) -> None:
+        response = client.get("/api/v1/consents?cursor=0", headers=mairie_caller.headers)
+
+        assert response.status_code == 400
+        assert response.json()["errors"]["cursor"][0]["code"] == "invalid"
+
+    def test_a_page_size_outside_its_bounds_is_refused(self, client: Client, mairie_caller: Any) -> None:
+        for size in ("0", "201"):
+            response = client.get(f"/api/v1/consents?page_size={size}", headers=mairie_caller.headers)
+            assert response.status_code == 400
+
+    @pytest.mark.parametrize("path", ["/api/v1/audit/public-key", "/api/v1/audit/verifier.pyz"])
+    def test_a_format_parameter_is_no_content_negotiation(self, client: Client, path: str) -> None:
+        assert client.get(f"{path}?format=AAA").status_code == 200
+
+
+def test_a_problems_extra_members_never_replace_its_own() -> None:
+    problem = errors.InvalidTransition("No.", extra={"status": "revoked", "code": "x", "consent_status": "revoked"})
+
+    body = problem.problem()
+
+    assert (body["status"], body["code"], body["consent_status"]) == (409, "invalid_transition", "revoked")
+
+
+class TestJsonBodies:
+    @pytest.mark.parametrize(
+        ("field", "value"), [("reference", 0), ("duration_days", "90"), ("duration_days", 90.0), ("max_uses", True)]
+    )
+    def test_a_value_of_another_json_type_is_refused_not_converted(
+        self, client: Client, mairie_caller: Any, field: str, value: object
+    ) -> None:
+        body = {
+            "attestation_types": ["cnaf.quotient-familial"],
+            "purpose": {"code": "tarification-sociale"},
+            "duration_days": 90,
+            field: value,
+        }
+
+        response = client.post(
+            "/api/v1/consent-requests", body, content_type="application/json", headers=mairie_caller.headers
+        )
+
+        assert response.status_code == 400, response.content
+        assert field in response.json()["errors"]
