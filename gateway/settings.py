@@ -320,6 +320,7 @@ OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "gateway.oauth.validators.GatewayOAuth2Validator",
     "SCOPES_BACKEND_CLASS": "gateway.oauth.scopes.GatewayScopes",
     "OAUTH2_SERVER_CLASS": "gateway.oauth.server.HardenedServer",
+    "OAUTH2_BACKEND_CLASS": "gateway.oauth.backends.GatewayOAuthLibCore",
     "REQUEST_APPROVAL_PROMPT": "force",
     "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "client_credentials"],
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
@@ -397,6 +398,26 @@ RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 600)
 # client id named (authenticated or not) and per source address (gateway/oauth/endpoints.py).
 OAUTH_RATE_LIMIT_PER_CLIENT = env_int("OAUTH_RATE_LIMIT_PER_CLIENT", 120)
 OAUTH_RATE_LIMIT_PER_ADDRESS = env_int("OAUTH_RATE_LIMIT_PER_ADDRESS", 600)
+# FAPI 2.0 (gateway/oauth/, core/dpop.py). How new clients authenticate unless told otherwise:
+# outside demo mode, with a key (private_key_jwt); client_secret_basic stays for clients set so.
+OAUTH_NEW_CLIENT_AUTH_METHOD = env_str(
+    "OAUTH_NEW_CLIENT_AUTH_METHOD", "client_secret_basic" if DEMO_MODE else "private_key_jwt"
+)
+# A client assertion's `exp` may lie at most this far ahead (RFC 7523 assertions are short-lived).
+OAUTH_CLIENT_ASSERTION_MAX_LIFETIME_SECONDS = env_int("OAUTH_CLIENT_ASSERTION_MAX_LIFETIME_SECONDS", 60)
+# A client's jwks_uri: kept this long, fetched again sooner only for an unknown kid, and then at
+# most once per JWKS_REFRESH_MIN_SECONDS (a stream of made-up kids must not hammer the client).
+OAUTH_CLIENT_JWKS_CACHE_SECONDS = env_int("OAUTH_CLIENT_JWKS_CACHE_SECONDS", 300)
+OAUTH_CLIENT_JWKS_REFRESH_MIN_SECONDS = env_int("OAUTH_CLIENT_JWKS_REFRESH_MIN_SECONDS", 30)
+OAUTH_CLIENT_JWKS_TIMEOUT_SECONDS = env_int("OAUTH_CLIENT_JWKS_TIMEOUT_SECONDS", 5)
+# DPoP proofs (RFC 9449 §11.1): how old (seconds) a proof's iat may be, how far ahead, whether a
+# server nonce is required and how long each nonce lasts (the previous one stays valid too).
+DPOP_MAX_AGE_SECONDS = env_int("DPOP_MAX_AGE_SECONDS", 60)
+DPOP_CLOCK_SKEW_SECONDS = env_int("DPOP_CLOCK_SKEW_SECONDS", 5)
+DPOP_NONCE_REQUIRED = env_bool("DPOP_NONCE_REQUIRED", True)
+DPOP_NONCE_LIFETIME_SECONDS = env_int("DPOP_NONCE_LIFETIME_SECONDS", 300)
+# Pushed authorization requests (RFC 9126 §2.2): the request_uri's lifetime.
+OAUTH_PAR_LIFETIME_SECONDS = env_int("OAUTH_PAR_LIFETIME_SECONDS", 60)
 # Reverse proxies in front of the gateway that append to X-Forwarded-For: the source address of a
 # request is the one the outermost of them saw. 0: REMOTE_ADDR (any X-Forwarded-For is the client's).
 TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
