@@ -17,11 +17,11 @@ from django.http.response import HttpResponseBase
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from oauth2_provider.oauth2_backends import OAuthLibCore
 from oauth2_provider.views import RevokeTokenView, TokenView
 from oauth2_provider.views.mixins import OAuthLibMixin
 
 from core.ratelimit import ratelimit_count, source_address
+from gateway.oauth.backends import GatewayOAuthLibCore
 from gateway.oauth.inputs import presented_credentials
 
 BASIC_CHALLENGE = 'Basic realm="oauth", charset="UTF-8"'
@@ -90,7 +90,7 @@ class GatewayRevokeTokenView(ClientEndpoint, RevokeTokenView):
     """`/oauth/revoke_token/` (RFC 7009): a client revokes its own tokens."""
 
 
-class IntrospectionCore(OAuthLibCore):
+class IntrospectionCore(GatewayOAuthLibCore):
     """DOT's bridge to oauthlib, with the introspection endpoint DOT's own view does not use."""
 
     def create_introspect_response(self, request: HttpRequest) -> tuple[dict[str, str], str, int]:

@@ -3,8 +3,10 @@
 - only confidential clients linked to an active organisation (ApiClient) exist for the server,
   and never one with `skip_authorization` (the citizen always sees the consent screen); a client
   id or secret the database could not hold is no client's (`gateway.oauth.inputs`);
-- a client authenticates with one keyed hash of its secret, whether or not its id exists, and a
-  secret stored by an earlier hasher is stored again under the keyed one (`gateway.oauth.hashers`);
+- a client authenticates the way it is registered for: with a JWT signed by one of its keys
+  (`private_key_jwt`, RFC 7523: `gateway.oauth.assertions`), or with one keyed hash of its secret,
+  whether or not its id exists, a secret stored by an earlier hasher being stored again under the
+  keyed one (`gateway.oauth.hashers`);
 - the scope ceiling (see `gateway.oauth.scopes`) at the authorization and token endpoints;
 - redirect URIs compared as exact strings, always sent, https only (http loopback in demo mode);
 - an authorization code redeemed twice revokes the tokens of its first redemption;
@@ -35,6 +37,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from consent.models import TokenBinding
 from core.compiled import CompiledQuery
 from gateway.models import AuthorizationCode
+from gateway.oauth.assertions import AssertionRefused, client_assertion_check, client_assertion_presented
 from gateway.oauth.hashers import client_secret_check
 from gateway.oauth.inputs import presented_credentials, storable
 from gateway.oauth.scopes import api_client_for, introspection_scope, scope_ceiling
@@ -47,6 +50,7 @@ from gateway.services.tokens import (
 )
 from providers.models import ApiClient, Organisation
 from providers.selectors import attestation_type_slugs_held
+from providers.services import oauth_refusal_record
 
 M = TypeVar("M", bound=Model)
 
@@ -168,6 +172,34 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return True
 
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        """The client authenticates by the one method it is registered for: `private_key_jwt`
+        (a client assertion), or its secret (client_secret_basic, or client_secret_post for the
+        clients written before). A refused assertion, or a method the client is not registered
+        for, is recorded in the trail with the reason."""
+        endpoint = urlsplit(request.uri).path
+        if client_assertion_presented(request):
+            try:
+                client_id = client_assertion_check(
+                    request, load=lambda client_id: self._load_application(client_id, request)
+                )
+            except AssertionRefused as refused:
+                request.client = None
+                oauth_refusal_record(reason=refused.reason, endpoint=endpoint, client_id=refused.client_id)
+                return False
+            request.client_id = client_id
+            return True
+        if not self._authenticate_by_secret(request):
+            return False
+        api_client = api_client_for(request.client)
+        if api_client is None or api_client.token_endpoint_auth_method != ApiClient.AuthMethod.CLIENT_SECRET_BASIC:
+            oauth_refusal_record(
+                reason="auth_method_not_registered", endpoint=endpoint, client_id=request.client.client_id
+            )
+            request.client = None
+            return False
+        return True
+
+    def _authenticate_by_secret(self, request: Any) -> bool:
         """client_secret_basic or client_secret_post (RFC 6749 §2.3.1), checked by one keyed hash.
 
         Replaces DOT's, which compares a secret only when the client id exists (the time of the
