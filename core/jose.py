@@ -71,6 +71,9 @@ def sign_jws(payload: dict[str, Any], *, typ: str) -> str:
 # What a client may sign with (FAPI 2.0 Security Profile §5.4.1: PS256, ES256 or EdDSA only).
 CLIENT_ALGORITHMS = ("EdDSA", "ES256", "PS256")
 _CLIENT_REGISTRY = jws.JWSRegistry(algorithms=list(CLIENT_ALGORITHMS))
+# A DPoP proof carries its public key in the header: an RSA key (PS256) alone passes joserfc's
+# default 512-byte header limit.
+_CLIENT_REGISTRY.max_header_length = 2048
 
 
 class JoseRefused(Exception):
@@ -107,7 +110,7 @@ def public_key_import(data: Any) -> Key:
 def unverified_jwt(value: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The header and claims of a compact JWS, not yet verified: only to find the key to verify it."""
     try:
-        obj = jws.extract_compact(to_bytes(value))
+        obj = jws.extract_compact(to_bytes(value), registry=_CLIENT_REGISTRY)
         claims = json.loads(obj.payload)
     except (JoseError, ValueError, TypeError):
         raise JoseRefused("jwt_malformed") from None

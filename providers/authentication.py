@@ -13,6 +13,7 @@ from oauth2_provider.models import AccessToken
 
 from core.authentication import BearerAuthentication, Caller
 from providers.models import ApiClient
+from providers.services import oauth_refusal_record
 
 
 def api_client_of(access_token: AccessToken) -> ApiClient | None:
@@ -45,3 +46,8 @@ def caller_for_token(access_token: AccessToken) -> Caller | None:
 class OrganisationClientAuthentication(BearerAuthentication):
     def caller_for(self, access_token: AccessToken) -> Caller | None:
         return caller_for_token(access_token)
+
+    def refusal_record(self, *, endpoint: str, reason: str, access_token: AccessToken | None) -> None:
+        application = access_token.application if access_token is not None else None
+        client_id = application.client_id if application is not None else ""
+        oauth_refusal_record(reason=reason, endpoint=endpoint, client_id=client_id)

@@ -36,7 +36,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from consent.models import TokenBinding
 from core.compiled import CompiledQuery
-from gateway.models import AuthorizationCode
+from gateway.models import AuthorizationCode, DpopBinding
 from gateway.oauth.assertions import AssertionRefused, client_assertion_check, client_assertion_presented
 from gateway.oauth.hashers import client_secret_check
 from gateway.oauth.inputs import presented_credentials, storable
@@ -78,7 +78,9 @@ _BEARER = CompiledQuery(
     lambda checksum: (
         AccessToken.objects.filter(token_checksum=checksum)
         .order_by()
-        .values(*(prefix + name for prefix, names in _BEARER_FIELDS.values() for name in names))[:1]
+        .values(*(prefix + name for prefix, names in _BEARER_FIELDS.values() for name in names), "dpop_binding__jkt")[
+            :1
+        ]
     ),
     checksum=CharField(),
 )
@@ -105,6 +107,8 @@ def bearer_token_load(token: str) -> AccessToken | None:
     api_client = _instance(ApiClient, row)
     organisation = _instance(Organisation, row)
     assert access_token is not None
+    # The DPoP key the token is bound to, or None for a bearer token (core.authentication).
+    access_token.dpop_jkt = row["dpop_binding__jkt"]
     if application is not None:
         access_token.application = application
         if api_client is not None and organisation is not None:
@@ -266,6 +270,8 @@ class GatewayOAuth2Validator(OAuth2Validator):
                 application=request.client,
                 # Set by the consent screen (gateway.oauth.views) when the citizen approved a consent.
                 consent_id=getattr(request, "consent_id", None),
+                # Named by the authorization request (gateway.oauth.dpop.authorization_dpop_jkt).
+                dpop_jkt=getattr(request, "dpop_jkt", None) or "",
             )
 
     def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
@@ -315,6 +321,11 @@ class GatewayOAuth2Validator(OAuth2Validator):
             with transaction.atomic():
                 super().save_bearer_token(token, request, *args, **kwargs)
                 access_token: AccessToken = request.gateway_access_token
+                jkt = getattr(request, "dpop_jkt", None)
+                if jkt:
+                    # RFC 9449 §5: a token bound to the proof's key (gateway.oauth.dpop).
+                    DpopBinding.objects.create(access_token=access_token, jkt=jkt)
+                    token["token_type"] = "DPoP"
                 if request.grant_type == "authorization_code":
                     self._redeem(request.code, access_token)
                 token_issued_record(access_token=access_token, grant_type=request.grant_type)
@@ -341,7 +352,9 @@ class GatewayOAuth2Validator(OAuth2Validator):
         names (it sees those scopes only); for anyone else it is inactive (None). Never a citizen
         identifier (DOT's `username`): whose data a token reaches is the consent's business."""
         access_token = (
-            AccessToken.objects.select_related("application").filter(token_checksum=token_checksum(token)).first()
+            AccessToken.objects.select_related("application", "dpop_binding")
+            .filter(token_checksum=token_checksum(token))
+            .first()
         )
         if access_token is None or access_token.application is None or access_token.is_expired():
             return None
@@ -360,6 +373,11 @@ class GatewayOAuth2Validator(OAuth2Validator):
             "exp": int(access_token.expires.timestamp()),
             "iat": int(access_token.created.timestamp()),
         }
+        binding = getattr(access_token, "dpop_binding", None)
+        if binding is not None:
+            # RFC 9449 §6.2: the key the token is bound to.
+            claims["token_type"] = "DPoP"
+            claims["cnf"] = {"jkt": binding.jkt}
         if access_token.resource:
             claims["aud"] = access_token.resource
         return claims

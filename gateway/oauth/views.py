@@ -44,6 +44,7 @@ OAUTH_PARAMS = (
     "state",
     "code_challenge",
     "code_challenge_method",
+    "dpop_jkt",
 )
 TERMS_PARAMS = ("purpose", "duration_days", "max_uses")
 
@@ -57,7 +58,8 @@ class TermsParamsForm(forms.Form):
 
 
 class InteractiveAllowForm(AllowForm, TermsParamsForm):
-    pass
+    # RFC 9449 §10: the DPoP key the code will be bound to (checked by gateway.oauth.dpop).
+    dpop_jkt = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput())
 
 
 def with_issuer(uri: str, issuer: str) -> str:
@@ -94,6 +96,7 @@ class GatewayAuthorizationView(AuthorizationView):
         self.approved_consent: Consent | None = None
         self.interactive: InteractiveRequest | None = None
         self.code_issued = False
+        self.dpop_jkt: str | None = None
         if "approval_prompt" in request.GET:
             query = request.GET.copy()
             query.pop("approval_prompt")
@@ -156,6 +159,7 @@ class GatewayAuthorizationView(AuthorizationView):
             application, self.interactive = self._posted_request(form)
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
+        self.dpop_jkt = form.cleaned_data.get("dpop_jkt") or None
         if not form.cleaned_data.get("allow"):
             return super().form_valid(form)
         decision_error: GatewayError | None = None
@@ -196,6 +200,8 @@ class GatewayAuthorizationView(AuthorizationView):
         if allow and self.approved_consent is not None:
             # oauthlib copies credentials onto its request; the validator stores it with the code.
             credentials["consent_id"] = self.approved_consent.pk
+        if allow and self.dpop_jkt:
+            credentials["dpop_jkt"] = self.dpop_jkt
         uri, headers, body, status = super().create_authorization_response(request, scopes, credentials, allow)
         self.code_issued = bool(uri) and "code" in parse_qs(urlsplit(uri).query)
         return uri, headers, body, status
