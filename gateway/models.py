@@ -98,3 +98,22 @@ class DpopBinding(models.Model):
 
     def __str__(self) -> str:
         return f"DpopBinding #{self.pk}"
+
+
+class PushedAuthorizationRequest(models.Model):
+    """An authorization request a client pushed (RFC 9126): its parameters, kept until its
+    `request_uri` is used once at the authorization endpoint or expires. Only the request_uri's
+    hash is stored."""
+
+    request_uri_sha256 = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey("oauth2_provider.Application", on_delete=models.CASCADE, related_name="+")
+    params = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="pushed_request_expiry")]
+
+    def __str__(self) -> str:
+        return f"PushedAuthorizationRequest #{self.pk}"

@@ -25,6 +25,7 @@ from oauthlib.oauth2.rfc6749.grant_types.authorization_code import code_challeng
 
 from gateway.oauth.dpop import authorization_dpop_jkt, token_dpop_check
 from gateway.oauth.inputs import unstorable_parameters_refuse
+from gateway.oauth.par import pushed_request_required
 
 
 class S256AuthorizationCodeGrant(AuthorizationCodeGrant):
@@ -48,7 +49,7 @@ class HardenedServer(AuthorizationEndpoint, IntrospectEndpoint, TokenEndpoint, R
         # the client is authenticated.
         self.auth_grant = S256AuthorizationCodeGrant(
             request_validator,
-            pre_auth=[unstorable_parameters_refuse],
+            pre_auth=[unstorable_parameters_refuse, pushed_request_required],
             post_auth=[authorization_dpop_jkt],
             pre_token=[unstorable_parameters_refuse],
             post_token=[token_dpop_check],

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django import forms
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -32,6 +32,7 @@ from consent.services import (
 )
 from consent.views.decision import decision_context
 from core.errors import GatewayError, HabilitationMissing, ValidationError
+from gateway.oauth.par import PUSHED_KEY, PushedRequest, RequestUriRefused, pushed_request_for, pushed_request_spend
 from gateway.oauth.scopes import ATTESTATION_SCOPE_PREFIX, api_client_for
 from gateway.services.tokens import citizen_user
 
@@ -60,6 +61,8 @@ class TermsParamsForm(forms.Form):
 class InteractiveAllowForm(AllowForm, TermsParamsForm):
     # RFC 9449 §10: the DPoP key the code will be bound to (checked by gateway.oauth.dpop).
     dpop_jkt = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput())
+    # RFC 9126: the pushed request the screen was shown for (its parameters come from the store).
+    request_uri = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput())
 
 
 def with_issuer(uri: str, issuer: str) -> str:
@@ -97,6 +100,19 @@ class GatewayAuthorizationView(AuthorizationView):
         self.interactive: InteractiveRequest | None = None
         self.code_issued = False
         self.dpop_jkt: str | None = None
+        self.pushed: PushedRequest | None = None
+        self.request_uri = ""
+        source = request.POST if request.method == "POST" else request.GET
+        request_uri = source.get("request_uri") or request.GET.get("request_uri")
+        if request_uri:
+            try:
+                self.pushed = pushed_request_for(
+                    request_uri=request_uri, client_id=source.get("client_id") or request.GET.get("client_id") or ""
+                )
+            except RequestUriRefused as refused:
+                return self._request_uri_refused(refused.reason)
+            self.request_uri = request_uri
+            self._work_from_pushed(request, request_uri)
         if "approval_prompt" in request.GET:
             query = request.GET.copy()
             query.pop("approval_prompt")
@@ -104,6 +120,34 @@ class GatewayAuthorizationView(AuthorizationView):
         response = super().dispatch(request, *args, **kwargs)
         # The page may show the citizen's own data (preview): no cache keeps it.
         add_never_cache_headers(response)
+        return response
+
+    def _work_from_pushed(self, request: HttpRequest, request_uri: str) -> None:
+        """The request is the pushed one: its stored parameters replace whatever the browser
+        carries (query and form), and oauthlib is told it was pushed (`PUSHED_KEY`)."""
+        assert self.pushed is not None
+        params = self.pushed.params
+        query = QueryDict(mutable=True)
+        for key, value in params.items():
+            query[key] = value
+        request.GET = query  # type: ignore[assignment]
+        request.META["QUERY_STRING"] = urlencode(params)
+        request.META[PUSHED_KEY] = "1"
+        if request.method == "POST":
+            posted = request.POST.copy()
+            for key in (*OAUTH_PARAMS, *TERMS_PARAMS):
+                posted.pop(key, None)
+                if params.get(key):
+                    posted[key] = params[key]
+            posted["request_uri"] = request_uri
+            request.POST = posted  # type: ignore[assignment]
+
+    def _request_uri_refused(self, reason: str) -> HttpResponse:
+        # Expired, spent or unknown: there is no trusted redirect URI to send the error to.
+        error = oauth_errors.CustomOAuth2Error(
+            error="invalid_request_uri", description=f"The request_uri cannot be used: {reason}."
+        )
+        response: HttpResponse = self.render_to_response({"error": error, "title": _("Invalid request")}, status=400)
         return response
 
     # --- GET: the screen ----------------------------------------------------------------------
@@ -123,11 +167,13 @@ class GatewayAuthorizationView(AuthorizationView):
         self.oauth2_data = {key: credentials.get(key) for key in OAUTH_PARAMS if key != "scope"}
         self.oauth2_data["scope"] = scopes
         self.oauth2_data.update(terms_params.cleaned_data)
+        if self.pushed is not None:
+            self.oauth2_data["request_uri"] = self.request_uri
         return self._screen(self.get_form(), application, interactive)
 
     def get_initial(self) -> dict[str, Any]:
         initial: dict[str, Any] = super().get_initial()
-        initial.update({key: self.oauth2_data.get(key) for key in TERMS_PARAMS})
+        initial.update({key: self.oauth2_data.get(key) for key in (*TERMS_PARAMS, "dpop_jkt", "request_uri")})
         return initial
 
     # --- POST: preview, approve, reject -------------------------------------------------------
@@ -161,13 +207,20 @@ class GatewayAuthorizationView(AuthorizationView):
             return self.error_response(error, application=None)
         self.dpop_jkt = form.cleaned_data.get("dpop_jkt") or None
         if not form.cleaned_data.get("allow"):
+            if self.pushed is not None and not pushed_request_spend(self.pushed):
+                return self._request_uri_refused("request_uri_used")
             return super().form_valid(form)
         decision_error: GatewayError | None = None
         with transaction.atomic():
+            # RFC 9126 §4: a pushed request buys one decision; spent with the code it gives, so a
+            # refusal below leaves it usable.
+            if self.pushed is not None and not pushed_request_spend(self.pushed):
+                return self._request_uri_refused("request_uri_used")
             try:
                 self.approved_consent = self.consent_for_approval(form)
             except GatewayError as error:
                 decision_error = error
+                transaction.set_rollback(True)
             else:
                 response = super().form_valid(form)
                 if not self.code_issued:
@@ -224,7 +277,10 @@ class GatewayAuthorizationView(AuthorizationView):
         )
         server = self.get_oauthlib_core().server
         try:
-            scopes, credentials = server.validate_authorization_request(uri, http_method="GET", body="", headers={})
+            headers = {PUSHED_KEY: "1"} if self.pushed is not None else {}
+            scopes, credentials = server.validate_authorization_request(
+                uri, http_method="GET", body="", headers=headers
+            )
         except oauth_errors.FatalClientError as error:
             raise FatalClientError(error=error) from None
         except oauth_errors.OAuth2Error as error:
@@ -263,6 +319,12 @@ class GatewayAuthorizationView(AuthorizationView):
             raise refuse(oauth_errors.InvalidRequestError, "Invalid consent terms: " + ", ".join(fields)) from None
 
     def _authorize_url(self, form: AllowForm) -> str:
+        if self.pushed is not None:
+            return (
+                self.request.path
+                + "?"
+                + urlencode({"client_id": self.pushed.client_id, "request_uri": self.request_uri})
+            )
         values = form.cleaned_data if form.is_bound else form.initial
         params = {key: values.get(key) for key in (*OAUTH_PARAMS, *TERMS_PARAMS)}
         return self.request.path + "?" + urlencode({key: value for key, value in params.items() if value})
