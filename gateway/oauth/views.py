@@ -32,6 +32,7 @@ from consent.services import (
 )
 from consent.views.decision import decision_context
 from core.errors import GatewayError, HabilitationMissing, ValidationError
+from core.jose import CLIENT_ALGORITHMS
 from gateway.oauth.par import PUSHED_KEY, PushedRequest, RequestUriRefused, pushed_request_for, pushed_request_spend
 from gateway.oauth.scopes import ATTESTATION_SCOPE_PREFIX, api_client_for
 from gateway.services.tokens import citizen_user
@@ -362,7 +363,12 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
         data["authorization_response_iss_parameter_supported"] = True
         data["jwks_uri"] = request.build_absolute_uri(reverse("jwks"))
         data["response_modes_supported"] = ["query"]
+        # Per client (ApiClient.require_par); the server as a whole also takes plain requests.
         data["require_pushed_authorization_requests"] = False
+        data["pushed_authorization_request_endpoint"] = request.build_absolute_uri(reverse("oauth2_provider:par"))
+        for endpoint in ("token", "revocation", "introspection"):
+            data[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] = list(CLIENT_ALGORITHMS)
+        data["dpop_signing_alg_values_supported"] = list(CLIENT_ALGORITHMS)
         data.pop("client_id_metadata_document_supported", None)
         metadata = JsonResponse(data)
         metadata["Access-Control-Allow-Origin"] = "*"
