@@ -28,6 +28,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OAuthRequest
 from oauthlib.oauth2.rfc6749 import errors
 
+from core.dpop import DpopRefused, dpop_nonce, dpop_proof_check
 from gateway.models import PushedAuthorizationRequest
 from gateway.oauth.endpoints import ClientEndpoint
 from gateway.oauth.scopes import api_client_for
@@ -126,6 +127,20 @@ class PushedAuthorizationRequestView(ClientEndpoint):
             return _error(400, "invalid_request", "Push the parameters themselves: no request or request_uri.")
         if params.setdefault("client_id", client.client_id) != client.client_id:
             return _error(400, "invalid_request", "client_id is not the authenticated client's.")
+        proof = request.META.get("HTTP_DPOP")
+        if proof is not None:
+            # RFC 9449 §10.1: a proof at the PAR endpoint binds the code to its key, as dpop_jkt would.
+            try:
+                jkt = dpop_proof_check(proof, method="POST", url=request.build_absolute_uri(request.path)).jkt
+            except DpopRefused as refused:
+                oauth_refusal_record(reason=refused.reason, endpoint=request.path, client_id=client.client_id)
+                response = _error(400, refused.error, f"DPoP proof refused: {refused.reason}.")
+                if refused.error == "use_dpop_nonce":
+                    response["DPoP-Nonce"] = dpop_nonce()
+                return response
+            if params.setdefault("dpop_jkt", jkt) != jkt:
+                oauth_refusal_record(reason="dpop_jkt_mismatch", endpoint=request.path, client_id=client.client_id)
+                return _error(400, "invalid_dpop_proof", "dpop_jkt is not the thumbprint of the proof's key.")
         authorize_uri = request.build_absolute_uri(reverse("oauth2_provider:authorize")) + "?" + urlencode(params)
         server = core.server
         try:
