@@ -79,6 +79,8 @@ class AuthorizationCode(models.Model):
     # RFC 9449 §10: the thumbprint of the DPoP key the authorization request named (`dpop_jkt`);
     # only a token request proving that key may redeem the code.
     dpop_jkt = models.CharField(max_length=64, blank=True)
+    # RFC 9396: the authorization details the citizen granted, echoed with the tokens.
+    authorization_details = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["created_at"], name="authorization_code_time")]
@@ -117,3 +119,15 @@ class PushedAuthorizationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"PushedAuthorizationRequest #{self.pk}"
+
+
+class GrantedDetails(models.Model):
+    """The authorization details (RFC 9396) an access token was granted: what introspection echoes."""
+
+    access_token = models.OneToOneField(
+        "oauth2_provider.AccessToken", on_delete=models.CASCADE, related_name="granted_details"
+    )
+    details = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"GrantedDetails #{self.pk}"

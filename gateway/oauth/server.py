@@ -23,6 +23,7 @@ from oauthlib.oauth2 import (
 from oauthlib.oauth2.rfc6749.grant_types import AuthorizationCodeGrant
 from oauthlib.oauth2.rfc6749.grant_types.authorization_code import code_challenge_method_s256
 
+from gateway.oauth.details import authorization_details_check
 from gateway.oauth.dpop import authorization_dpop_jkt, token_dpop_check
 from gateway.oauth.inputs import unstorable_parameters_refuse
 from gateway.oauth.par import pushed_request_required
@@ -49,7 +50,7 @@ class HardenedServer(AuthorizationEndpoint, IntrospectEndpoint, TokenEndpoint, R
         # the client is authenticated.
         self.auth_grant = S256AuthorizationCodeGrant(
             request_validator,
-            pre_auth=[unstorable_parameters_refuse, pushed_request_required],
+            pre_auth=[unstorable_parameters_refuse, pushed_request_required, authorization_details_check],
             post_auth=[authorization_dpop_jkt],
             pre_token=[unstorable_parameters_refuse],
             post_token=[token_dpop_check],

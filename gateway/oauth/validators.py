@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -36,7 +37,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from consent.models import TokenBinding
 from core.compiled import CompiledQuery
-from gateway.models import AuthorizationCode, DpopBinding
+from gateway.models import AuthorizationCode, DpopBinding, GrantedDetails
 from gateway.oauth.assertions import AssertionRefused, client_assertion_check, client_assertion_presented
 from gateway.oauth.hashers import client_secret_check
 from gateway.oauth.inputs import presented_credentials, storable
@@ -140,6 +141,14 @@ def redirect_uri_registered(uri: str, registered: list[str]) -> bool:
 
 class CodeReplayed(Exception):
     pass
+
+
+def _details(value: Any) -> list[dict[str, Any]] | None:
+    """The normalised authorization details a request carries (a JSON string), or None."""
+    if not value:
+        return None
+    details: list[dict[str, Any]] = json.loads(value)
+    return details
 
 
 class GatewayOAuth2Validator(OAuth2Validator):
@@ -272,6 +281,8 @@ class GatewayOAuth2Validator(OAuth2Validator):
                 consent_id=getattr(request, "consent_id", None),
                 # Named by the authorization request (gateway.oauth.dpop.authorization_dpop_jkt).
                 dpop_jkt=getattr(request, "dpop_jkt", None) or "",
+                # Granted on the consent screen (gateway.oauth.details), echoed with the tokens.
+                authorization_details=_details(getattr(request, "authorization_details", None)),
             )
 
     def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
@@ -327,14 +338,17 @@ class GatewayOAuth2Validator(OAuth2Validator):
                     DpopBinding.objects.create(access_token=access_token, jkt=jkt)
                     token["token_type"] = "DPoP"
                 if request.grant_type == "authorization_code":
-                    self._redeem(request.code, access_token)
+                    details = self._redeem(request.code, access_token)
+                    if details:
+                        GrantedDetails.objects.create(access_token=access_token, details=details)
+                        token["authorization_details"] = details
                 token_issued_record(access_token=access_token, grant_type=request.grant_type)
         except CodeReplayed:
             # Two redemptions raced: the one that lost is a replay like any other.
             code_replay_revoke(code_sha256=token_checksum(request.code))
             raise errors.InvalidGrantError(request=request) from None
 
-    def _redeem(self, code: str, access_token: AccessToken) -> None:
+    def _redeem(self, code: str, access_token: AccessToken) -> list[dict[str, Any]] | None:
         record = AuthorizationCode.objects.select_for_update().filter(code_sha256=token_checksum(code)).first()
         if record is None or record.redeemed_at is not None:
             raise CodeReplayed()
@@ -343,6 +357,8 @@ class GatewayOAuth2Validator(OAuth2Validator):
         record.save(update_fields=["redeemed_at", "token_checksums"])
         if record.consent_id is not None:
             TokenBinding.objects.create(access_token=access_token, consent_id=record.consent_id)
+        details: list[dict[str, Any]] | None = record.authorization_details
+        return details
 
     def introspect_token(
         self, token: str, token_type_hint: str | None, request: Any, *args: Any, **kwargs: Any
@@ -352,7 +368,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         names (it sees those scopes only); for anyone else it is inactive (None). Never a citizen
         identifier (DOT's `username`): whose data a token reaches is the consent's business."""
         access_token = (
-            AccessToken.objects.select_related("application", "dpop_binding")
+            AccessToken.objects.select_related("application", "dpop_binding", "granted_details")
             .filter(token_checksum=token_checksum(token))
             .first()
         )
@@ -378,6 +394,9 @@ class GatewayOAuth2Validator(OAuth2Validator):
             # RFC 9449 §6.2: the key the token is bound to.
             claims["token_type"] = "DPoP"
             claims["cnf"] = {"jkt": binding.jkt}
+        granted = getattr(access_token, "granted_details", None)
+        if granted is not None and issued_to_caller:
+            claims["authorization_details"] = granted.details
         if access_token.resource:
             claims["aud"] = access_token.resource
         return claims

@@ -33,9 +33,11 @@ from consent.services import (
 from consent.views.decision import decision_context
 from core.errors import GatewayError, HabilitationMissing, ValidationError
 from core.jose import CLIENT_ALGORITHMS
+from gateway.oauth.details import DETAIL_TYPE, InvalidAuthorizationDetailsError, details_terms
 from gateway.oauth.par import PUSHED_KEY, PushedRequest, RequestUriRefused, pushed_request_for, pushed_request_spend
 from gateway.oauth.scopes import ATTESTATION_SCOPE_PREFIX, api_client_for
 from gateway.services.tokens import citizen_user
+from providers.services import oauth_refusal_record
 
 # The authorization request's parameters the screen carries from the GET to the POSTs.
 OAUTH_PARAMS = (
@@ -47,6 +49,7 @@ OAUTH_PARAMS = (
     "code_challenge",
     "code_challenge_method",
     "dpop_jkt",
+    "authorization_details",
 )
 TERMS_PARAMS = ("purpose", "duration_days", "max_uses")
 
@@ -64,6 +67,8 @@ class InteractiveAllowForm(AllowForm, TermsParamsForm):
     dpop_jkt = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput())
     # RFC 9126: the pushed request the screen was shown for (its parameters come from the store).
     request_uri = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput())
+    # RFC 9396: what was asked for, field by field (gateway.oauth.details).
+    authorization_details = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput())
 
 
 def with_issuer(uri: str, issuer: str) -> str:
@@ -101,6 +106,7 @@ class GatewayAuthorizationView(AuthorizationView):
         self.interactive: InteractiveRequest | None = None
         self.code_issued = False
         self.dpop_jkt: str | None = None
+        self.authorization_details: str | None = None
         self.pushed: PushedRequest | None = None
         self.request_uri = ""
         source = request.POST if request.method == "POST" else request.GET
@@ -174,7 +180,12 @@ class GatewayAuthorizationView(AuthorizationView):
 
     def get_initial(self) -> dict[str, Any]:
         initial: dict[str, Any] = super().get_initial()
-        initial.update({key: self.oauth2_data.get(key) for key in (*TERMS_PARAMS, "dpop_jkt", "request_uri")})
+        initial.update(
+            {
+                key: self.oauth2_data.get(key)
+                for key in (*TERMS_PARAMS, "dpop_jkt", "request_uri", "authorization_details")
+            }
+        )
         return initial
 
     # --- POST: preview, approve, reject -------------------------------------------------------
@@ -207,6 +218,7 @@ class GatewayAuthorizationView(AuthorizationView):
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
         self.dpop_jkt = form.cleaned_data.get("dpop_jkt") or None
+        self.authorization_details = form.cleaned_data.get("authorization_details") or None
         if not form.cleaned_data.get("allow"):
             if self.pushed is not None and not pushed_request_spend(self.pushed):
                 return self._request_uri_refused("request_uri_used")
@@ -256,6 +268,8 @@ class GatewayAuthorizationView(AuthorizationView):
             credentials["consent_id"] = self.approved_consent.pk
         if allow and self.dpop_jkt:
             credentials["dpop_jkt"] = self.dpop_jkt
+        if allow and self.authorization_details:
+            credentials["authorization_details"] = self.authorization_details
         uri, headers, body, status = super().create_authorization_response(request, scopes, credentials, allow)
         self.code_issued = bool(uri) and "code" in parse_qs(urlsplit(uri).query)
         return uri, headers, body, status
@@ -303,7 +317,11 @@ class GatewayAuthorizationView(AuthorizationView):
         api_client = api_client_for(application)
         if api_client is None or not terms_params.is_valid():
             raise refuse(oauth_errors.InvalidRequestError, "purpose, duration_days or max_uses is malformed.")
-        terms = terms_params.cleaned_data
+        terms = dict(terms_params.cleaned_data)
+        details = credentials.get("authorization_details")
+        if details:
+            # The details' terms win over the plain parameters (gateway.oauth.details).
+            terms.update(details_terms(json.loads(details)))
         try:
             return interactive_request_build(
                 consumer=api_client.organisation,
@@ -312,11 +330,21 @@ class GatewayAuthorizationView(AuthorizationView):
                 purpose_code=terms.get("purpose") or "",
                 duration_days=terms.get("duration_days"),
                 max_uses=terms.get("max_uses"),
+                fields=terms.get("fields"),
             )
         except HabilitationMissing:
             raise refuse(oauth_errors.InvalidScopeError, "No approved habilitation covers this scope.") from None
         except ValidationError as error:
             fields = sorted(error.extra.get("errors", {}))
+            if details:
+                oauth_refusal_record(
+                    reason="details_" + "_".join(fields) + "_refused",
+                    endpoint=self.request.path,
+                    client_id=application.client_id,
+                )
+                raise refuse(
+                    InvalidAuthorizationDetailsError, "Invalid authorization details: " + ", ".join(fields)
+                ) from None
             raise refuse(oauth_errors.InvalidRequestError, "Invalid consent terms: " + ", ".join(fields)) from None
 
     def _authorize_url(self, form: AllowForm) -> str:
@@ -369,6 +397,7 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
         for endpoint in ("token", "revocation", "introspection"):
             data[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] = list(CLIENT_ALGORITHMS)
         data["dpop_signing_alg_values_supported"] = list(CLIENT_ALGORITHMS)
+        data["authorization_details_types_supported"] = [DETAIL_TYPE]
         data.pop("client_id_metadata_document_supported", None)
         metadata = JsonResponse(data)
         metadata["Access-Control-Allow-Origin"] = "*"
