@@ -37,6 +37,9 @@ class Caller:
     # None for work done later on a token's behalf (an asynchronous exchange run by a worker).
     access_token_id: int | None
     rate_limit_per_minute: int | None = None
+    # Attestations to this client: "" in clear, "registered" encrypted when it has a `use: enc` key
+    # (inline or at its jwks_uri), "required" encrypted or not at all.
+    attestation_encryption: str = ""
 
     # DRF's IsAuthenticated and Django's templates read these on `request.user`.
     is_authenticated: ClassVar[bool] = True

@@ -90,6 +90,12 @@ class UseDpopNonce(DpopChallenge):
     title = "Send the request again with a DPoP proof carrying the nonce of the DPoP-Nonce header"
 
 
+class EncryptionKeyUnavailable(GatewayError):
+    code = "encryption_key_unavailable"
+    status = 409
+    title = "None of your encryption keys can be used, and the attestation is never sent in clear to you"
+
+
 class ScopeMissing(GatewayError):
     code = "scope_missing"
     status = 403

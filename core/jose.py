@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from joserfc import jws, jwt
+from joserfc import jwe, jws, jwt
 from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError, UnsupportedAlgorithmError
 from joserfc.jwk import JWKRegistry, Key, KeySet, OKPKey
 from joserfc.util import to_bytes
@@ -138,3 +138,28 @@ def jwt_verify(value: str, key: Key | KeySet) -> tuple[dict[str, Any], dict[str,
 def thumbprint(key: Key) -> str:
     """RFC 7638 SHA-256 thumbprint, base64url: DPoP's `jkt`."""
     return str(key.thumbprint())
+
+
+# --- Attestations encrypted to the consumer ---------------------------------------------------
+
+# ECDH-ES key agreement wrapping an AES-256 key, content in AES-256-GCM (Myinfo v5's choice).
+ENCRYPTION_ALGORITHM = "ECDH-ES+A256KW"
+CONTENT_ENCRYPTION = "A256GCM"
+_ENCRYPTION_REGISTRY = jwe.JWERegistry(algorithms=[ENCRYPTION_ALGORITHM, CONTENT_ENCRYPTION])
+
+
+def encryption_key_usable(key: Key) -> bool:
+    """Whether ECDH-ES can encrypt to `key`: an EC key on a NIST curve, or an X25519/X448 key."""
+    curve = key.get("crv")
+    return (key.key_type == "EC" and curve in ("P-256", "P-384", "P-521")) or (
+        key.key_type == "OKP" and curve in ("X25519", "X448")
+    )
+
+
+def encrypt_to(plaintext: str, key: Key, *, content_type: str) -> str:
+    """A compact JWE of `plaintext` (a nested JWS, `cty` its type) that only the holder of `key`'s
+    private half can read."""
+    header = {"alg": ENCRYPTION_ALGORITHM, "enc": CONTENT_ENCRYPTION, "cty": content_type}
+    if key.kid:
+        header["kid"] = key.kid
+    return jwe.encrypt_compact(header, to_bytes(plaintext), key, registry=_ENCRYPTION_REGISTRY)

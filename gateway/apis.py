@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from core.authentication import caller_of
 from core.errors import ValidationError
 from gateway.services.async_exchanges import exchange_collect, exchange_submit
+from gateway.services.delivery import attestation_delivered, attestation_encryption_key
 from gateway.services.exchanges import exchange_perform
 
 
@@ -31,6 +32,11 @@ class AttestationResultSerializer(serializers.Serializer):
     attestation = AttestationSerializer()
     jws = serializers.CharField(
         help_text="Compact JWS (EdDSA) over exactly `attestation`; keys at /.well-known/jwks.json"
+    )
+    jwe = serializers.CharField(
+        required=False,
+        help_text="For a client with a `use: enc` key, in place of `attestation` and `jws`: the JWS in a "
+        "compact JWE (ECDH-ES+A256KW, A256GCM) made to that key",
     )
 
 
@@ -53,8 +59,10 @@ class AttestationGetApi(APIView):
         caller = caller_of(request)
         serializer = self.InputSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
+        # Before the fetch: a client that must get it encrypted and cannot gets nothing, spends nothing.
+        key = attestation_encryption_key(caller)
         result = exchange_perform(caller=caller, slug=slug, consent_id=serializer.validated_data.get("consent"))
-        return _no_store(Response(result.as_json()))
+        return _no_store(Response(attestation_delivered(result.as_json(), key)))
 
 
 class ExchangeCreateApi(APIView):
@@ -76,6 +84,7 @@ class ExchangeCreateApi(APIView):
         caller = caller_of(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        attestation_encryption_key(caller)
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 200:
             raise ValidationError(
@@ -96,4 +105,5 @@ class ExchangeGetApi(APIView):
     @extend_schema(operation_id="exchange_get", responses={200: AttestationResultSerializer})
     def get(self, request: Request, exchange_id: Any) -> Response:
         caller = caller_of(request)
-        return _no_store(Response(exchange_collect(caller=caller, exchange_id=exchange_id)))
+        key = attestation_encryption_key(caller)
+        return _no_store(Response(attestation_delivered(exchange_collect(caller=caller, exchange_id=exchange_id), key)))

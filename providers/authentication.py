@@ -40,7 +40,18 @@ def caller_for_token(access_token: AccessToken) -> Caller | None:
         token_scopes=frozenset(access_token.scope.split()),
         access_token_id=access_token.pk,
         rate_limit_per_minute=organisation.rate_limit_per_minute,
+        attestation_encryption=attestation_encryption(api_client),
     )
+
+
+def attestation_encryption(api_client: ApiClient) -> str:
+    """How attestations reach this client (core.authentication.Caller.attestation_encryption)."""
+    if api_client.require_encrypted_attestations:
+        return "required"
+    keys = (api_client.jwks or {}).get("keys") or []
+    if api_client.jwks_uri or any(isinstance(key, dict) and key.get("use") == "enc" for key in keys):
+        return "registered"
+    return ""
 
 
 class OrganisationClientAuthentication(BearerAuthentication):

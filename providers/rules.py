@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlsplit
 
-from core.jose import JoseRefused, key_set_import
+from core.jose import JoseRefused, encryption_key_usable, key_set_import
 from providers.models import ApiClient, EidasLevel, Habilitation, url_origin
 
 
@@ -69,6 +69,8 @@ def client_keys_problems(
             problems["jwks"] = "private_key_jwt needs a signing key (use sig) in the JWKS."
         if require_encrypted_attestations and "enc" not in uses:
             problems["require_encrypted_attestations"] = "Encrypted attestations need a key with use enc."
+        if any(key.get("use") == "enc" and not encryption_key_usable(key) for key in key_set.keys):
+            problems["jwks"] = "An encryption key (use enc) is an EC P-256/384/521 or X25519/X448 key (ECDH-ES)."
     elif require_encrypted_attestations and not jwks_uri:
         problems["require_encrypted_attestations"] = "Encrypted attestations need a key with use enc."
     return problems

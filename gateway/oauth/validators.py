@@ -67,7 +67,18 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _BEARER_FIELDS: dict[type[Model], tuple[str, tuple[str, ...]]] = {
     AccessToken: ("", ("id", "user_id", "application_id", "token_checksum", "expires", "scope", "resource")),
     Application: ("application__", ("id", "client_id", "name", "client_type", "authorization_grant_type")),
-    ApiClient: ("application__api_client__", ("id", "application_id", "organisation_id", "allowed_scopes")),
+    ApiClient: (
+        "application__api_client__",
+        (
+            "id",
+            "application_id",
+            "organisation_id",
+            "allowed_scopes",
+            "jwks",
+            "jwks_uri",
+            "require_encrypted_attestations",
+        ),
+    ),
     Organisation: (
         "application__api_client__organisation__",
         ("id", "siret", "code", "name", "active", "rate_limit_per_minute"),
