@@ -32,6 +32,7 @@ from consent.services import (
 )
 from consent.views.decision import decision_context
 from core.errors import GatewayError, HabilitationMissing, ValidationError
+from core.jose import ALGORITHM as JWS_ALGORITHM
 from core.jose import CLIENT_ALGORITHMS
 from gateway.oauth.details import DETAIL_TYPE, InvalidAuthorizationDetailsError, details_terms
 from gateway.oauth.par import PUSHED_KEY, PushedRequest, RequestUriRefused, pushed_request_for, pushed_request_spend
@@ -398,6 +399,8 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
             data[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] = list(CLIENT_ALGORITHMS)
         data["dpop_signing_alg_values_supported"] = list(CLIENT_ALGORITHMS)
         data["authorization_details_types_supported"] = [DETAIL_TYPE]
+        # RFC 9701: introspection answered as a JWT the gateway signs, on request.
+        data["introspection_signing_alg_values_supported"] = [JWS_ALGORITHM]
         data.pop("client_id_metadata_document_supported", None)
         metadata = JsonResponse(data)
         metadata["Access-Control-Allow-Origin"] = "*"
