@@ -415,7 +415,7 @@ OAUTH_CLIENT_JWKS_TIMEOUT_SECONDS = env_int("OAUTH_CLIENT_JWKS_TIMEOUT_SECONDS",
 # DPoP proofs (RFC 9449 §11.1): how old (seconds) a proof's iat may be, how far ahead, whether a
 # server nonce is required and how long each nonce lasts (the previous one stays valid too).
 DPOP_MAX_AGE_SECONDS = env_int("DPOP_MAX_AGE_SECONDS", 60)
-DPOP_CLOCK_SKEW_SECONDS = env_int("DPOP_CLOCK_SKEW_SECONDS", 5)
+DPOP_CLOCK_SKEW_SECONDS = env_int("DPOP_CLOCK_SKEW_SECONDS", 10)
 DPOP_NONCE_REQUIRED = env_bool("DPOP_NONCE_REQUIRED", True)
 DPOP_NONCE_LIFETIME_SECONDS = env_int("DPOP_NONCE_LIFETIME_SECONDS", 300)
 # Pushed authorization requests (RFC 9126 §2.2): the request_uri's lifetime.

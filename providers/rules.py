@@ -6,7 +6,9 @@ requests and approvals, the pages. Selectors read the facts; these decide.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+from typing import Any
 from urllib.parse import urlsplit
 
 from core.jose import JoseRefused, encryption_key_usable, key_set_import
@@ -69,8 +71,15 @@ def client_keys_problems(
             problems["jwks"] = "private_key_jwt needs a signing key (use sig) in the JWKS."
         if require_encrypted_attestations and "enc" not in uses:
             problems["require_encrypted_attestations"] = "Encrypted attestations need a key with use enc."
+        if any(key.key_type == "RSA" and _rsa_bits(key.as_dict(private=False)) < 2048 for key in key_set.keys):
+            problems["jwks"] = "An RSA key has 2048 bits at least (FAPI 2.0 Security Profile §5.4.1)."
         if any(key.get("use") == "enc" and not encryption_key_usable(key) for key in key_set.keys):
             problems["jwks"] = "An encryption key (use enc) is an EC P-256/384/521 or X25519/X448 key (ECDH-ES)."
     elif require_encrypted_attestations and not jwks_uri:
         problems["require_encrypted_attestations"] = "Encrypted attestations need a key with use enc."
     return problems
+
+
+def _rsa_bits(jwk: dict[str, Any]) -> int:
+    modulus = str(jwk.get("n", ""))
+    return len(base64.urlsafe_b64decode(modulus + "=" * (-len(modulus) % 4)).lstrip(b"\0")) * 8

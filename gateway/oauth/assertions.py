@@ -27,8 +27,8 @@ from providers.models import ApiClient
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LENGTH = 8000
 MAX_JTI_LENGTH = 200
-# Clocks differ a little: an `iat` or `nbf` this far ahead is still accepted.
-CLOCK_SKEW_SECONDS = 5
+# FAPI 2.0 Security Profile §5.3.2.1: an `iat` or `nbf` up to 10 s ahead is accepted (clocks differ).
+CLOCK_SKEW_SECONDS = 10
 
 
 class AssertionRefused(Exception):

@@ -112,6 +112,12 @@ class TestTokenEndpoint:
         assert AccessToken.objects.count() == 0
         assert refusals() == [reason]
 
+    def test_a_proof_a_few_seconds_ahead_is_accepted_as_fapi_asks(
+        self, client: Client, mairie_client: Consumer, key: DpopKey
+    ):
+        proof = key.proof("POST", TOKEN_ABSOLUTE, iat=int(time.time()) + 8)
+        assert dpop_token_response(client, mairie_client, proof).status_code == 200
+
     def test_a_replayed_proof_is_refused(self, client: Client, mairie_client: Consumer, key: DpopKey):
         proof = key.proof("POST", TOKEN_ABSOLUTE)
         assert dpop_token_response(client, mairie_client, proof).status_code == 200

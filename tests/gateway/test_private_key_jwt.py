@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from joserfc.jwk import RSAKey
 from oauth2_provider.models import AccessToken
 
 from audit.models import AuditEvent, EventType
@@ -74,6 +75,11 @@ class TestAcceptedAssertions:
         body = assertion_body(keyed_client.client_id, key, aud=[ISSUER])
         response = token_with(client, {**body, "client_id": keyed_client.client_id})
         assert response.status_code == 200, response.content
+
+    def test_it_accepts_an_iat_a_few_seconds_ahead_as_fapi_asks(self, client: Client, keyed_client: Consumer, key: Any):
+        now = int(time.time())
+        body = assertion_body(keyed_client.client_id, key, iat=now + 8, nbf=now + 8, exp=now + 50)
+        assert token_with(client, body).status_code == 200
 
 
 class TestRefusedAssertions:
@@ -257,6 +263,17 @@ class TestRegistration:
                 jwks={"keys": [key.as_dict(private=True)]},
             )
         assert "public keys only" in caught.value.extra["errors"]["jwks"][0]["message"]
+
+    def test_it_refuses_an_rsa_key_under_2048_bits(self, mairie: Organisation):
+        small = RSAKey.generate_key(1024, parameters={"use": "sig"}, auto_kid=True)
+        with pytest.raises(ValidationError) as caught:
+            client_create(
+                organisation=mairie,
+                name="Small",
+                token_endpoint_auth_method="private_key_jwt",
+                jwks=public_jwks(small),
+            )
+        assert "2048" in caught.value.extra["errors"]["jwks"][0]["message"]
 
     def test_new_clients_outside_demo_mode_authenticate_with_keys(self, settings: Any, mairie: Organisation):
         settings.OAUTH_NEW_CLIENT_AUTH_METHOD = "private_key_jwt"
