@@ -59,6 +59,8 @@ def seed(out: TextIO) -> None:
             scopes=["consents:read", "consents:write"],
             client_id=DEMO_CLIENT_ID,
             client_secret=secret,
+            # The walk-through is a curl session: a secret, not a key.
+            token_endpoint_auth_method="client_secret_basic",
         )
     else:
         # Stored hashed: setting it again keeps the printed secret right if SECRET_KEY changed.
