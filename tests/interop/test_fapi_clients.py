@@ -1,8 +1,8 @@
 """FAPI 2.0 against clients nobody here wrote, over real HTTP on the live server:
 
-- requests-oauth2client with private_key_jwt, PAR, PKCE and DPoP for the authorization code flow,
-  the citizen's part in a real Chromium (the demo login, the consent screen, the approval), then
-  the exchange API with DPoP proofs; and client_credentials with DPoP, then the exchange API;
+- requests-oauth2client with client_credentials and DPoP, then the exchange API with DPoP proofs
+  (its authorization code flow with PAR, PKCE and DPoP, the citizen in Chromium, is
+  tests/e2e/test_fapi_authorization_code.py);
 - Authlib's private_key_jwt client authentication.
 
 Both clients are set to require what they use: a client set to require DPoP and PAR gets and
@@ -11,7 +11,6 @@ uses its tokens no other way (tests/gateway/test_dpop.py and test_par.py show th
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,16 +22,13 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc.jwk import ECKey
 from jwskate import Jwk
 from oauth2_provider.models import Application
-from playwright.sync_api import Page, Route
 from pytest_django.live_server_helper import LiveServer
 from requests_oauth2client import DPoPToken, OAuth2Client
 from requests_oauth2client import PrivateKeyJwt as RocPrivateKeyJwt
 
 from consent.models import Citizen, Consent
-from gateway.models import DpopBinding
 from gateway.services.clients import NewClient, client_create
 from providers.models import Organisation
-from tests.e2e.conftest import demo_login
 from tests.interop.test_oauth_clients import metadata, verify_with_joserfc
 
 QF = "cnaf.quotient-familial"
@@ -72,50 +68,6 @@ def oauth2_client(base: str, client_id: str, private_jwk: Jwk) -> OAuth2Client:
         # The live server speaks http on localhost; production is https.
         testing=True,
     )
-
-
-@pytest.mark.e2e
-def test_authorization_code_with_private_key_jwt_par_pkce_and_dpop(
-    page: Page, live_server: LiveServer, mairie: Organisation
-) -> None:
-    private_jwk = Jwk.generate(alg="ES256", kid="mairie-1")
-    registered = fapi_client(mairie, private_jwk, grant=Application.GRANT_AUTHORIZATION_CODE)
-    oauth = oauth2_client(live_server.url, registered.application.client_id, private_jwk)
-
-    authorization = oauth.authorization_request(scope=f"attestations:{QF}", nonce=None)
-    pushed = oauth.pushed_authorization_request(authorization)
-    assert str(pushed.request_uri).startswith("urn:ietf:params:oauth:request_uri:")
-    assert "code_challenge" not in str(pushed.uri)
-
-    page.route(re.compile(r"^https://client\.example\.fr/"), lambda route: _fulfil(route))
-    page.goto(str(pushed.uri))
-    demo_login(page, index=0, level="eidas2")
-    page.get_by_role("heading", level=1).wait_for()
-    with page.expect_request(re.compile(r"^https://client\.example\.fr/callback")) as callback:
-        page.get_by_role("button", name="J'accepte").click()
-
-    response = authorization.validate_callback(callback.value.url)
-    token = oauth.authorization_code(response, dpop=True)
-
-    assert isinstance(token, DPoPToken)
-    assert token.token_type == "DPoP"
-    assert DpopBinding.objects.get().jkt == token.dpop_key.private_key.thumbprint()
-    attestation = requests.get(f"{live_server.url}/api/v1/attestations/{QF}", auth=token, timeout=10)
-    assert attestation.status_code == 200, attestation.text
-    consent = Consent.objects.get(status=Consent.Status.ACTIVE)
-    assert attestation.json()["attestation"]["consent"] == str(consent.pk)
-    verify_with_joserfc(live_server.url, attestation.json())
-    # The same token as a bearer gets nothing.
-    bearer = requests.get(
-        f"{live_server.url}/api/v1/attestations/{QF}",
-        headers={"Authorization": f"Bearer {token.access_token}"},
-        timeout=10,
-    )
-    assert bearer.status_code == 401
-
-
-def _fulfil(route: Route) -> None:
-    route.fulfill(status=200, content_type="text/plain", body="client callback")
 
 
 def test_client_credentials_with_private_key_jwt_and_dpop(
