@@ -29,9 +29,11 @@ class AttestationSerializer(serializers.Serializer):
 
 class AttestationResultSerializer(serializers.Serializer):
     exchange_id = serializers.UUIDField()
-    attestation = AttestationSerializer()
+    # Both absent for a client with an encryption key: `jwe` carries the JWS instead.
+    attestation = AttestationSerializer(required=False)
     jws = serializers.CharField(
-        help_text="Compact JWS (EdDSA) over exactly `attestation`; keys at /.well-known/jwks.json"
+        required=False,
+        help_text="Compact JWS (EdDSA) over exactly `attestation`; keys at /.well-known/jwks.json",
     )
     jwe = serializers.CharField(
         required=False,

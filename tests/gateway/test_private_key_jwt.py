@@ -279,3 +279,55 @@ class TestRegistration:
         settings.OAUTH_NEW_CLIENT_AUTH_METHOD = "private_key_jwt"
         with pytest.raises(ValidationError):
             client_create(organisation=mairie, name="No keys")
+
+
+class TestAdmin:
+    def change(self, admin_client: Client, api_client: ApiClient, **fields: Any) -> Any:
+        form = {
+            "application": api_client.application_id,
+            "organisation": api_client.organisation_id,
+            "allowed_scopes": api_client.allowed_scopes,
+            "token_endpoint_auth_method": api_client.token_endpoint_auth_method,
+            "jwks": "null",
+            "jwks_uri": "",
+            **fields,
+        }
+        return admin_client.post(f"/admin/providers/apiclient/{api_client.pk}/change/", form)
+
+    def test_an_operator_moves_a_client_to_keys_dpop_and_par(
+        self, admin_client: Client, client: Client, mairie_client: Consumer, key: Any
+    ):
+        api_client = ApiClient.objects.get(application=mairie_client.application)
+
+        response = self.change(
+            admin_client,
+            api_client,
+            token_endpoint_auth_method="private_key_jwt",
+            jwks=json.dumps(public_jwks(key)),
+            require_dpop="on",
+            require_par="on",
+        )
+
+        assert response.status_code == 302, response.content.decode()[:2000]
+        api_client.refresh_from_db()
+        assert (api_client.token_endpoint_auth_method, api_client.require_dpop, api_client.require_par) == (
+            "private_key_jwt",
+            True,
+            True,
+        )
+        assert_refused(token_with(client, {}, HTTP_AUTHORIZATION=mairie_client.basic), "auth_method_not_registered")
+
+    def test_the_admin_refuses_a_private_key(self, admin_client: Client, mairie_client: Consumer, key: Any):
+        api_client = ApiClient.objects.get(application=mairie_client.application)
+
+        response = self.change(
+            admin_client,
+            api_client,
+            token_endpoint_auth_method="private_key_jwt",
+            jwks=json.dumps({"keys": [key.as_dict(private=True)]}),
+        )
+
+        assert response.status_code == 200
+        assert "public keys only" in response.content.decode()
+        api_client.refresh_from_db()
+        assert api_client.token_endpoint_auth_method == "client_secret_basic"
