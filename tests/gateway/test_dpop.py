@@ -16,6 +16,7 @@ from oauth2_provider.models import AccessToken
 
 from audit.models import AuditEvent, EventType
 from consent.models import Citizen
+from core import replay
 from gateway.models import DpopBinding
 from providers.models import ApiClient
 from tests.gateway.conftest import REDIRECT_URI, Consumer, login_citizen, pkce_pair
@@ -300,3 +301,38 @@ def test_proofs_by_eddsa_and_ps256_keys_are_accepted(client: Client, mairie_clie
     key = DpopKey(key=new_key(alg))
     token = dpop_token(client, mairie_client, key)
     assert call(client, token, key.proof("GET", CONSENTS_ABSOLUTE, token=token)).status_code == 200
+
+
+class TestReplayCacheDown:
+    @pytest.fixture
+    def redis_unreachable(self, settings: Any) -> Any:
+        # A real refused connection (nothing listens on port 1), not a mock.
+        replay._redis.cache_clear()
+        settings.REDIS_URL = "redis://127.0.0.1:1/0"
+        yield
+        replay._redis.cache_clear()
+
+    def test_a_proof_whose_replay_cannot_be_ruled_out_is_refused(
+        self, client: Client, mairie_client: Consumer, key: DpopKey, redis_unreachable: None
+    ):
+        response = dpop_token_response(client, mairie_client, key.proof("POST", TOKEN_ABSOLUTE))
+
+        assert response.json()["error"] == "invalid_dpop_proof"
+        assert AccessToken.objects.count() == 0
+        assert refusals() == ["replay_cache_unavailable"]
+
+
+def test_an_asynchronous_exchange_is_proved_like_any_call(client: Client, mairie_client: Consumer, key: DpopKey):
+    token = dpop_token(client, mairie_client, key)
+    url = "http://testserver/api/v1/exchanges"
+
+    wrong_method = client.post(
+        "/api/v1/exchanges",
+        {"attestation_type": "cnaf.quotient-familial"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"DPoP {token}",
+        HTTP_DPOP=key.proof("GET", url, token=token),
+    )
+
+    assert wrong_method.status_code == 401
+    assert refusals() == ["htm_mismatch"]
