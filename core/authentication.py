@@ -134,9 +134,10 @@ class BearerAuthentication(OAuth2Authentication):
         return access_token
 
     def _dpop_token(self, request: Request, token: str) -> AccessToken:
-        """A DPoP-bound token with its proof (RFC 9449 §7.1): the proof checked first (its jti is
-        spent even when the token is not valid), then the token, then that the proof's key is the
-        one the token is bound to."""
+        """A DPoP-bound token with its proof (RFC 9449 §7.1): the token is looked up, the proof
+        checked (its jti spent even when the token is not valid), then that the proof's key is the
+        one the token is bound to. Refusals are recorded for valid tokens only: the API has no rate
+        limit before authentication, and a stranger's garbage must not fill the trail."""
         bearer = _BearerRequest(request)
         validator = oauth2_settings.OAUTH2_VALIDATOR_CLASS()
         valid = validator.validate_bearer_token(token, [], bearer)
@@ -149,7 +150,8 @@ class BearerAuthentication(OAuth2Authentication):
                 access_token=token,
             )
         except DpopRefused as refused:
-            self.refusal_record(endpoint=request.path, reason=refused.reason, access_token=access_token)
+            if access_token is not None:
+                self.refusal_record(endpoint=request.path, reason=refused.reason, access_token=access_token)
             if refused.error == "use_dpop_nonce":
                 raise UseDpopNonce(nonce=dpop_nonce()) from None
             raise InvalidDpopProof(f"DPoP proof refused: {refused.reason}.") from None
@@ -161,8 +163,8 @@ class BearerAuthentication(OAuth2Authentication):
             raise InvalidDpopProof("The DPoP proof is not signed by the key this token is bound to.")
         return access_token
 
-    def refusal_record(self, *, endpoint: str, reason: str, access_token: AccessToken | None) -> None:
-        """Records a refused DPoP use (the concrete class writes the trail)."""
+    def refusal_record(self, *, endpoint: str, reason: str, access_token: AccessToken) -> None:
+        """Records a refused DPoP use of a valid token (the concrete class writes the trail)."""
 
     def caller_for(self, access_token: AccessToken) -> Caller | None:
         """The caller a valid token stands for, or None when its client may not call the API."""

@@ -58,7 +58,7 @@ class OrganisationClientAuthentication(BearerAuthentication):
     def caller_for(self, access_token: AccessToken) -> Caller | None:
         return caller_for_token(access_token)
 
-    def refusal_record(self, *, endpoint: str, reason: str, access_token: AccessToken | None) -> None:
-        application = access_token.application if access_token is not None else None
+    def refusal_record(self, *, endpoint: str, reason: str, access_token: AccessToken) -> None:
+        application = access_token.application
         client_id = application.client_id if application is not None else ""
         oauth_refusal_record(reason=reason, endpoint=endpoint, client_id=client_id)

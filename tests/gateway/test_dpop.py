@@ -218,6 +218,14 @@ class TestResourceServer:
         assert response["Content-Type"] == "application/problem+json"
         assert refusals() == [reason]
 
+    def test_a_strangers_unknown_token_is_refused_without_filling_the_trail(
+        self, db: None, client: Client, key: DpopKey
+    ):
+        response = call(client, "made-up-token", key.proof("GET", CONSENTS_ABSOLUTE, token="made-up-token"))
+
+        assert response.status_code == 401
+        assert refusals() == []
+
     def test_a_replayed_proof_is_refused(self, client: Client, mairie_client: Consumer, key: DpopKey):
         token = dpop_token(client, mairie_client, key)
         proof = key.proof("GET", CONSENTS_ABSOLUTE, token=token)
