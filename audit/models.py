@@ -30,6 +30,9 @@ class EventType(models.TextChoices):
     HABILITATION_REVOKED = "habilitation.revoked"
     TOKEN_ISSUED = "token.issued"
     TOKEN_REVOKED = "token.revoked"
+    # A client assertion, DPoP proof, pushed request or authorization detail refused (detail: the
+    # reason and the endpoint; never the rejected value).
+    OAUTH_REFUSED = "oauth.refused"
     # An agent's role in an organisation (administrator, habilitation manager, auditor).
     ROLE_GRANTED = "role.granted"
     ROLE_REVOKED = "role.revoked"

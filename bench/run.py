@@ -23,8 +23,10 @@ import argparse
 import base64
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -32,12 +34,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+from joserfc import jwt
+from joserfc.jwk import ECKey
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,11 +59,18 @@ for line in io.lines(os.getenv("BENCH_INPUT")) do lines[#lines + 1] = line end
 local path = os.getenv("BENCH_PATH")
 local method = os.getenv("BENCH_METHOD")
 local auth = os.getenv("BENCH_AUTH")
+-- DPoP: one fresh proof per request, written beforehand by the client's side (bench/run.py).
+local proofs = {}
+local proofs_path = os.getenv("BENCH_PROOFS")
+if proofs_path and proofs_path ~= "" then
+  for line in io.lines(proofs_path) do proofs[#proofs + 1] = line end
+end
 local counter = 0
 request = function()
   counter = counter + 1
   local item = lines[(counter % #lines) + 1]
   local headers = {["Authorization"] = auth}
+  if #proofs > 0 then headers["DPoP"] = proofs[(counter % #proofs) + 1] end
   if method == "POST" then
     headers["Content-Type"] = "application/json"
     return wrk.format("POST", path, headers, item)
@@ -144,10 +156,21 @@ def process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subproce
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
-def wrk(url: str, path: str, input_file: Path, *, method: str, auth: str, connections: int, duration: int) -> dict:
+def wrk(
+    url: str,
+    path: str,
+    input_file: Path,
+    *,
+    method: str,
+    auth: str,
+    connections: int,
+    duration: int,
+    proofs: Path | None = None,
+) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
     env = dict(os.environ, BENCH_INPUT=str(input_file), BENCH_PATH=path, BENCH_METHOD=method, BENCH_AUTH=auth)
+    env["BENCH_PROOFS"] = str(proofs) if proofs else ""
     # One wrk thread: on two cores the load generator must leave the server the rest.
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
@@ -178,6 +201,51 @@ def fetch_token(base: str, client_id: str, secret: str, slug: str) -> str:
     request.add_header("Authorization", "Basic " + base64.b64encode(basic.encode()).decode())
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
         return str(json.loads(response.read())["access_token"])
+
+
+def dpop_proof(key: ECKey, method: str, url: str, *, nonce: str | None, token: str | None = None) -> str:
+    claims: dict[str, object] = {"jti": secrets.token_urlsafe(12), "htm": method, "htu": url, "iat": int(time.time())}
+    if nonce:
+        claims["nonce"] = nonce
+    if token:
+        claims["ath"] = base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=").decode()
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+    return jwt.encode(header, claims, key, algorithms=["ES256"])
+
+
+def _post_token(base: str, client_id: str, secret: str, slug: str, proof: str) -> tuple[int, dict, str]:
+    body = urllib.parse.urlencode(
+        {"grant_type": "client_credentials", "scope": f"attestations:{slug} consents:read"}
+    ).encode()
+    request = urllib.request.Request(f"{base}/oauth/token/", data=body, method="POST")  # noqa: S310
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    basic = urllib.parse.quote(client_id) + ":" + urllib.parse.quote(secret)
+    request.add_header("Authorization", "Basic " + base64.b64encode(basic.encode()).decode())
+    request.add_header("DPoP", proof)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+            return response.status, json.loads(response.read()), response.headers.get("DPoP-Nonce", "")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read()), error.headers.get("DPoP-Nonce", "")
+
+
+def fetch_dpop_token(base: str, client_id: str, secret: str, slug: str, key: ECKey) -> tuple[str, str]:
+    """A DPoP-bound token (RFC 9449), after the one round trip that learns the server's nonce; and
+    that nonce."""
+    url = f"{base}/oauth/token/"
+    status, body, nonce = _post_token(base, client_id, secret, slug, dpop_proof(key, "POST", url, nonce=None))
+    if status == 400 and body.get("error") == "use_dpop_nonce":
+        status, body, _ = _post_token(base, client_id, secret, slug, dpop_proof(key, "POST", url, nonce=nonce))
+    if status != 200 or body.get("token_type") != "DPoP":
+        raise RuntimeError(f"No DPoP token: {status} {body}")
+    return str(body["access_token"]), nonce
+
+
+def dpop_proofs(workdir: Path, key: ECKey, url: str, token: str, nonce: str, count: int) -> Path:
+    """`count` proofs for GET `url` with `token`, one per line: each request spends one (its jti)."""
+    path = workdir / "dpop-proofs.txt"
+    path.write_text("".join(dpop_proof(key, "GET", url, nonce=nonce, token=token) + "\n" for _ in range(count)))
+    return path
 
 
 def soak(
@@ -523,8 +591,19 @@ def main() -> int:
         )
         print(f"One exchange makes {results['exchange_round_trips']} database round trips.", flush=True)
         auth = f"Bearer {token}"
+        dpop_key = ECKey.generate_key("P-256")
+        dpop_token, dpop_nonce = fetch_dpop_token(base, seeded["client_id"], seeded["client_secret"], slug, dpop_key)
         plan = [
             ("exchange-demo", f"/api/v1/attestations/{slug}", consents_file, "GET", auth, ("demo", "")),
+            # The same exchange with a DPoP-bound token: one proof checked (a signature, a Redis write) per call.
+            (
+                "exchange-demo-dpop",
+                f"/api/v1/attestations/{slug}",
+                consents_file,
+                "GET",
+                f"DPoP {dpop_token}",
+                ("demo", ""),
+            ),
             ("exchange-http", f"/api/v1/attestations/{slug}", consents_file, "GET", auth, ("http", sandbox)),
             ("sandbox-direct", f"/attestations/{slug}", subjects_file, "POST", f"Bearer {SANDBOX_TOKEN}", None),
         ]
@@ -534,8 +613,29 @@ def main() -> int:
             url = sandbox if name == "sandbox-direct" else base
             loads[name] = load_average()
             for connections in (1, 32):
+
+                def proofs(
+                    seconds: int, connections: int = connections, name: str = name, path: str = path
+                ) -> Path | None:
+                    # Enough fresh proofs for the run (iat within the server's window, the current
+                    # nonce), from the bearer run's rate with a margin.
+                    if name != "exchange-demo-dpop":
+                        return None
+                    rate = float(runs[f"exchange-demo@{connections}"]["rps"])  # type: ignore[arg-type]
+                    count = int(rate * seconds * 2) + 500
+                    return dpop_proofs(workdir, dpop_key, base + path, dpop_token, dpop_nonce, count)
+
                 # Warm-up: connections, caches, prepared statements, import-heavy first calls.
-                wrk(url, path, input_file, method=method, auth=authorization, connections=connections, duration=2)
+                wrk(
+                    url,
+                    path,
+                    input_file,
+                    method=method,
+                    auth=authorization,
+                    connections=connections,
+                    duration=2,
+                    proofs=proofs(2),
+                )
                 run = wrk(
                     url,
                     path,
@@ -544,6 +644,7 @@ def main() -> int:
                     auth=authorization,
                     connections=connections,
                     duration=args.duration,
+                    proofs=proofs(args.duration),
                 )
                 runs[f"{name}@{connections}"] = run
                 report(f"{name} c={connections}", run)
@@ -579,6 +680,11 @@ def main() -> int:
                 float(runs[f"{name}@{connections}"]["rps"]) / lean_rps,  # type: ignore[arg-type]
                 3,
             )
+        ratios[f"exchange-demo-dpop/exchange-demo@{connections}"] = round(
+            float(runs[f"exchange-demo-dpop@{connections}"]["rps"])  # type: ignore[arg-type]
+            / float(runs[f"exchange-demo@{connections}"]["rps"]),  # type: ignore[arg-type]
+            3,
+        )
         ratios[f"exchange-http/exchange-demo@{connections}"] = round(
             float(runs[f"exchange-http@{connections}"]["rps"]) / float(runs[f"exchange-demo@{connections}"]["rps"]),  # type: ignore[arg-type]
             3,
@@ -598,6 +704,8 @@ def main() -> int:
         "exchange-demo/lean-ceiling@1 >= 0.6": ratios["exchange-demo/lean-ceiling@1"] >= 0.6,
         "exchange-demo/lean-ceiling@32 >= 0.6": ratios["exchange-demo/lean-ceiling@32"] >= 0.6,
         "exchange-http/exchange-demo@32 >= 0.8": ratios["exchange-http/exchange-demo@32"] >= 0.8,
+        "exchange-demo-dpop/exchange-demo@1 >= 0.85": ratios["exchange-demo-dpop/exchange-demo@1"] >= 0.85,
+        "exchange-demo-dpop/exchange-demo@32 >= 0.85": ratios["exchange-demo-dpop/exchange-demo@32"] >= 0.85,
     }
     if "exchange-demo-pgbouncer/exchange-demo@32" in ratios:
         results["target"]["exchange-demo-pgbouncer/exchange-demo@32 >= 0.9"] = (  # type: ignore[index]

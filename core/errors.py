@@ -86,6 +86,49 @@ class AuthenticationRequired(GatewayError):
     )
 
 
+class DpopChallenge(GatewayError):
+    """A refused DPoP use on the API (RFC 9449 §7.1): 401 with a DPoP challenge, and the nonce
+    to use next when the proof lacked a fresh one."""
+
+    status = 401
+    algorithms: ClassVar[str] = "EdDSA ES256 PS256"
+
+    def __init__(self, detail: str | None = None, *, nonce: str | None = None) -> None:
+        super().__init__(detail)
+        self.nonce = nonce
+
+    def response_headers(self) -> dict[str, str]:
+        headers = {"WWW-Authenticate": f'DPoP error="{self.code}", algs="{self.algorithms}"'}
+        if self.nonce:
+            headers["DPoP-Nonce"] = self.nonce
+        return headers
+
+
+class InvalidDpopProof(DpopChallenge):
+    code = "invalid_dpop_proof"
+    title = "The DPoP proof is missing or invalid, or the token is bound to another key"
+    description = _(
+        "The token is bound to a key (DPoP): every request needs a fresh proof signed by that key, for this method "
+        "and address, with the token's hash. The proof was missing, wrong, replayed or signed by another key."
+    )
+
+
+class UseDpopNonce(DpopChallenge):
+    code = "use_dpop_nonce"
+    title = "Send the request again with a DPoP proof carrying the nonce of the DPoP-Nonce header"
+    description = _("Send the request again with a DPoP proof that carries the nonce given in the DPoP-Nonce header.")
+
+
+class EncryptionKeyUnavailable(GatewayError):
+    code = "encryption_key_unavailable"
+    status = 409
+    title = "None of your encryption keys can be used, and the attestation is never sent in clear to you"
+    description = _(
+        "Your client is set to receive attestations encrypted only, and none of its registered keys (use: enc, EC "
+        "or X25519) can be used right now. Nothing was fetched: register a usable key, then ask again."
+    )
+
+
 class ScopeMissing(GatewayError):
     code = "scope_missing"
     status = 403
@@ -293,6 +336,8 @@ class ServiceUnavailable(GatewayError):
 CATALOGUE: tuple[type[GatewayError], ...] = (
     ValidationError,
     AuthenticationRequired,
+    InvalidDpopProof,
+    UseDpopNonce,
     ScopeMissing,
     PermissionDeniedError,
     HabilitationMissing,
@@ -309,6 +354,7 @@ CATALOGUE: tuple[type[GatewayError], ...] = (
     Conflict,
     InvalidTransition,
     IdempotencyConflict,
+    EncryptionKeyUnavailable,
     ResultGone,
     LeafArchived,
     PayloadTooLarge,
@@ -353,6 +399,9 @@ def problem_response(error: GatewayError, request: HttpRequest | None = None) ->
     response = JsonResponse(body, status=error.status, content_type=PROBLEM_CONTENT_TYPE)
     if isinstance(error, RateLimited):
         response["Retry-After"] = str(error.retry_after)
+    if isinstance(error, DpopChallenge):
+        for name, value in error.response_headers().items():
+            response[name] = value
     return response
 
 
@@ -410,4 +459,6 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
         headers = {"WWW-Authenticate": 'Bearer realm="api"'}
+    if isinstance(error, DpopChallenge):
+        headers = error.response_headers()
     return Response(body, status=error.status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)

@@ -20,6 +20,7 @@ from core.apis import QuerySerializer, SideEffectingGetApi, StrictRegexField
 from core.authentication import caller_of
 from core.errors import CATALOGUE, GatewayError, NotFound, ValidationError, error_class, problem_type
 from gateway.services.async_exchanges import exchange_collect, exchange_submit
+from gateway.services.delivery import attestation_delivered, attestation_encryption_key
 from gateway.services.exchanges import exchange_perform
 
 
@@ -34,9 +35,16 @@ class AttestationSerializer(serializers.Serializer[Any]):
 
 class AttestationResultSerializer(serializers.Serializer[Any]):
     exchange_id = serializers.UUIDField()
-    attestation = AttestationSerializer()
+    # Both absent for a client with an encryption key: `jwe` carries the JWS instead.
+    attestation = AttestationSerializer(required=False)
     jws = serializers.CharField(
-        help_text="Compact JWS (EdDSA) over exactly `attestation`; keys at /.well-known/jwks.json"
+        required=False,
+        help_text="Compact JWS (EdDSA) over exactly `attestation`; keys at /.well-known/jwks.json",
+    )
+    jwe = serializers.CharField(
+        required=False,
+        help_text="For a client with a `use: enc` key, in place of `attestation` and `jws`: the JWS in a "
+        "compact JWE (ECDH-ES+A256KW, A256GCM) made to that key",
     )
 
 
@@ -93,8 +101,10 @@ class AttestationGetApi(SideEffectingGetApi):
         caller = caller_of(request)
         serializer = self.InputSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
+        # Before the fetch: a client that must get it encrypted and cannot gets nothing, spends nothing.
+        key = attestation_encryption_key(caller)
         result = exchange_perform(caller=caller, slug=slug, consent_id=serializer.validated_data.get("consent"))
-        return _no_store(Response(result.as_json()))
+        return _no_store(Response(attestation_delivered(result.as_json(), key)))
 
 
 class ExchangeCreateApi(APIView):
@@ -137,6 +147,7 @@ class ExchangeCreateApi(APIView):
         caller = caller_of(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        attestation_encryption_key(caller)
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 200:
             raise ValidationError(
@@ -161,7 +172,8 @@ class ExchangeGetApi(SideEffectingGetApi):
     )
     def get(self, request: Request, exchange_id: Any) -> Response:
         caller = caller_of(request)
-        return _no_store(Response(exchange_collect(caller=caller, exchange_id=exchange_id)))
+        key = attestation_encryption_key(caller)
+        return _no_store(Response(attestation_delivered(exchange_collect(caller=caller, exchange_id=exchange_id), key)))
 
 
 class ErrorEntrySerializer(serializers.Serializer[Any]):

@@ -16,7 +16,7 @@ from oauth2_provider.models import Application
 
 from gateway.services.clients import client_create
 from providers.demo import DEMO_CONSUMER
-from providers.models import Organisation
+from providers.models import ApiClient, Organisation
 
 DEMO_CLIENT_ID = "demo-mairie-villeurbanne"
 SLUG = "cnaf.quotient-familial"
@@ -59,6 +59,8 @@ def seed(out: TextIO) -> None:
             scopes=["consents:read", "consents:write"],
             client_id=DEMO_CLIENT_ID,
             client_secret=secret,
+            # The walk-through is a curl session: a secret, not a key.
+            token_endpoint_auth_method=ApiClient.AuthMethod.CLIENT_SECRET_BASIC,
         )
     else:
         # Stored hashed: setting it again keeps the printed secret right if SECRET_KEY changed.

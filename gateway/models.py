@@ -76,9 +76,58 @@ class AuthorizationCode(models.Model):
     redeemed_at = models.DateTimeField(null=True, blank=True)
     # SHA-256 checksums of the access tokens issued from this code (DOT's token_checksum).
     token_checksums = models.JSONField(default=list, blank=True)
+    # RFC 9449 §10: the thumbprint of the DPoP key the authorization request named (`dpop_jkt`);
+    # only a token request proving that key may redeem the code.
+    dpop_jkt = models.CharField(max_length=64, blank=True)
+    # RFC 9396: the authorization details the citizen granted, echoed with the tokens.
+    authorization_details = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["created_at"], name="authorization_code_time")]
 
     def __str__(self) -> str:
         return f"AuthorizationCode #{self.pk}"
+
+
+class DpopBinding(models.Model):
+    """An access token bound to a DPoP key (RFC 9449 §6): the key's RFC 7638 thumbprint, the
+    `cnf.jkt` of introspection. Every use of the token must come with a proof signed by that key."""
+
+    access_token = models.OneToOneField(
+        "oauth2_provider.AccessToken", on_delete=models.CASCADE, related_name="dpop_binding"
+    )
+    jkt = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"DpopBinding #{self.pk}"
+
+
+class PushedAuthorizationRequest(models.Model):
+    """An authorization request a client pushed (RFC 9126): its parameters, kept until its
+    `request_uri` is used once at the authorization endpoint or expires. Only the request_uri's
+    hash is stored."""
+
+    request_uri_sha256 = models.CharField(max_length=64, unique=True)
+    application = models.ForeignKey("oauth2_provider.Application", on_delete=models.CASCADE, related_name="+")
+    params = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="pushed_request_expiry")]
+
+    def __str__(self) -> str:
+        return f"PushedAuthorizationRequest #{self.pk}"
+
+
+class GrantedDetails(models.Model):
+    """The authorization details (RFC 9396) an access token was granted: what introspection echoes."""
+
+    access_token = models.OneToOneField(
+        "oauth2_provider.AccessToken", on_delete=models.CASCADE, related_name="granted_details"
+    )
+    details = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"GrantedDetails #{self.pk}"

@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from gateway import apis, views
-from gateway.oauth import endpoints
+from gateway.oauth import endpoints, par
 from gateway.oauth import views as gateway_oauth_views
 
 handler404 = "gateway.views.handler404"
@@ -18,6 +18,10 @@ oauth_patterns = [
     path("token/", endpoints.GatewayTokenView.as_view(), name="token"),
     path("revoke_token/", endpoints.GatewayRevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", endpoints.GatewayIntrospectView.as_view(), name="introspect"),
+]
+# RFC 9126 names no trailing slash; the design's v1 contract lists /oauth/par.
+oauth_patterns += [
+    path("par", par.PushedAuthorizationRequestView.as_view(), name="par"),
 ]
 
 urlpatterns = [

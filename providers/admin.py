@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db import models
@@ -25,6 +26,7 @@ from audit.services import Actor
 from core.admin import ReadOnlyAdmin
 from core.errors import GatewayError
 from providers.models import Agent, AgentRole, ApiClient, AttestationField, AttestationType, Habilitation, Organisation
+from providers.rules import client_keys_problems
 from providers.services import (
     WEBHOOK_SECRET_OVERLAP,
     habilitation_approve,
@@ -241,12 +243,55 @@ class HabilitationAdmin(admin.ModelAdmin[Habilitation]):
         _apply_each_with_reason(self, request, queryset, habilitation_revoke, pgettext("habilitations", "Revoked"))
 
 
+class ApiClientForm(forms.ModelForm[ApiClient]):
+    """The client's FAPI settings, checked by the rule the client-creation service applies."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        problems = client_keys_problems(
+            auth_method=cleaned.get("token_endpoint_auth_method") or "",
+            jwks=cleaned.get("jwks"),
+            jwks_uri=cleaned.get("jwks_uri") or "",
+            require_encrypted_attestations=bool(cleaned.get("require_encrypted_attestations")),
+            demo_mode=settings.DEMO_MODE,
+        )
+        for field, message in problems.items():
+            self.add_error(field, message)
+        return cleaned
+
+
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin[ApiClient]):
-    list_display = ("application", "organisation", "allowed_scopes", "created_at")
+    form = ApiClientForm
+    list_display = (
+        "application",
+        "organisation",
+        "allowed_scopes",
+        "token_endpoint_auth_method",
+        "require_dpop",
+        "require_par",
+        "created_at",
+    )
+    list_filter = ("token_endpoint_auth_method", "require_dpop", "require_par", "require_encrypted_attestations")
     list_select_related = ("application", "organisation")
     search_fields = ("organisation__name", "organisation__siret", "application__name", "application__client_id")
     raw_id_fields = ("application",)
+    fieldsets = (
+        (None, {"fields": ("application", "organisation", "allowed_scopes")}),
+        (
+            "FAPI 2.0",
+            {
+                "fields": (
+                    "token_endpoint_auth_method",
+                    "jwks",
+                    "jwks_uri",
+                    "require_dpop",
+                    "require_par",
+                    "require_encrypted_attestations",
+                )
+            },
+        ),
+    )
 
 
 class AgentRoleInline(admin.TabularInline[AgentRole, Agent]):

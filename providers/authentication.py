@@ -13,6 +13,7 @@ from oauth2_provider.models import AccessToken
 
 from core.authentication import BearerAuthentication, Caller
 from providers.models import ApiClient
+from providers.services import oauth_refusal_record
 
 
 def api_client_of(access_token: AccessToken) -> ApiClient | None:
@@ -40,9 +41,25 @@ def caller_for_token(access_token: AccessToken) -> Caller | None:
         token_scopes=frozenset(access_token.scope.split()),
         access_token_id=access_token.pk,
         rate_limit_per_minute=organisation.rate_limit_per_minute,
+        attestation_encryption=attestation_encryption(api_client),
     )
+
+
+def attestation_encryption(api_client: ApiClient) -> str:
+    """How attestations reach this client (core.authentication.Caller.attestation_encryption)."""
+    if api_client.require_encrypted_attestations:
+        return "required"
+    keys = (api_client.jwks or {}).get("keys") or []
+    if api_client.jwks_uri or any(isinstance(key, dict) and key.get("use") == "enc" for key in keys):
+        return "registered"
+    return ""
 
 
 class OrganisationClientAuthentication(BearerAuthentication):
     def caller_for(self, access_token: AccessToken) -> Caller | None:
         return caller_for_token(access_token)
+
+    def refusal_record(self, *, endpoint: str, reason: str, access_token: AccessToken) -> None:
+        application = access_token.application
+        client_id = application.client_id if application is not None else ""
+        oauth_refusal_record(reason=reason, endpoint=endpoint, client_id=client_id)

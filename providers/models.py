@@ -299,6 +299,36 @@ class ApiClient(models.Model):
     allowed_scopes = models.CharField(max_length=200, default="consents:read consents:write")
     created_at = models.DateTimeField(default=timezone.now)
 
+    # --- FAPI 2.0 (gateway/oauth/): how the client proves who it is and what it must use --------
+
+    class AuthMethod(models.TextChoices):
+        # The client's secret, in HTTP Basic (or, for clients written before, in the body).
+        CLIENT_SECRET_BASIC = "client_secret_basic"
+        # A JWT signed with a key of the registered JWKS (RFC 7523, OpenID Connect Core §9).
+        PRIVATE_KEY_JWT = "private_key_jwt"
+
+    token_endpoint_auth_method = models.CharField(
+        max_length=32, choices=AuthMethod.choices, default=AuthMethod.CLIENT_SECRET_BASIC
+    )
+    # The client's public keys: a JWK set (RFC 7517) registered inline, or the https URL where
+    # the client publishes it (fetched through core.outbound, cached). Signing keys (`use` sig or
+    # absent) verify its assertions; an encryption key (`use` enc) receives its attestations.
+    jwks = models.JSONField(null=True, blank=True)
+    jwks_uri = models.URLField(max_length=500, blank=True)
+    # Every token is sender-constrained (RFC 9449): no proof, no token; a bearer use is refused.
+    require_dpop = models.BooleanField(default=False)
+    # Authorization requests only by reference to a pushed request (RFC 9126 §5).
+    require_par = models.BooleanField(default=False)
+    # Attestations reach this client only inside a JWE made to its `use: enc` key.
+    require_encrypted_attestations = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(jwks__isnull=True) | models.Q(jwks_uri=""), name="api_client_one_jwks_source"
+            ),
+        ]
+
     def __str__(self) -> str:
         return f"{self.application_id} for {self.organisation.code}"
 

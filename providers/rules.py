@@ -6,9 +6,13 @@ requests and approvals, the pages. Selectors read the facts; these decide.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+from typing import Any
+from urllib.parse import urlsplit
 
-from providers.models import EidasLevel, Habilitation, url_origin
+from core.jose import JoseRefused, encryption_key_usable, key_set_import
+from providers.models import ApiClient, EidasLevel, Habilitation, url_origin
 
 
 def habilitation_in_force(*, status: str, valid_until: dt.date | None, type_active: bool, today: dt.date) -> bool:
@@ -35,3 +39,47 @@ def return_url_allowed(*, url: str, origins: list[str]) -> bool:
     registered (Organisation.return_url_origins): same scheme, host and port."""
     origin = url_origin(url)
     return origin is not None and origin in {url_origin(registered) for registered in origins}
+
+
+def client_keys_problems(
+    *, auth_method: str, jwks: object, jwks_uri: str, require_encrypted_attestations: bool, demo_mode: bool
+) -> dict[str, str]:
+    """What is wrong with an API client's FAPI settings, by field (empty when nothing is)."""
+    problems: dict[str, str] = {}
+    if auth_method not in ApiClient.AuthMethod.values:
+        problems["token_endpoint_auth_method"] = "One of: " + ", ".join(ApiClient.AuthMethod.values)
+    if jwks and jwks_uri:
+        problems["jwks"] = "Register the keys inline or by jwks_uri, not both."
+    key_set = None
+    if jwks:
+        try:
+            key_set = key_set_import(jwks)
+        except JoseRefused as refused:
+            problems["jwks"] = {
+                "jwks_not_public": "A JWKS here holds public keys only (no private or symmetric key).",
+            }.get(refused.reason, "Not a JWK set (RFC 7517).")
+    if jwks_uri:
+        parts = urlsplit(jwks_uri)
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if not parts.hostname or not (parts.scheme == "https" or (demo_mode and parts.scheme == "http" and loopback)):
+            problems["jwks_uri"] = "A jwks_uri is an https URL."
+    if auth_method == ApiClient.AuthMethod.PRIVATE_KEY_JWT and not (jwks or jwks_uri):
+        problems.setdefault("jwks", "private_key_jwt needs the client's public keys (jwks or jwks_uri).")
+    if key_set is not None:
+        uses = [key.get("use") for key in key_set.keys]
+        if auth_method == ApiClient.AuthMethod.PRIVATE_KEY_JWT and not any(use in (None, "sig") for use in uses):
+            problems["jwks"] = "private_key_jwt needs a signing key (use sig) in the JWKS."
+        if require_encrypted_attestations and "enc" not in uses:
+            problems["require_encrypted_attestations"] = "Encrypted attestations need a key with use enc."
+        if any(key.key_type == "RSA" and _rsa_bits(key.as_dict(private=False)) < 2048 for key in key_set.keys):
+            problems["jwks"] = "An RSA key has 2048 bits at least (FAPI 2.0 Security Profile §5.4.1)."
+        if any(key.get("use") == "enc" and not encryption_key_usable(key) for key in key_set.keys):
+            problems["jwks"] = "An encryption key (use enc) is an EC P-256/384/521 or X25519/X448 key (ECDH-ES)."
+    elif require_encrypted_attestations and not jwks_uri:
+        problems["require_encrypted_attestations"] = "Encrypted attestations need a key with use enc."
+    return problems
+
+
+def _rsa_bits(jwk: dict[str, Any]) -> int:
+    modulus = str(jwk.get("n", ""))
+    return len(base64.urlsafe_b64decode(modulus + "=" * (-len(modulus) % 4)).lstrip(b"\0")) * 8

@@ -10,8 +10,8 @@ of it through the OAuth error response.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from oauth2_provider.models import Application
@@ -42,11 +42,18 @@ class InteractiveRequest:
 
     consumer: Organisation
     client: Application
-    # (type, habilitation) in the order the scopes named them; the fields are the habilitation's.
+    # (type, habilitation) in the order the scopes named them.
     selections: list[tuple[AttestationType, Habilitation]]
     purpose_code: str
     duration_days: int
     max_uses: int | None
+    # The fields asked for, by type (RFC 9396 authorization details); a type absent here is asked
+    # for with every field of its habilitation (a plain scope).
+    requested_fields: dict[str, list[str]] = field(default_factory=dict)
+
+    def fields_of(self, attestation_type: AttestationType, habilitation: Habilitation) -> list[str]:
+        requested = self.requested_fields.get(attestation_type.slug)
+        return list(requested) if requested else list(habilitation.fields)
 
     @property
     def slugs(self) -> list[str]:
@@ -59,7 +66,7 @@ class InteractiveRequest:
     def terms(self) -> Terms:
         return terms_build(
             consumer=self.consumer,
-            selections=[(t, list(habilitation.fields), habilitation) for t, habilitation in self.selections],
+            selections=[(t, self.fields_of(t, habilitation), habilitation) for t, habilitation in self.selections],
             purpose_code=self.purpose_code,
             purpose_text=self.selections[0][1].purpose_text,
             duration_days=self.duration_days,
@@ -75,6 +82,7 @@ def interactive_request_build(
     purpose_code: str = "",
     duration_days: int | None = None,
     max_uses: int | None = None,
+    fields: Mapping[str, Sequence[str]] | None = None,
 ) -> InteractiveRequest:
     """Checks an authorization request's terms without writing anything.
 
@@ -82,7 +90,8 @@ def interactive_request_build(
     purpose), the duration to DEFAULT_DURATION_DAYS when the request names none; a duration it
     names is held to the limits every consent request is held to (`limits_check`), zero included.
     Raises ValidationError for bad terms and HabilitationMissing for a type the consumer may not
-    ask for (the OAuth scope ceiling normally refused it already).
+    ask for (the OAuth scope ceiling normally refused it already). `fields` narrows a type to some
+    of its habilitation's fields (never beyond them: ValidationError `fields`).
     """
     if duration_days is None:
         duration_days = DEFAULT_DURATION_DAYS
@@ -122,6 +131,18 @@ def interactive_request_build(
                 "outside_habilitation",
                 f"Your habilitation for {attestation_type.slug} is for the purpose '{habilitation.purpose_code}'.",
             )
+    requested = {slug: list(dict.fromkeys(names)) for slug, names in (fields or {}).items() if names}
+    for attestation_type, habilitation in selections:
+        beyond = sorted(set(requested.get(attestation_type.slug, [])) - set(habilitation.fields))
+        if beyond:
+            error_add(
+                errors,
+                "fields",
+                "outside_habilitation",
+                f"Your habilitation for {attestation_type.slug} does not cover: {', '.join(beyond)}.",
+            )
+    if set(requested) - set(slugs):
+        error_add(errors, "fields", "unknown_type", "Fields are asked for a type the request does not name.")
     if errors:
         raise ValidationError("The authorization request goes beyond your habilitations.", errors=errors)
     return InteractiveRequest(
@@ -131,6 +152,7 @@ def interactive_request_build(
         purpose_code=purpose_code,
         duration_days=duration_days,
         max_uses=max_uses,
+        requested_fields=requested,
     )
 
 
@@ -150,8 +172,8 @@ def interactive_consent_approve(
         consumer=request.consumer,
         client=request.client,
         attestation_types=request.slugs,
-        # The screen showed every field of each habilitation: those are what the citizen agreed to.
-        fields={t.slug: list(habilitation.fields) for t, habilitation in request.selections},
+        # The fields the screen showed: those are what the citizen agreed to.
+        fields={t.slug: request.fields_of(t, habilitation) for t, habilitation in request.selections},
         purpose_code=request.purpose_code,
         purpose_text="",
         duration_days=request.duration_days,
@@ -192,7 +214,7 @@ def interactive_preview(*, request: InteractiveRequest, citizen: Citizen, eidas_
                 attestation_type=attestation_type,
                 habilitation=habilitation,
                 # Catalogue order, as a stored consent keeps them.
-                fields=catalogue_order(attestation_type, habilitation.fields),
+                fields=catalogue_order(attestation_type, request.fields_of(attestation_type, habilitation)),
             ),
             citizen=citizen,
             consumer=request.consumer,

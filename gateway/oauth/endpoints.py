@@ -9,6 +9,8 @@ answers with the HTTP Basic challenge RFC 6749 §5.2 asks for, where oauthlib se
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from typing import Any
 
 from django.conf import settings
@@ -17,14 +19,19 @@ from django.http.response import HttpResponseBase
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from oauth2_provider.oauth2_backends import OAuthLibCore
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import RevokeTokenView, TokenView
 from oauth2_provider.views.mixins import OAuthLibMixin
 
+from core.jose import sign_jws, unverified_jwt
 from core.ratelimit import ratelimit_count, source_address
+from gateway.oauth.backends import GatewayOAuthLibCore
 from gateway.oauth.inputs import presented_credentials
 
 BASIC_CHALLENGE = 'Basic realm="oauth", charset="UTF-8"'
+# RFC 9701 §4: the media type a client accepts to get a signed introspection response.
+INTROSPECTION_JWT = "token-introspection+jwt"
+INTROSPECTION_MEDIA_TYPE = "application/" + INTROSPECTION_JWT
 
 
 def oauth_error(status: int, description: str) -> JsonResponse:
@@ -69,7 +76,11 @@ class ClientEndpoint(OAuthLibMixin, View):
         response = super().dispatch(request, *args, **kwargs)
         if response.status_code == 401:
             response["WWW-Authenticate"] = BASIC_CHALLENGE
-        if isinstance(response, HttpResponse) and response.content and response["Content-Type"] != "application/json":
+        if (
+            isinstance(response, HttpResponse)
+            and response.content
+            and response["Content-Type"] not in ("application/json", INTROSPECTION_MEDIA_TYPE)
+        ):
             # An error oauthlib raises before a grant runs (a query string on a POST, say) comes
             # with no content type of its own: every body these endpoints send is JSON.
             response["Content-Type"] = "application/json"
@@ -90,7 +101,7 @@ class GatewayRevokeTokenView(ClientEndpoint, RevokeTokenView):
     """`/oauth/revoke_token/` (RFC 7009): a client revokes its own tokens."""
 
 
-class IntrospectionCore(OAuthLibCore):
+class IntrospectionCore(GatewayOAuthLibCore):
     """DOT's bridge to oauthlib, with the introspection endpoint DOT's own view does not use."""
 
     def create_introspect_response(self, request: HttpRequest) -> tuple[dict[str, str], str, int]:
@@ -114,9 +125,33 @@ class GatewayIntrospectView(ClientEndpoint):
         core = self.get_oauthlib_core()
         assert isinstance(core, IntrospectionCore)
         headers, body, status = core.create_introspect_response(request)
+        if status == 200 and INTROSPECTION_MEDIA_TYPE in request.headers.get("Accept", ""):
+            return self._signed(request, body)
         response = HttpResponse(body, status=status)
         for name, value in headers.items():
             response[name] = value
+        return response
+
+    def _signed(self, request: HttpRequest, body: str) -> HttpResponse:
+        """RFC 9701: the answer as a JWT the gateway signs, for the client that asked (`aud`), so a
+        provider can keep it as proof of who asked for its data and under which token."""
+        issuer = oauth2_settings.oauth2_authorization_server_issuer(request)
+        credentials = presented_credentials(
+            authorization=request.headers.get("Authorization"),
+            client_id=request.POST.get("client_id"),
+            client_secret=None,
+        )
+        audience = credentials.client_id if credentials is not None else ""
+        if not audience and request.POST.get("client_assertion"):
+            audience = str(unverified_jwt(request.POST["client_assertion"])[1].get("sub") or "")
+        claims = {
+            "iss": issuer,
+            "aud": audience,
+            "iat": int(time.time()),
+            "token_introspection": json.loads(body),
+        }
+        response = HttpResponse(sign_jws(claims, typ=INTROSPECTION_JWT), content_type=INTROSPECTION_MEDIA_TYPE)
+        response["Cache-Control"] = "no-store"
         return response
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

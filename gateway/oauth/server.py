@@ -23,7 +23,10 @@ from oauthlib.oauth2 import (
 from oauthlib.oauth2.rfc6749.grant_types import AuthorizationCodeGrant
 from oauthlib.oauth2.rfc6749.grant_types.authorization_code import code_challenge_method_s256
 
+from gateway.oauth.details import authorization_details_check
+from gateway.oauth.dpop import authorization_dpop_jkt, token_dpop_check
 from gateway.oauth.inputs import unstorable_parameters_refuse
+from gateway.oauth.par import pushed_request_required
 
 
 class S256AuthorizationCodeGrant(AuthorizationCodeGrant):
@@ -43,10 +46,18 @@ class HardenedServer(AuthorizationEndpoint, IntrospectEndpoint, TokenEndpoint, R
         **kwargs: Any,
     ) -> None:
         # Values the database could not hold are refused before any is looked up or stored.
+        # DPoP (gateway.oauth.dpop): a key named on the authorization request, a proof checked once
+        # the client is authenticated.
         self.auth_grant = S256AuthorizationCodeGrant(
-            request_validator, pre_auth=[unstorable_parameters_refuse], pre_token=[unstorable_parameters_refuse]
+            request_validator,
+            pre_auth=[unstorable_parameters_refuse, pushed_request_required, authorization_details_check],
+            post_auth=[authorization_dpop_jkt],
+            pre_token=[unstorable_parameters_refuse],
+            post_token=[token_dpop_check],
         )
-        self.credentials_grant = ClientCredentialsGrant(request_validator, pre_token=[unstorable_parameters_refuse])
+        self.credentials_grant = ClientCredentialsGrant(
+            request_validator, pre_token=[unstorable_parameters_refuse], post_token=[token_dpop_check]
+        )
         self.bearer = BearerToken(request_validator, token_generator, token_expires_in, refresh_token_generator)
         AuthorizationEndpoint.__init__(
             self,

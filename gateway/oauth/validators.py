@@ -3,8 +3,10 @@
 - only confidential clients linked to an active organisation (ApiClient) exist for the server,
   and never one with `skip_authorization` (the citizen always sees the consent screen); a client
   id or secret the database could not hold is no client's (`gateway.oauth.inputs`);
-- a client authenticates with one keyed hash of its secret, whether or not its id exists, and a
-  secret stored by an earlier hasher is stored again under the keyed one (`gateway.oauth.hashers`);
+- a client authenticates the way it is registered for: with a JWT signed by one of its keys
+  (`private_key_jwt`, RFC 7523: `gateway.oauth.assertions`), or with one keyed hash of its secret,
+  whether or not its id exists, a secret stored by an earlier hasher being stored again under the
+  keyed one (`gateway.oauth.hashers`);
 - the scope ceiling (see `gateway.oauth.scopes`) at the authorization and token endpoints;
 - redirect URIs compared as exact strings, always sent, https only (http loopback in demo mode);
 - an authorization code redeemed twice revokes the tokens of its first redemption;
@@ -18,6 +20,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -34,7 +37,8 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from consent.models import TokenBinding
 from core.compiled import CompiledQuery
-from gateway.models import AuthorizationCode
+from gateway.models import AuthorizationCode, DpopBinding, GrantedDetails
+from gateway.oauth.assertions import AssertionRefused, client_assertion_check, client_assertion_presented
 from gateway.oauth.hashers import client_secret_check
 from gateway.oauth.inputs import presented_credentials, storable
 from gateway.oauth.scopes import api_client_for, introspection_scope, scope_ceiling
@@ -47,6 +51,7 @@ from gateway.services.tokens import (
 )
 from providers.models import ApiClient, Organisation
 from providers.selectors import attestation_type_slugs_held
+from providers.services import oauth_refusal_record
 
 M = TypeVar("M", bound=Model)
 
@@ -62,7 +67,18 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _BEARER_FIELDS: dict[type[Model], tuple[str, tuple[str, ...]]] = {
     AccessToken: ("", ("id", "user_id", "application_id", "token_checksum", "expires", "scope", "resource")),
     Application: ("application__", ("id", "client_id", "name", "client_type", "authorization_grant_type")),
-    ApiClient: ("application__api_client__", ("id", "application_id", "organisation_id", "allowed_scopes")),
+    ApiClient: (
+        "application__api_client__",
+        (
+            "id",
+            "application_id",
+            "organisation_id",
+            "allowed_scopes",
+            "jwks",
+            "jwks_uri",
+            "require_encrypted_attestations",
+        ),
+    ),
     Organisation: (
         "application__api_client__organisation__",
         ("id", "siret", "code", "name", "active", "rate_limit_per_minute"),
@@ -74,7 +90,9 @@ _BEARER = CompiledQuery(
     lambda checksum: (
         AccessToken.objects.filter(token_checksum=checksum)
         .order_by()
-        .values(*(prefix + name for prefix, names in _BEARER_FIELDS.values() for name in names))[:1]
+        .values(*(prefix + name for prefix, names in _BEARER_FIELDS.values() for name in names), "dpop_binding__jkt")[
+            :1
+        ]
     ),
     checksum=CharField(),
 )
@@ -101,6 +119,8 @@ def bearer_token_load(token: str) -> AccessToken | None:
     api_client = _instance(ApiClient, row)
     organisation = _instance(Organisation, row)
     assert access_token is not None
+    # The DPoP key the token is bound to, or None for a bearer token (core.authentication).
+    access_token.dpop_jkt = row["dpop_binding__jkt"]
     if application is not None:
         access_token.application = application
         if api_client is not None and organisation is not None:
@@ -132,6 +152,14 @@ def redirect_uri_registered(uri: str, registered: list[str]) -> bool:
 
 class CodeReplayed(Exception):
     pass
+
+
+def _details(value: Any) -> list[dict[str, Any]] | None:
+    """The normalised authorization details a request carries (a JSON string), or None."""
+    if not value:
+        return None
+    details: list[dict[str, Any]] = json.loads(value)
+    return details
 
 
 class GatewayOAuth2Validator(OAuth2Validator):
@@ -168,6 +196,34 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return True
 
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        """The client authenticates by the one method it is registered for: `private_key_jwt`
+        (a client assertion), or its secret (client_secret_basic, or client_secret_post for the
+        clients written before). A refused assertion, or a method the client is not registered
+        for, is recorded in the trail with the reason."""
+        endpoint = urlsplit(request.uri).path
+        if client_assertion_presented(request):
+            try:
+                client_id = client_assertion_check(
+                    request, load=lambda client_id: self._load_application(client_id, request)
+                )
+            except AssertionRefused as refused:
+                request.client = None
+                oauth_refusal_record(reason=refused.reason, endpoint=endpoint, client_id=refused.client_id)
+                return False
+            request.client_id = client_id
+            return True
+        if not self._authenticate_by_secret(request):
+            return False
+        api_client = api_client_for(request.client)
+        if api_client is None or api_client.token_endpoint_auth_method != ApiClient.AuthMethod.CLIENT_SECRET_BASIC:
+            oauth_refusal_record(
+                reason="auth_method_not_registered", endpoint=endpoint, client_id=request.client.client_id
+            )
+            request.client = None
+            return False
+        return True
+
+    def _authenticate_by_secret(self, request: Any) -> bool:
         """client_secret_basic or client_secret_post (RFC 6749 §2.3.1), checked by one keyed hash.
 
         Replaces DOT's, which compares a secret only when the client id exists (the time of the
@@ -234,6 +290,10 @@ class GatewayOAuth2Validator(OAuth2Validator):
                 application=request.client,
                 # Set by the consent screen (gateway.oauth.views) when the citizen approved a consent.
                 consent_id=getattr(request, "consent_id", None),
+                # Named by the authorization request (gateway.oauth.dpop.authorization_dpop_jkt).
+                dpop_jkt=getattr(request, "dpop_jkt", None) or "",
+                # Granted on the consent screen (gateway.oauth.details), echoed with the tokens.
+                authorization_details=_details(getattr(request, "authorization_details", None)),
             )
 
     def validate_code(self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any) -> bool:
@@ -283,15 +343,23 @@ class GatewayOAuth2Validator(OAuth2Validator):
             with transaction.atomic():
                 super().save_bearer_token(token, request, *args, **kwargs)
                 access_token: AccessToken = request.gateway_access_token
+                jkt = getattr(request, "dpop_jkt", None)
+                if jkt:
+                    # RFC 9449 §5: a token bound to the proof's key (gateway.oauth.dpop).
+                    DpopBinding.objects.create(access_token=access_token, jkt=jkt)
+                    token["token_type"] = "DPoP"
                 if request.grant_type == "authorization_code":
-                    self._redeem(request.code, access_token)
+                    details = self._redeem(request.code, access_token)
+                    if details:
+                        GrantedDetails.objects.create(access_token=access_token, details=details)
+                        token["authorization_details"] = details
                 token_issued_record(access_token=access_token, grant_type=request.grant_type)
         except CodeReplayed:
             # Two redemptions raced: the one that lost is a replay like any other.
             code_replay_revoke(code_sha256=token_checksum(request.code))
             raise errors.InvalidGrantError(request=request) from None
 
-    def _redeem(self, code: str, access_token: AccessToken) -> None:
+    def _redeem(self, code: str, access_token: AccessToken) -> list[dict[str, Any]] | None:
         record = AuthorizationCode.objects.select_for_update().filter(code_sha256=token_checksum(code)).first()
         if record is None or record.redeemed_at is not None:
             raise CodeReplayed()
@@ -300,6 +368,8 @@ class GatewayOAuth2Validator(OAuth2Validator):
         record.save(update_fields=["redeemed_at", "token_checksums"])
         if record.consent_id is not None:
             TokenBinding.objects.create(access_token=access_token, consent_id=record.consent_id)
+        details: list[dict[str, Any]] | None = record.authorization_details
+        return details
 
     def introspect_token(
         self, token: str, token_type_hint: str | None, request: Any, *args: Any, **kwargs: Any
@@ -309,7 +379,9 @@ class GatewayOAuth2Validator(OAuth2Validator):
         names (it sees those scopes only); for anyone else it is inactive (None). Never a citizen
         identifier (DOT's `username`): whose data a token reaches is the consent's business."""
         access_token = (
-            AccessToken.objects.select_related("application").filter(token_checksum=token_checksum(token)).first()
+            AccessToken.objects.select_related("application", "dpop_binding", "granted_details")
+            .filter(token_checksum=token_checksum(token))
+            .first()
         )
         if access_token is None or access_token.application is None or access_token.is_expired():
             return None
@@ -328,6 +400,14 @@ class GatewayOAuth2Validator(OAuth2Validator):
             "exp": int(access_token.expires.timestamp()),
             "iat": int(access_token.created.timestamp()),
         }
+        binding = getattr(access_token, "dpop_binding", None)
+        if binding is not None:
+            # RFC 9449 §6.2: the key the token is bound to.
+            claims["token_type"] = "DPoP"
+            claims["cnf"] = {"jkt": binding.jkt}
+        granted = getattr(access_token, "granted_details", None)
+        if granted is not None and issued_to_caller:
+            claims["authorization_details"] = granted.details
         if access_token.resource:
             claims["aud"] = access_token.resource
         return claims

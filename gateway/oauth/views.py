@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django import forms
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -32,8 +32,13 @@ from consent.services import (
 )
 from consent.views.decision import decision_context
 from core.errors import GatewayError, HabilitationMissing, ValidationError
+from core.jose import ALGORITHM as JWS_ALGORITHM
+from core.jose import CLIENT_ALGORITHMS
+from gateway.oauth.details import DETAIL_TYPE, InvalidAuthorizationDetailsError, details_terms
+from gateway.oauth.par import PUSHED_KEY, PushedRequest, RequestUriRefused, pushed_request_for, pushed_request_spend
 from gateway.oauth.scopes import ATTESTATION_SCOPE_PREFIX, api_client_for
 from gateway.services.tokens import citizen_user
+from providers.services import oauth_refusal_record
 
 # The authorization request's parameters the screen carries from the GET to the POSTs.
 OAUTH_PARAMS = (
@@ -44,6 +49,8 @@ OAUTH_PARAMS = (
     "state",
     "code_challenge",
     "code_challenge_method",
+    "dpop_jkt",
+    "authorization_details",
 )
 TERMS_PARAMS = ("purpose", "duration_days", "max_uses")
 
@@ -57,7 +64,12 @@ class TermsParamsForm(forms.Form):
 
 
 class InteractiveAllowForm(AllowForm, TermsParamsForm):
-    pass
+    # RFC 9449 §10: the DPoP key the code will be bound to (checked by gateway.oauth.dpop).
+    dpop_jkt = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput())
+    # RFC 9126: the pushed request the screen was shown for (its parameters come from the store).
+    request_uri = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput())
+    # RFC 9396: what was asked for, field by field (gateway.oauth.details).
+    authorization_details = forms.CharField(required=False, max_length=4000, widget=forms.HiddenInput())
 
 
 def with_issuer(uri: str, issuer: str) -> str:
@@ -94,6 +106,21 @@ class GatewayAuthorizationView(AuthorizationView):
         self.approved_consent: Consent | None = None
         self.interactive: InteractiveRequest | None = None
         self.code_issued = False
+        self.dpop_jkt: str | None = None
+        self.authorization_details: str | None = None
+        self.pushed: PushedRequest | None = None
+        self.request_uri = ""
+        source = request.POST if request.method == "POST" else request.GET
+        request_uri = source.get("request_uri") or request.GET.get("request_uri")
+        if request_uri:
+            try:
+                self.pushed = pushed_request_for(
+                    request_uri=request_uri, client_id=source.get("client_id") or request.GET.get("client_id") or ""
+                )
+            except RequestUriRefused as refused:
+                return self._request_uri_refused(refused.reason)
+            self.request_uri = request_uri
+            self._work_from_pushed(request, request_uri)
         if "approval_prompt" in request.GET:
             query = request.GET.copy()
             query.pop("approval_prompt")
@@ -101,6 +128,34 @@ class GatewayAuthorizationView(AuthorizationView):
         response = super().dispatch(request, *args, **kwargs)
         # The page may show the citizen's own data (preview): no cache keeps it.
         add_never_cache_headers(response)
+        return response
+
+    def _work_from_pushed(self, request: HttpRequest, request_uri: str) -> None:
+        """The request is the pushed one: its stored parameters replace whatever the browser
+        carries (query and form), and oauthlib is told it was pushed (`PUSHED_KEY`)."""
+        assert self.pushed is not None
+        params = self.pushed.params
+        query = QueryDict(mutable=True)
+        for key, value in params.items():
+            query[key] = value
+        request.GET = query  # type: ignore[assignment]
+        request.META["QUERY_STRING"] = urlencode(params)
+        request.META[PUSHED_KEY] = "1"
+        if request.method == "POST":
+            posted = request.POST.copy()
+            for key in (*OAUTH_PARAMS, *TERMS_PARAMS):
+                posted.pop(key, None)
+                if params.get(key):
+                    posted[key] = params[key]
+            posted["request_uri"] = request_uri
+            request.POST = posted  # type: ignore[assignment]
+
+    def _request_uri_refused(self, reason: str) -> HttpResponse:
+        # Expired, spent or unknown: there is no trusted redirect URI to send the error to.
+        error = oauth_errors.CustomOAuth2Error(
+            error="invalid_request_uri", description=f"The request_uri cannot be used: {reason}."
+        )
+        response: HttpResponse = self.render_to_response({"error": error, "title": _("Invalid request")}, status=400)
         return response
 
     # --- GET: the screen ----------------------------------------------------------------------
@@ -120,11 +175,18 @@ class GatewayAuthorizationView(AuthorizationView):
         self.oauth2_data = {key: credentials.get(key) for key in OAUTH_PARAMS if key != "scope"}
         self.oauth2_data["scope"] = scopes
         self.oauth2_data.update(terms_params.cleaned_data)
+        if self.pushed is not None:
+            self.oauth2_data["request_uri"] = self.request_uri
         return self._screen(self.get_form(), application, interactive)
 
     def get_initial(self) -> dict[str, Any]:
         initial: dict[str, Any] = super().get_initial()
-        initial.update({key: self.oauth2_data.get(key) for key in TERMS_PARAMS})
+        initial.update(
+            {
+                key: self.oauth2_data.get(key)
+                for key in (*TERMS_PARAMS, "dpop_jkt", "request_uri", "authorization_details")
+            }
+        )
         return initial
 
     # --- POST: preview, approve, reject -------------------------------------------------------
@@ -156,14 +218,23 @@ class GatewayAuthorizationView(AuthorizationView):
             application, self.interactive = self._posted_request(form)
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
+        self.dpop_jkt = form.cleaned_data.get("dpop_jkt") or None
+        self.authorization_details = form.cleaned_data.get("authorization_details") or None
         if not form.cleaned_data.get("allow"):
+            if self.pushed is not None and not pushed_request_spend(self.pushed):
+                return self._request_uri_refused("request_uri_used")
             return super().form_valid(form)
         decision_error: GatewayError | None = None
         with transaction.atomic():
+            # RFC 9126 §4: a pushed request buys one decision; spent with the code it gives, so a
+            # refusal below leaves it usable.
+            if self.pushed is not None and not pushed_request_spend(self.pushed):
+                return self._request_uri_refused("request_uri_used")
             try:
                 self.approved_consent = self.consent_for_approval(form)
             except GatewayError as error:
                 decision_error = error
+                transaction.set_rollback(True)
             else:
                 response = super().form_valid(form)
                 if not self.code_issued:
@@ -196,6 +267,10 @@ class GatewayAuthorizationView(AuthorizationView):
         if allow and self.approved_consent is not None:
             # oauthlib copies credentials onto its request; the validator stores it with the code.
             credentials["consent_id"] = self.approved_consent.pk
+        if allow and self.dpop_jkt:
+            credentials["dpop_jkt"] = self.dpop_jkt
+        if allow and self.authorization_details:
+            credentials["authorization_details"] = self.authorization_details
         uri, headers, body, status = super().create_authorization_response(request, scopes, credentials, allow)
         self.code_issued = bool(uri) and "code" in parse_qs(urlsplit(uri).query)
         return uri, headers, body, status
@@ -218,7 +293,10 @@ class GatewayAuthorizationView(AuthorizationView):
         )
         server = self.get_oauthlib_core().server
         try:
-            scopes, credentials = server.validate_authorization_request(uri, http_method="GET", body="", headers={})
+            headers = {PUSHED_KEY: "1"} if self.pushed is not None else {}
+            scopes, credentials = server.validate_authorization_request(
+                uri, http_method="GET", body="", headers=headers
+            )
         except oauth_errors.FatalClientError as error:
             raise FatalClientError(error=error) from None
         except oauth_errors.OAuth2Error as error:
@@ -240,7 +318,11 @@ class GatewayAuthorizationView(AuthorizationView):
         api_client = api_client_for(application)
         if api_client is None or not terms_params.is_valid():
             raise refuse(oauth_errors.InvalidRequestError, "purpose, duration_days or max_uses is malformed.")
-        terms = terms_params.cleaned_data
+        terms = dict(terms_params.cleaned_data)
+        details = credentials.get("authorization_details")
+        if details:
+            # The details' terms win over the plain parameters (gateway.oauth.details).
+            terms.update(details_terms(json.loads(details)))
         try:
             return interactive_request_build(
                 consumer=api_client.organisation,
@@ -249,14 +331,30 @@ class GatewayAuthorizationView(AuthorizationView):
                 purpose_code=terms.get("purpose") or "",
                 duration_days=terms.get("duration_days"),
                 max_uses=terms.get("max_uses"),
+                fields=terms.get("fields"),
             )
         except HabilitationMissing:
             raise refuse(oauth_errors.InvalidScopeError, "No approved habilitation covers this scope.") from None
         except ValidationError as error:
             fields = sorted(error.extra.get("errors", {}))
+            if details:
+                oauth_refusal_record(
+                    reason="details_" + "_".join(fields) + "_refused",
+                    endpoint=self.request.path,
+                    client_id=application.client_id,
+                )
+                raise refuse(
+                    InvalidAuthorizationDetailsError, "Invalid authorization details: " + ", ".join(fields)
+                ) from None
             raise refuse(oauth_errors.InvalidRequestError, "Invalid consent terms: " + ", ".join(fields)) from None
 
     def _authorize_url(self, form: AllowForm) -> str:
+        if self.pushed is not None:
+            return (
+                self.request.path
+                + "?"
+                + urlencode({"client_id": self.pushed.client_id, "request_uri": self.request_uri})
+            )
         values = form.cleaned_data if form.is_bound else form.initial
         params = {key: values.get(key) for key in (*OAUTH_PARAMS, *TERMS_PARAMS)}
         return self.request.path + "?" + urlencode({key: value for key, value in params.items() if value})
@@ -294,7 +392,15 @@ class AuthorizationServerMetadataView(OAuthServerMetadataView):
         data["authorization_response_iss_parameter_supported"] = True
         data["jwks_uri"] = request.build_absolute_uri(reverse("jwks"))
         data["response_modes_supported"] = ["query"]
+        # Per client (ApiClient.require_par); the server as a whole also takes plain requests.
         data["require_pushed_authorization_requests"] = False
+        data["pushed_authorization_request_endpoint"] = request.build_absolute_uri(reverse("oauth2_provider:par"))
+        for endpoint in ("token", "revocation", "introspection"):
+            data[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] = list(CLIENT_ALGORITHMS)
+        data["dpop_signing_alg_values_supported"] = list(CLIENT_ALGORITHMS)
+        data["authorization_details_types_supported"] = [DETAIL_TYPE]
+        # RFC 9701: introspection answered as a JWT the gateway signs, on request.
+        data["introspection_signing_alg_values_supported"] = [JWS_ALGORITHM]
         data.pop("client_id_metadata_document_supported", None)
         metadata = JsonResponse(data)
         metadata["Access-Control-Allow-Origin"] = "*"

@@ -15,12 +15,14 @@ from providers.services.habilitations import (
     organisation_webhook_secrets,
     webhook_secret_text,
 )
+from providers.services.refusals import oauth_refusal_record
 
 __all__ = [
     "WEBHOOK_SECRET_OVERLAP",
     "agent_login",
     "agent_login_failed_record",
     "habilitation_approve",
+    "oauth_refusal_record",
     "habilitation_refuse",
     "habilitation_request_changes",
     "habilitation_resubmit",

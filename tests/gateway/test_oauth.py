@@ -156,7 +156,21 @@ class TestMetadata:
         assert metadata["response_types_supported"] == ["code"]
         assert metadata["code_challenge_methods_supported"] == ["S256"]
         assert metadata["authorization_response_iss_parameter_supported"] is True
-        assert set(metadata["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post"}
+        assert metadata["token_endpoint_auth_methods_supported"] == [
+            "private_key_jwt",
+            "client_secret_basic",
+            "client_secret_post",
+        ]
+        assert metadata["introspection_endpoint_auth_methods_supported"] == [
+            "private_key_jwt",
+            "client_secret_basic",
+            "client_secret_post",
+        ]
+        for name in ("token", "revocation", "introspection"):
+            assert metadata[f"{name}_endpoint_auth_signing_alg_values_supported"] == ["EdDSA", "ES256", "PS256"]
+        assert metadata["dpop_signing_alg_values_supported"] == ["EdDSA", "ES256", "PS256"]
+        assert metadata["pushed_authorization_request_endpoint"] == "http://testserver/oauth/par"
+        assert metadata["require_pushed_authorization_requests"] is False
         assert {"consents:read", "consents:write", "audit:read", f"attestations:{QF}"} <= set(
             metadata["scopes_supported"]
         )
