@@ -23,11 +23,15 @@ class EventType(models.TextChoices):
     # The citizen's pivot identity erased once no session or consent needed it any longer.
     CITIZEN_IDENTITY_ERASED = "citizen.identity_erased"
     AGENT_LOGIN_FAILED = "agent.login_failed"
+    HABILITATION_DRAFTED = "habilitation.drafted"
     HABILITATION_SUBMITTED = "habilitation.submitted"
     HABILITATION_CHANGES_REQUESTED = "habilitation.changes_requested"
     HABILITATION_APPROVED = "habilitation.approved"
     HABILITATION_REFUSED = "habilitation.refused"
     HABILITATION_REVOKED = "habilitation.revoked"
+    HABILITATION_EXTENSION_REQUESTED = "habilitation.extension_requested"
+    HABILITATION_EXTENDED = "habilitation.extended"
+    HABILITATION_EXTENSION_REFUSED = "habilitation.extension_refused"
     TOKEN_ISSUED = "token.issued"
     TOKEN_REVOKED = "token.revoked"
     # An agent's role in an organisation (administrator, habilitation manager, auditor).

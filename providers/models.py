@@ -256,6 +256,7 @@ class Habilitation(models.Model):
     """A consumer's authorisation to ask for one attestation type (the DataPass idea)."""
 
     class Status(models.TextChoices):
+        DRAFT = "draft", pgettext_lazy("a habilitation", "Draft")
         SUBMITTED = "submitted", pgettext_lazy("a habilitation", "Submitted")
         CHANGES_REQUESTED = "changes_requested", pgettext_lazy("a habilitation", "Changes requested")
         APPROVED = "approved", pgettext_lazy("a habilitation", "Approved")
@@ -269,9 +270,20 @@ class Habilitation(models.Model):
     purpose_code = models.CharField(max_length=100)
     purpose_text = models.TextField()
     legal_basis = models.TextField()
-    retention_days = models.PositiveIntegerField()
-    dpo_email = models.EmailField("DPO contact")
+    legal_basis_reference = models.CharField(max_length=300, blank=True)
+    # Null only while a draft leaves it out.
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    dpo_name = models.CharField("DPO name", max_length=200, blank=True)
+    dpo_email = models.EmailField("DPO contact", blank=True)
+    # Exchanges a month the consumer expects: the provider sizes its service on it.
+    expected_volume = models.PositiveIntegerField(null=True, blank=True)
+    # Origins the consumer's return_url and redirect URIs will use; added to the consumer's
+    # Organisation.return_url_origins on approval.
+    return_url_origins = models.JSONField(default=list, blank=True, validators=[validate_return_url_origins])
     valid_until = models.DateField(null=True, blank=True)
+    # An approved habilitation's consumer asks to keep it past valid_until; the provider decides.
+    extension_until = models.DateField(null=True, blank=True)
+    extension_reason = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED)
     status_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -285,6 +297,30 @@ class Habilitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer.code} → {self.attestation_type_id} ({self.status})"
+
+
+class HabilitationStep(models.Model):
+    """One step of a habilitation request's history, as both organisations see it in the portal:
+    who moved it, from which status to which, and the reason given. (The trail records the same
+    step without the reason: free text has no place in a published trail.)"""
+
+    habilitation = models.ForeignKey(Habilitation, on_delete=models.CASCADE, related_name="steps")
+    at = models.DateTimeField(default=timezone.now)
+    # The trail's actor kind and id (an agent's account, an operator, the system).
+    actor_kind = models.CharField(max_length=16)
+    actor = models.CharField(max_length=200)
+    from_status = models.CharField(max_length=20, choices=Habilitation.Status.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=Habilitation.Status.choices)
+    # What the step was when the status stays (an extension asked for, granted or declined).
+    action = models.CharField(max_length=40)
+    reason = models.TextField(blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.habilitation_id}: {self.action}"
 
 
 class ApiClient(models.Model):

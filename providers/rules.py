@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from providers.models import EidasLevel, Habilitation, url_origin
+from providers.models import AgentRole, EidasLevel, Habilitation, url_origin
+
+# Who asks for and decides on habilitations, in their own organisation.
+HABILITATION_ROLES = frozenset({AgentRole.Role.ADMINISTRATOR, AgentRole.Role.HABILITATION_MANAGER})
 
 
 def habilitation_in_force(*, status: str, valid_until: dt.date | None, type_active: bool, today: dt.date) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import F, Prefetch, QuerySet
@@ -111,6 +113,16 @@ def user_has_role(user: Any, role: str) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
     return _roles_in_force().filter(agent__user=user, role=role).exists()
+
+
+def actor_holds_role(*, actor_id: str, organisation: Organisation, roles: Iterable[str]) -> bool:
+    """Whether the agent the trail names `actor_id` (`agent-<uuid>`) holds one of `roles` in
+    `organisation` now."""
+    try:
+        agent_id = uuid.UUID(actor_id.removeprefix("agent-"))
+    except ValueError:
+        return False
+    return _roles_in_force().filter(agent_id=agent_id, organisation=organisation, role__in=list(roles)).exists()
 
 
 def agent_get_by_email(*, organisation: Organisation, email: str) -> Agent:

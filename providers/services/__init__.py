@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from providers.services.agents import agent_login, agent_login_failed_record, role_grant, role_revoke
 from providers.services.habilitations import (
-    WEBHOOK_SECRET_OVERLAP,
     habilitation_approve,
+    habilitation_draft_save,
+    habilitation_draft_submit,
+    habilitation_extension_grant,
+    habilitation_extension_refuse,
+    habilitation_extension_request,
     habilitation_refuse,
     habilitation_request_changes,
     habilitation_resubmit,
     habilitation_revoke,
     habilitation_submit,
+)
+from providers.services.webhooks import (
+    WEBHOOK_SECRET_OVERLAP,
     organisation_webhook_secret_rotate,
     organisation_webhook_secrets,
     webhook_secret_text,
@@ -21,6 +28,11 @@ __all__ = [
     "agent_login",
     "agent_login_failed_record",
     "habilitation_approve",
+    "habilitation_draft_save",
+    "habilitation_draft_submit",
+    "habilitation_extension_grant",
+    "habilitation_extension_refuse",
+    "habilitation_extension_request",
     "habilitation_refuse",
     "habilitation_request_changes",
     "habilitation_resubmit",
