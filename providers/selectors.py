@@ -12,7 +12,16 @@ from django.utils import timezone
 
 from core.errors import NotFound
 from providers import rules
-from providers.models import SLUG_RE, Agent, AgentRole, AttestationField, AttestationType, Habilitation, Organisation
+from providers.models import (
+    SLUG_RE,
+    Agent,
+    AgentRole,
+    AttestationField,
+    AttestationType,
+    Habilitation,
+    HabilitationStep,
+    Organisation,
+)
 
 
 def _approved(consumer: Organisation) -> QuerySet[Habilitation]:
@@ -131,3 +140,58 @@ def agent_get_by_email(*, organisation: Organisation, email: str) -> Agent:
     if agent is None:
         raise NotFound("No agent of this organisation has logged in with this e-mail address.")
     return agent
+
+
+def _habilitations() -> QuerySet[Habilitation]:
+    return Habilitation.objects.select_related("consumer", "attestation_type__holder")
+
+
+def habilitations_for_consumer(*, organisation: Organisation) -> list[Habilitation]:
+    """The organisation's own requests, newest first."""
+    return list(_habilitations().filter(consumer=organisation).order_by("-updated_at"))
+
+
+def habilitations_for_provider(*, organisation: Organisation) -> list[Habilitation]:
+    """The requests for the types the organisation holds, drafts left out (they are the consumer's)."""
+    return list(
+        _habilitations()
+        .filter(attestation_type__holder=organisation)
+        .exclude(status=Habilitation.Status.DRAFT)
+        .order_by("-updated_at")
+    )
+
+
+def habilitation_get_for_agent(*, agent: Agent, habilitation_id: uuid.UUID) -> Habilitation:
+    """One request, for an agent of its consumer or of the type's holder (a consumer's draft only
+    for the consumer); NotFound for anyone else, whether it exists or not."""
+    habilitation = _habilitations().filter(pk=habilitation_id).first()
+    organisation_id = agent.organisation_id
+    if habilitation is None or not (
+        habilitation.consumer_id == organisation_id
+        or (
+            habilitation.attestation_type.holder_id == organisation_id
+            and habilitation.status != Habilitation.Status.DRAFT
+        )
+    ):
+        raise NotFound("No such habilitation.")
+    return habilitation
+
+
+def habilitation_steps(*, habilitation: Habilitation) -> list[HabilitationStep]:
+    return list(HabilitationStep.objects.filter(habilitation=habilitation).order_by("at", "pk"))
+
+
+def agent_names(*, actor_ids: Iterable[str]) -> dict[str, str]:
+    """The names of the agents the trail calls `agent-<uuid>`, for a history both sides read."""
+    ids = []
+    for actor_id in actor_ids:
+        try:
+            ids.append(uuid.UUID(actor_id.removeprefix("agent-")))
+        except ValueError:
+            continue
+    return {agent.actor_id: f"{agent.given_name} {agent.usual_name}" for agent in Agent.objects.filter(pk__in=ids)}
+
+
+def attestation_types_requestable(*, organisation: Organisation) -> list[AttestationType]:
+    """The offered types an organisation may ask for: every one it does not hold itself."""
+    return [t for t in catalogue_list() if t.holder_id != organisation.pk]
