@@ -197,12 +197,30 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "webhooks-retry-due": {"task": "consent.tasks.webhooks_retry_due", "schedule": 30.0, "options": {"expires": 25}},
     "audit-verify": {"task": "audit.tasks.verify", "schedule": 300.0},
     # Pivot identities of citizens with neither a session nor a live consent (consent.services.citizens).
+    # Emails to agents that the broker or the mail server missed (providers/services/emails.py).
+    "emails-retry-due": {"task": "providers.tasks.emails_retry_due", "schedule": 60.0, "options": {"expires": 55}},
     "citizens-identity-erase": {
         "task": "consent.tasks.citizens_identity_erase",
         "schedule": 300.0,
         "options": {"expires": 290},
     },
 }
+
+# Emails to agents (providers/services/emails.py) through an SMTP server; in demo mode without
+# one they are written to the console (fictitious people only).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEMO_MODE and "EMAIL_HOST" not in os.environ
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Passerelle d'échange <ne-pas-repondre@passerelle.invalid>")
 
 # Django's hashers for people's passwords, then the keyed hash of OAuth client secrets
 # (gateway/oauth/hashers.py), which only ever stores secrets the gateway generated.

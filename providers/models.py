@@ -355,6 +355,8 @@ class Agent(models.Model):
     usual_name = models.CharField(max_length=200)
     # ProConnect's `uid`: the agent's identifier at their own identity provider.
     uid = models.CharField(max_length=255, blank=True)
+    # The language of the pages they last used: their emails are written in it.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="fr")
     created_at = models.DateTimeField(default=timezone.now)
     last_login_at = models.DateTimeField(default=timezone.now)
 
@@ -394,3 +396,41 @@ class AgentRole(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id} {self.role} at {self.organisation_id}"
+
+
+class AgentEmail(models.Model):
+    """Outbox row: one email to one agent (or to an address invited to become one), written in
+    their language when queued. Committed with the action it tells of; a Celery task sends it
+    after the commit, and a beat sweep retries what the broker or the mail server missed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    to = models.EmailField()
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="fr")
+    # What it tells of (habilitation.review_needed, habilitation.decided, habilitation.expiring…).
+    kind = models.CharField(max_length=60)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # The type of the last failure only: a mail server's answer may quote the address.
+    last_error = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # A notice that must go once (a habilitation's 30-day notice to one agent): queued again, it is not.
+    dedup_key = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="agent_email_due")]
+        constraints = [
+            models.UniqueConstraint(fields=["dedup_key"], condition=~models.Q(dedup_key=""), name="agent_email_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status})"

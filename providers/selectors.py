@@ -195,3 +195,12 @@ def agent_names(*, actor_ids: Iterable[str]) -> dict[str, str]:
 def attestation_types_requestable(*, organisation: Organisation) -> list[AttestationType]:
     """The offered types an organisation may ask for: every one it does not hold itself."""
     return [t for t in catalogue_list() if t.holder_id != organisation.pk]
+
+
+def agents_with_roles(*, organisation: Organisation, roles: Iterable[str]) -> list[Agent]:
+    """The organisation's agents holding one of `roles` now (who an email about it goes to)."""
+    return list(
+        Agent.objects.filter(
+            pk__in=_roles_in_force().filter(organisation=organisation, role__in=list(roles)).values("agent")
+        ).order_by("email")
+    )

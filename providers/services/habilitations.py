@@ -36,6 +36,7 @@ from providers.models import (
     validate_return_url_origins,
 )
 from providers.selectors import actor_holds_role
+from providers.services.emails import habilitation_notify
 
 Status = Habilitation.Status
 
@@ -399,6 +400,7 @@ def _record(
         if type == EventType.HABILITATION_EXTENSION_REQUESTED
         else habilitation.valid_until,
     )
+    habilitation_notify(habilitation=habilitation, action=action or habilitation.status, reason=reason)
 
 
 def _validated_terms(

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from core.errors import GatewayError, InvalidTransition, NotFound, PermissionDeniedError, ValidationError
 from providers.models import Agent
 from providers.selectors import actor_holds_role, agent_for_user
+from providers.services.emails import agent_language_remember
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -34,6 +35,7 @@ def agent_page(view: View) -> View:
         if agent is None:
             return HttpResponseRedirect(reverse("agent-login") + "?" + urlencode({"next": request.get_full_path()}))
         cast(AgentRequest, request).agent = agent
+        agent_language_remember(agent=agent, language=getattr(request, "LANGUAGE_CODE", ""))
         try:
             return view(request, *args, **kwargs)
         except NotFound:
