@@ -32,6 +32,11 @@ class EventType(models.TextChoices):
     HABILITATION_EXTENSION_REQUESTED = "habilitation.extension_requested"
     HABILITATION_EXTENDED = "habilitation.extended"
     HABILITATION_EXTENSION_REFUSED = "habilitation.extension_refused"
+    # An organisation's OAuth client: created, its secret rotated, its redirect URIs changed, disabled.
+    CLIENT_CREATED = "client.created"
+    CLIENT_SECRET_ROTATED = "client.secret_rotated"
+    CLIENT_UPDATED = "client.updated"
+    CLIENT_DISABLED = "client.disabled"
     TOKEN_ISSUED = "token.issued"
     TOKEN_REVOKED = "token.revoked"
     # An agent's role in an organisation (administrator, habilitation manager, auditor).

@@ -334,6 +334,15 @@ class ApiClient(models.Model):
     # attestations:<slug> scopes are never listed here: they come from approved habilitations.
     allowed_scopes = models.CharField(max_length=200, default="consents:read consents:write")
     created_at = models.DateTimeField(default=timezone.now)
+    # After a rotation the previous secret's keyed hash still authenticates until this time, so
+    # the consumer's software can switch without a failed call.
+    previous_secret = models.CharField(max_length=255, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When it last obtained a token: what its organisation sees of its use.
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A disabled client authenticates no more (its tokens are revoked when it is disabled).
+    disabled_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.application_id} for {self.organisation.code}"
