@@ -24,8 +24,9 @@ from audit.refs import citizen_ref
 from consent.models import Consent, ConsentItem, TokenBinding
 from core.authentication import Caller
 from core.compiled import CompiledQuery
+from core.errors import NotFound
 from providers.adapters.base import Subject, Target
-from providers.models import SLUG_RE, AttestationType, Habilitation
+from providers.models import SLUG_RE, ApiClient, AttestationType, Habilitation, Organisation
 
 
 @dataclass(frozen=True)
@@ -250,3 +251,22 @@ def _grant_denied(*, caller: Caller, slug: str, consent_id: uuid.UUID | None) ->
         consent=_consent_terms(consent_row) if consent_row is not None else None,
         item_fields=None,
     )
+
+
+def api_clients_for_organisation(*, organisation: Organisation) -> list[ApiClient]:
+    """The organisation's OAuth clients, newest first, with their applications (one query)."""
+    return list(
+        ApiClient.objects.filter(organisation=organisation).select_related("application").order_by("-created_at")
+    )
+
+
+def api_client_get_for_organisation(*, organisation: Organisation, api_client_id: int) -> ApiClient:
+    """One of the organisation's clients; NotFound for another's, whether it exists or not."""
+    api_client = (
+        ApiClient.objects.filter(pk=api_client_id, organisation=organisation)
+        .select_related("application", "organisation")
+        .first()
+    )
+    if api_client is None:
+        raise NotFound("No such client.")
+    return api_client

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from gateway import apis, views
+from gateway import apis, portal_views, views
 from gateway.oauth import endpoints
 from gateway.oauth import views as gateway_oauth_views
 
@@ -44,6 +44,20 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("agents/clients/", portal_views.client_list, name="portal-clients"),
+    path("agents/clients/nouveau/", portal_views.client_new, name="portal-client-new"),
+    path("agents/clients/<int:api_client_id>/", portal_views.client_detail, name="portal-client"),
+    path("agents/clients/<int:api_client_id>/secret/", portal_views.client_rotate, name="portal-client-rotate"),
+    path(
+        "agents/clients/<int:api_client_id>/redirections/",
+        portal_views.client_redirect_uris,
+        name="portal-client-redirect-uris",
+    ),
+    path(
+        "agents/clients/<int:api_client_id>/desactivation/",
+        portal_views.client_disable_view,
+        name="portal-client-disable",
+    ),
     path("", include("providers.urls")),
     path("", include("consent.urls")),
     path("", include("audit.urls")),

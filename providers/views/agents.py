@@ -157,6 +157,7 @@ def space(request: HttpRequest) -> HttpResponse:
         "agent": agent,
         "roles": [AgentRole.Role(role).label for role in roles],
         "auditor": AgentRole.Role.AUDITOR in roles,
+        "administrator": AgentRole.Role.ADMINISTRATOR in roles,
         "habilitations": bool(rules.HABILITATION_ROLES & set(roles)),
     }
     return render(request, "providers/agent_space.html", context)

@@ -1,0 +1,92 @@
+"""The portal's forms for OAuth clients: checked on the server, messages in the page's language."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from dsfr.forms import DsfrBaseForm
+from oauth2_provider.models import Application
+
+from gateway.oauth.validators import redirect_uri_problem
+
+
+def _redirect_uris(text: str) -> list[str]:
+    uris: list[str] = []
+    for line in text.splitlines():
+        uri = line.strip()
+        if not uri:
+            continue
+        if redirect_uri_problem(uri) is not None:
+            raise DjangoValidationError(
+                _("“%(uri)s” is not accepted: an absolute https address, without fragment or user name.") % {"uri": uri}
+            )
+        if uri in uris:
+            raise DjangoValidationError(_("Write each address once."))
+        uris.append(uri)
+    return uris
+
+
+class RedirectUrisForm(DsfrBaseForm):
+    # The services' names where they differ from the form's.
+    service_names = {"redirect_uri": "redirect_uris"}
+    redirect_uris = forms.CharField(
+        label=gettext_lazy("Redirect URIs"),
+        help_text=gettext_lazy("Only for a client that sends citizens to the gateway: one per line, https."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+    )
+
+    def clean_redirect_uris(self) -> list[str]:
+        return _redirect_uris(self.cleaned_data.get("redirect_uris") or "")
+
+
+class ClientCreateForm(RedirectUrisForm):
+    name = forms.CharField(label=gettext_lazy("Name of the client"), max_length=200)
+    grant = forms.ChoiceField(
+        label=gettext_lazy("How the software obtains its tokens"),
+        widget=forms.RadioSelect,
+        choices=[
+            (Application.GRANT_CLIENT_CREDENTIALS, gettext_lazy("Server to server (client credentials)")),
+            (Application.GRANT_AUTHORIZATION_CODE, gettext_lazy("With the citizen's browser (authorization code)")),
+        ],
+        initial=Application.GRANT_CLIENT_CREDENTIALS,
+    )
+    field_order = ["name", "grant", "redirect_uris"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        uris, grant = data.get("redirect_uris"), data.get("grant")
+        if grant == Application.GRANT_AUTHORIZATION_CODE and not uris and "redirect_uris" not in self.errors:
+            self.add_error("redirect_uris", _("A client using the citizen's browser needs a redirect URI."))
+        if grant == Application.GRANT_CLIENT_CREDENTIALS and uris:
+            self.add_error("redirect_uris", _("A server-to-server client has no redirect URI."))
+        return data
+
+
+class RotateForm(DsfrBaseForm):
+    prefix = "rotate"
+    OVERLAPS = {
+        "0": dt.timedelta(0),
+        "1h": dt.timedelta(hours=1),
+        "24h": dt.timedelta(hours=24),
+        "7d": dt.timedelta(days=7),
+    }
+    overlap = forms.ChoiceField(
+        label=gettext_lazy("How long the current secret keeps working"),
+        widget=forms.RadioSelect,
+        choices=[
+            ("0", gettext_lazy("Not at all")),
+            ("1h", gettext_lazy("One hour")),
+            ("24h", gettext_lazy("24 hours")),
+            ("7d", gettext_lazy("Seven days")),
+        ],
+        initial="24h",
+    )
+
+    def overlap_value(self) -> dt.timedelta:
+        return self.OVERLAPS[self.cleaned_data["overlap"]]
