@@ -42,6 +42,8 @@ class EventType(models.TextChoices):
     # An agent's role in an organisation (administrator, habilitation manager, auditor).
     ROLE_GRANTED = "role.granted"
     ROLE_REVOKED = "role.revoked"
+    # An administrator invited an email address to their organisation (detail: the roles, no address).
+    AGENT_INVITED = "agent.invited"
     AUDITOR_SEARCHED = "auditor.searched"
     AUDITOR_EXPORTED = "auditor.exported"
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 from dsfr.forms import DsfrBaseForm
 
 from core.templatetags.localized_fields import localized, localized_key
-from providers.models import LOOPBACK_HOSTS, AttestationType, Habilitation, url_origin
+from providers.models import LOOPBACK_HOSTS, AgentRole, AttestationType, Habilitation, url_origin
 from providers.services.habilitations import MAX_EXPECTED_VOLUME, MAX_RETENTION_DAYS, MAX_TEXT_LENGTH
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -222,3 +222,17 @@ class ExtensionDecisionForm(DsfrBaseForm):
         if data.get("decision") == self.REFUSE and not (data.get("reason") or "").strip():
             self.add_error("reason", _("Give the reason: the requester reads it."))
         return data
+
+
+class InvitationForm(DsfrBaseForm):
+    email = forms.EmailField(label=gettext_lazy("Professional email address"))
+    roles = forms.MultipleChoiceField(
+        label=gettext_lazy("Roles"), widget=forms.CheckboxSelectMultiple, choices=AgentRole.Role.choices
+    )
+
+
+class RoleForm(DsfrBaseForm):
+    GRANT, WITHDRAW = "grant", "withdraw"
+
+    role = forms.ChoiceField(choices=AgentRole.Role.choices)
+    action = forms.ChoiceField(choices=[(GRANT, GRANT), (WITHDRAW, WITHDRAW)])

@@ -407,6 +407,28 @@ class AgentRole(models.Model):
         return f"{self.agent_id} {self.role} at {self.organisation_id}"
 
 
+class AgentInvitation(models.Model):
+    """An administrator's invitation of an email address to join their organisation with roles.
+    The roles are granted when someone logs in through ProConnect with that address and the
+    organisation's SIRET (the identity provider vouches for both), before `expires_at`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="invitations")
+    email = models.EmailField()
+    roles = models.JSONField(default=list)
+    invited_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey("Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} to {self.organisation_id}"
+
+
 class AgentEmail(models.Model):
     """Outbox row: one email to one agent (or to an address invited to become one), written in
     their language when queued. Committed with the action it tells of; a Celery task sends it

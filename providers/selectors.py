@@ -15,6 +15,7 @@ from providers import rules
 from providers.models import (
     SLUG_RE,
     Agent,
+    AgentInvitation,
     AgentRole,
     AttestationField,
     AttestationType,
@@ -203,4 +204,29 @@ def agents_with_roles(*, organisation: Organisation, roles: Iterable[str]) -> li
         Agent.objects.filter(
             pk__in=_roles_in_force().filter(organisation=organisation, role__in=list(roles)).values("agent")
         ).order_by("email")
+    )
+
+
+def organisation_members(*, organisation: Organisation) -> list[tuple[Agent, list[str]]]:
+    """The organisation's agents with the roles each holds now (two queries)."""
+    agents = list(Agent.objects.filter(organisation=organisation).order_by("usual_name", "given_name"))
+    held: dict[uuid.UUID, list[str]] = {}
+    for agent_id, role in _roles_in_force().filter(organisation=organisation).values_list("agent_id", "role"):
+        held.setdefault(agent_id, []).append(role)
+    return [(agent, sorted(held.get(agent.pk, []))) for agent in agents]
+
+
+def agent_get_for_organisation(*, organisation: Organisation, agent_id: uuid.UUID) -> Agent:
+    """One agent of the organisation; NotFound for another's, whether they exist or not."""
+    agent = Agent.objects.select_related("organisation").filter(pk=agent_id, organisation=organisation).first()
+    if agent is None:
+        raise NotFound("No such agent.")
+    return agent
+
+
+def invitations_pending(*, organisation: Organisation) -> list[AgentInvitation]:
+    return list(
+        AgentInvitation.objects.filter(
+            organisation=organisation, accepted_at__isnull=True, expires_at__gt=timezone.now()
+        ).order_by("-created_at")
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from providers import apis
-from providers.views import agents, catalogue, habilitations
+from providers.views import agents, catalogue, habilitations, members
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/catalogue/attestation-types", apis.CatalogueListApi.as_view(), name="catalogue-api-list"),
@@ -21,6 +21,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("agents/connexion/demo/", agents.demo_login, name="agent-demo-login"),
     path("agents/deconnexion/", agents.logout, name="agent-logout"),
     path("agents/deconnexion/fin/", agents.logout_done, name="agent-logout-done"),
+    path("agents/membres/", members.members, name="portal-members"),
+    path("agents/membres/<uuid:agent_id>/roles/", members.member_role, name="portal-member-role"),
     path("agents/habilitations/", habilitations.habilitation_list, name="portal-habilitations"),
     path("agents/habilitations/demande/<str:slug>/", habilitations.habilitation_new, name="portal-habilitation-new"),
     path("agents/habilitations/<uuid:habilitation_id>/", habilitations.habilitation_detail, name="portal-habilitation"),

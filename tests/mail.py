@@ -37,7 +37,7 @@ class Mailbox:
     def to(self, address: str) -> list[EmailMessage]:
         return [message for message in self.messages if address in str(message["To"])]
 
-    def wait_for(self, count: int, *, timeout: float = 30.0) -> list[EmailMessage]:
+    def wait_for(self, count: int, *, timeout: float = 90.0) -> list[EmailMessage]:
         """At least `count` messages, waiting for them to arrive (a worker sends them)."""
         wait_until(lambda: len(self.messages) >= count, what=f"{count} emails at the SMTP server", timeout=timeout)
         return self.messages
