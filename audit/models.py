@@ -37,6 +37,10 @@ class EventType(models.TextChoices):
     CLIENT_SECRET_ROTATED = "client.secret_rotated"
     CLIENT_UPDATED = "client.updated"
     CLIENT_DISABLED = "client.disabled"
+    # An organisation's webhook endpoint set or removed, its signing key rotated, a delivery sent again.
+    WEBHOOK_ENDPOINT_SET = "webhook.endpoint_set"
+    WEBHOOK_KEY_ROTATED = "webhook.key_rotated"
+    WEBHOOK_REDELIVERED = "webhook.redelivered"
     TOKEN_ISSUED = "token.issued"
     TOKEN_REVOKED = "token.revoked"
     # An agent's role in an organisation (administrator, habilitation manager, auditor).
