@@ -90,3 +90,44 @@ class RotateForm(DsfrBaseForm):
 
     def overlap_value(self) -> dt.timedelta:
         return self.OVERLAPS[self.cleaned_data["overlap"]]
+
+
+class WebhookEndpointForm(DsfrBaseForm):
+    prefix = "endpoint"
+    service_names = {"webhook_url": "url"}
+    url = forms.CharField(
+        label=gettext_lazy("Address that receives the webhooks"),
+        help_text=gettext_lazy("https only; leave empty to receive none."),
+        max_length=500,
+        required=False,
+    )
+
+
+class ExchangeFilterForm(DsfrBaseForm):
+    attestation_type = forms.ChoiceField(label=gettext_lazy("Attestation"), required=False)
+    status = forms.ChoiceField(
+        label=gettext_lazy("Outcome"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("All")),
+            ("succeeded", gettext_lazy("Succeeded")),
+            ("denied", gettext_lazy("Denied")),
+            ("failed", gettext_lazy("Failed")),
+            ("pending", gettext_lazy("In progress")),
+        ],
+    )
+    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(
+        label=gettext_lazy("To (included)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args: Any, type_choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["attestation_type"].choices = [("", _("All")), *type_choices]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", _("The end comes before the start."))
+        return data

@@ -25,6 +25,7 @@ from consent.models import Consent, ConsentItem, TokenBinding
 from core.authentication import Caller
 from core.compiled import CompiledQuery
 from core.errors import NotFound
+from gateway.models import Exchange
 from providers.adapters.base import Subject, Target
 from providers.models import SLUG_RE, ApiClient, AttestationType, Habilitation, Organisation
 
@@ -270,3 +271,28 @@ def api_client_get_for_organisation(*, organisation: Organisation, api_client_id
     if api_client is None:
         raise NotFound("No such client.")
     return api_client
+
+
+EXCHANGES_SHOWN = 100
+
+
+def exchanges_for_consumer(
+    *,
+    organisation: Organisation,
+    attestation_type: str = "",
+    status: str = "",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> list[Exchange]:
+    """The consumer's latest exchanges, filtered; what it may see of them (no citizen, no consent
+    holder's data: the type, outcome, denial reason, timings)."""
+    exchanges = Exchange.objects.filter(consumer=organisation).select_related("attestation_type", "provider")
+    if attestation_type:
+        exchanges = exchanges.filter(attestation_type__slug=attestation_type)
+    if status:
+        exchanges = exchanges.filter(status=status)
+    if since:
+        exchanges = exchanges.filter(created_at__date__gte=since)
+    if until:
+        exchanges = exchanges.filter(created_at__date__lte=until)
+    return list(exchanges.order_by("-created_at")[:EXCHANGES_SHOWN])

@@ -28,7 +28,7 @@ ROLES = {AgentRole.Role.ADMINISTRATOR}
 REDIRECT_PREFIX = "redirect"
 
 
-def _administrator(request: HttpRequest) -> Agent:
+def administrator(request: HttpRequest) -> Agent:
     agent = cast(AgentRequest, request).agent
     require_role(agent, ROLES)
     return agent
@@ -61,7 +61,7 @@ def _secret_page(request: HttpRequest, api_client: ApiClient, secret: str, *, ro
 @never_cache
 @agent_page
 def client_list(request: HttpRequest) -> HttpResponse:
-    agent = _administrator(request)
+    agent = administrator(request)
     context = {"title": _("OAuth clients"), "clients": api_clients_for_organisation(organisation=agent.organisation)}
     return render(request, "gateway/portal/clients.html", context)
 
@@ -70,7 +70,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @agent_page
 def client_new(request: HttpRequest) -> HttpResponse:
-    agent = _administrator(request)
+    agent = administrator(request)
     form = ClientCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -107,7 +107,7 @@ def _detail(request: HttpRequest, api_client: ApiClient, *, status: int = 200, *
 
 
 def _client(request: HttpRequest, api_client_id: int) -> tuple[Agent, ApiClient]:
-    agent = _administrator(request)
+    agent = administrator(request)
     return agent, api_client_get_for_organisation(organisation=agent.organisation, api_client_id=api_client_id)
 
 

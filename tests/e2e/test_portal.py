@@ -117,3 +117,32 @@ class TestHabilitationReview:
         )
         provider_context.close()
         assert script_errors == []
+
+
+class TestEveryPortalPage:
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    def test_each_page_is_accessible_and_fits_a_phone(
+        self, page: Page, live_server: LiveServer, mairie: Organisation, language: str, script_errors: list[str]
+    ) -> None:
+        agent = demo_agent(mairie)
+        for role in AgentRole.Role.values:
+            role_grant(agent=agent, role=role, actor=OPERATOR)
+        page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+        page.set_viewport_size(PHONE)
+        demo_login_as(page, live_server, mairie, "/agents/")
+        for path in (
+            "/agents/",
+            "/agents/habilitations/",
+            "/agents/habilitations/demande/cnaf.quotient-familial/",
+            "/agents/membres/",
+            "/agents/clients/",
+            "/agents/clients/nouveau/",
+            "/agents/webhooks/",
+            "/agents/operations/",
+            "/agents/integration/",
+        ):
+            page.goto(live_server.url + path)
+            expect(page.locator("html")).to_have_attribute("lang", language)
+            assert accessibility_problems(page) == [], path
+            assert fits(page), path
+        assert script_errors == []

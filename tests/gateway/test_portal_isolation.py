@@ -29,6 +29,7 @@ FUTURE = (timezone.localdate() + dt.timedelta(days=90)).isoformat()
 # (url name, the object its address names, method, data, the roles that may)
 HABILITATION_ROLES = {Role.ADMINISTRATOR, Role.HABILITATION_MANAGER}
 ADMINISTRATOR = {Role.ADMINISTRATOR}
+ANY_ROLE = set(Role.values)
 ROUTES: list[tuple[str, str, str, dict[str, Any], set[str]]] = [
     ("portal-habilitations", "", GET, {}, HABILITATION_ROLES),
     ("portal-habilitation-new", "type", GET, {}, HABILITATION_ROLES),
@@ -68,6 +69,11 @@ ROUTES: list[tuple[str, str, str, dict[str, Any], set[str]]] = [
     ("portal-members", "", GET, {}, ADMINISTRATOR),
     ("portal-members", "", POST, {"email": "intrus@example.fr", "roles": ["administrator"]}, ADMINISTRATOR),
     ("portal-member-role", "member", POST, {"role": "administrator", "action": "grant"}, ADMINISTRATOR),
+    ("portal-webhooks", "", GET, {}, ADMINISTRATOR),
+    ("portal-webhook-endpoint", "", POST, {"endpoint-url": "https://intrus.example.fr/"}, ADMINISTRATOR),
+    ("portal-webhook-key", "", POST, {}, ADMINISTRATOR),
+    ("portal-operations", "", GET, {}, ANY_ROLE),
+    ("portal-integration", "", GET, {}, ANY_ROLE),
 ]
 
 
@@ -101,7 +107,10 @@ class World:
     def state(self) -> tuple[Any, ...]:
         habilitation = Habilitation.objects.get(pk=self.habilitation.pk)
         client = ApiClient.objects.select_related("application").get(pk=self.client.pk)
+        organisation = Organisation.objects.get(pk=self.admin.organisation_id)
         return (
+            organisation.webhook_url,
+            bytes(organisation.webhook_secret),
             habilitation.status,
             habilitation.version,
             client.application.client_secret,
@@ -156,6 +165,20 @@ class TestEveryPage:
         assert request(logged_in(stranger), method, world.url(name, target), data).status_code == 404
         assert world.state() == before
 
+    def test_our_agents_without_any_role_are_refused(
+        self,
+        world: World,
+        cd_rhone: Organisation,
+        name: str,
+        target: str,
+        method: str,
+        data: dict[str, Any],
+        roles: set[str],
+    ) -> None:
+        before = world.state()
+        assert request(logged_in(world.member), method, world.url(name, target), data).status_code == 403
+        assert world.state() == before
+
     def test_our_agents_without_the_role_are_refused(
         self,
         world: World,
@@ -181,6 +204,12 @@ class TestQueryCounts:
             client_create(organisation=cd_rhone, name=f"Client {index}", actor=agent_actor(world.admin))
             make_agent(cd_rhone, f"agent{index}", roles=[Role.AUDITOR])
         admin = logged_in(world.admin)
-        for name in ("portal-habilitations", "portal-clients", "portal-members"):
+        for name in (
+            "portal-habilitations",
+            "portal-clients",
+            "portal-members",
+            "portal-webhooks",
+            "portal-operations",
+        ):
             with django_assert_max_num_queries(14):
                 assert admin.get(reverse(name)).status_code == 200
