@@ -41,6 +41,8 @@ class EventType(models.TextChoices):
     WEBHOOK_ENDPOINT_SET = "webhook.endpoint_set"
     WEBHOOK_KEY_ROTATED = "webhook.key_rotated"
     WEBHOOK_REDELIVERED = "webhook.redelivered"
+    # A provider withdrew one of its attestation types from the catalogue.
+    ATTESTATION_TYPE_WITHDRAWN = "attestation_type.withdrawn"
     TOKEN_ISSUED = "token.issued"
     TOKEN_REVOKED = "token.revoked"
     # An agent's role in an organisation (administrator, habilitation manager, auditor).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from providers.services.agents import agent_login, agent_login_failed_record, role_grant, role_revoke
 from providers.services.habilitations import (
+    attestation_type_withdraw,
     habilitation_approve,
     habilitation_draft_save,
     habilitation_draft_submit,
@@ -24,6 +25,7 @@ from providers.services.webhooks import (
 )
 
 __all__ = [
+    "attestation_type_withdraw",
     "WEBHOOK_SECRET_OVERLAP",
     "agent_login",
     "agent_login_failed_record",

@@ -493,3 +493,27 @@ def _validated_terms(
         "expected_volume": expected_volume,
         "return_url_origins": origins,
     }
+
+
+@transaction.atomic
+def attestation_type_withdraw(*, attestation_type: AttestationType, reason: str, actor: Actor) -> int:
+    """The holder switches a type off: out of the catalogue, and every habilitation to it that is
+    approved is revoked with `reason` (its consumers are told). Returns how many were revoked."""
+    reason = _reason(reason)
+    locked = AttestationType.objects.select_for_update().select_related("holder").get(pk=attestation_type.pk)
+    _require_actor(actor, DECIDERS, provider=locked.holder)
+    if not locked.active:
+        raise InvalidTransition("This attestation type is already withdrawn.")
+    locked.active = False
+    locked.save(update_fields=["active"])
+    event_record(
+        type=EventType.ATTESTATION_TYPE_WITHDRAWN,
+        actor=actor,
+        provider=locked.holder.siret,
+        attestation_type=locked.slug,
+        detail={"attestation_type": locked.slug},
+    )
+    approved = Habilitation.objects.filter(attestation_type=locked, status=Status.APPROVED)
+    for habilitation in approved:
+        _transition(habilitation, to=Status.REVOKED, allowed_from={Status.APPROVED}, reason=reason, actor=actor)
+    return len(approved)
