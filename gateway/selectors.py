@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import BigIntegerField, CharField, QuerySet, Subquery, UUIDField, Value
+from django.db.models import Avg, BigIntegerField, CharField, Count, Max, Q, QuerySet, Subquery, UUIDField, Value
 from django.db.models.functions import Coalesce
 
 from audit.refs import citizen_ref
@@ -296,3 +296,22 @@ def exchanges_for_consumer(
     if until:
         exchanges = exchanges.filter(created_at__date__lte=until)
     return list(exchanges.order_by("-created_at")[:EXCHANGES_SHOWN])
+
+
+def provider_statistics(*, organisation: Organisation, since: dt.datetime) -> list[dict[str, Any]]:
+    """Per attestation type the organisation holds and per consumer, since `since`: exchanges,
+    outcomes and the adapter's latency (one query)."""
+    rows = (
+        Exchange.objects.filter(provider=organisation, created_at__gte=since)
+        .values("attestation_type__slug", "consumer__name")
+        .annotate(
+            total=Count("id"),
+            succeeded=Count("id", filter=Q(status=Exchange.Status.SUCCEEDED)),
+            denied=Count("id", filter=Q(status=Exchange.Status.DENIED)),
+            failed=Count("id", filter=Q(status=Exchange.Status.FAILED)),
+            latency_avg=Avg("provider_duration_ms"),
+            latency_max=Max("provider_duration_ms"),
+        )
+        .order_by("attestation_type__slug", "consumer__name")
+    )
+    return [dict(row) for row in rows]

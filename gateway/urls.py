@@ -9,6 +9,7 @@ from gateway.oauth import endpoints
 from gateway.oauth import views as gateway_oauth_views
 from gateway.portal import clients as portal_clients
 from gateway.portal import operations as portal_operations
+from gateway.portal import provider as portal_provider
 from gateway.portal import webhooks as portal_webhooks
 
 handler404 = "gateway.views.handler404"
@@ -71,6 +72,12 @@ urlpatterns = [
     ),
     path("agents/operations/", portal_operations.operations, name="portal-operations"),
     path("agents/integration/", portal_operations.integration, name="portal-integration"),
+    path("agents/fournisseur/", portal_provider.provider_page, name="portal-provider"),
+    path(
+        "agents/fournisseur/<str:slug>/retrait/",
+        portal_provider.attestation_type_withdraw_view,
+        name="portal-type-withdraw",
+    ),
     path("", include("providers.urls")),
     path("", include("consent.urls")),
     path("", include("audit.urls")),

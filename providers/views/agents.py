@@ -158,6 +158,7 @@ def space(request: HttpRequest) -> HttpResponse:
         "roles": [AgentRole.Role(role).label for role in roles],
         "auditor": AgentRole.Role.AUDITOR in roles,
         "administrator": AgentRole.Role.ADMINISTRATOR in roles,
+        "holder": agent.organisation.attestation_types.exists(),
         "habilitations": bool(rules.HABILITATION_ROLES & set(roles)),
     }
     return render(request, "providers/agent_space.html", context)

@@ -74,6 +74,7 @@ ROUTES: list[tuple[str, str, str, dict[str, Any], set[str]]] = [
     ("portal-webhook-key", "", POST, {}, ADMINISTRATOR),
     ("portal-operations", "", GET, {}, ANY_ROLE),
     ("portal-integration", "", GET, {}, ANY_ROLE),
+    ("portal-provider", "", GET, {}, HABILITATION_ROLES),
 ]
 
 
