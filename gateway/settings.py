@@ -199,6 +199,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Pivot identities of citizens with neither a session nor a live consent (consent.services.citizens).
     # Emails to agents that the broker or the mail server missed (providers/services/emails.py).
     "emails-retry-due": {"task": "providers.tasks.emails_retry_due", "schedule": 60.0, "options": {"expires": 55}},
+    # Habilitations ending within 30, then 7 days: their consumers are told once each.
+    "habilitation-expiry-notices": {
+        "task": "providers.tasks.habilitation_expiry_notices",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
     "citizens-identity-erase": {
         "task": "consent.tasks.citizens_identity_erase",
         "schedule": 300.0,

@@ -5,7 +5,7 @@ import uuid
 from celery import shared_task
 
 from providers.services.emails import email_send as email_send_service
-from providers.services.emails import emails_due
+from providers.services.emails import emails_due, habilitation_expiry_notices
 
 
 @shared_task(name="providers.tasks.email_send", acks_late=True, ignore_result=True)
@@ -22,3 +22,9 @@ def emails_retry_due() -> int:
     for email_id in due:
         email_send.delay(str(email_id))
     return len(due)
+
+
+@shared_task(name="providers.tasks.habilitation_expiry_notices", acks_late=True, ignore_result=True)
+def expiry_notices() -> int:
+    """Beat: the 30- and 7-day notices of habilitations nearing their end. Idempotent."""
+    return habilitation_expiry_notices()

@@ -46,6 +46,7 @@ from core.outbound import OutboundError, OutboundRefused, OutboundTimeout, Outbo
 from core.tasks import enqueue_on_commit
 from providers.models import Organisation, validate_webhook_url
 from providers.services import organisation_webhook_secret_rotate, organisation_webhook_secrets
+from providers.services.emails import webhooks_failing_notify
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ BACKOFF = (
     dt.timedelta(hours=6),
 )
 MAX_ATTEMPTS = len(BACKOFF) + 1
+# After this many failed attempts of one delivery, its organisation's administrators are emailed.
+FAILING_AFTER = 3
 # Longer than an attempt can last (the task's hard time limit is 90 s): until then a claimed row
 # belongs to the worker that claimed it.
 LEASE = dt.timedelta(minutes=5)
@@ -188,7 +191,16 @@ def webhook_delivery_attempt(*, delivery_id: uuid.UUID) -> WebhookDelivery | Non
         delivery.status = Status.FAILED
     else:
         delivery.next_attempt_at = finished + BACKOFF[delivery.attempts - 1]
-    delivery.save(update_fields=["status", "delivered_at", "next_attempt_at", "last_status_code", "last_error_code"])
+    with transaction.atomic():
+        delivery.save(
+            update_fields=["status", "delivered_at", "next_attempt_at", "last_status_code", "last_error_code"]
+        )
+        if not outcome.delivered and delivery.attempts in (FAILING_AFTER, MAX_ATTEMPTS):
+            # Keeps failing: the organisation's administrators hear of it (at most once a day).
+            failing = WebhookDelivery.objects.filter(
+                organisation=delivery.organisation, attempts__gte=FAILING_AFTER
+            ).exclude(status=Status.DELIVERED)
+            webhooks_failing_notify(organisation=delivery.organisation, failed=failing.count())
     logger.info(
         "webhook %s %s to organisation %s: attempt %s, %s %s",
         delivery.pk,

@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 
 from core.tasks import enqueue_on_commit
 from providers import rules
-from providers.models import Agent, AgentEmail, Habilitation
+from providers.models import Agent, AgentEmail, AgentRole, Habilitation, Organisation
 from providers.selectors import agents_with_roles
 
 logger = logging.getLogger(__name__)
@@ -90,6 +90,71 @@ def habilitation_notify(*, habilitation: Habilitation, action: str, reason: str 
             to=agent.email, language=language, kind=f"habilitation.{action}", template=template, context=context
         )
         queued += 1
+    return queued
+
+
+# Days before a habilitation's last day when its consumer is told.
+EXPIRY_NOTICES = (30, 7)
+
+
+@transaction.atomic
+def habilitation_expiry_notices(*, today: dt.date | None = None) -> int:
+    """Tells the consumers' habilitation managers that a habilitation in force ends within 30,
+    then within 7 days; each notice once per habilitation, end date and agent (the sweep may run
+    as often as it likes). Returns the number queued."""
+    today = today or timezone.localdate()
+    ending = Habilitation.objects.filter(
+        status=Habilitation.Status.APPROVED,
+        attestation_type__active=True,
+        valid_until__gte=today,
+        valid_until__lte=today + dt.timedelta(days=max(EXPIRY_NOTICES)),
+    ).select_related("consumer", "attestation_type")
+    queued = 0
+    for habilitation in ending:
+        assert habilitation.valid_until is not None
+        left = (habilitation.valid_until - today).days
+        notice = min(days for days in EXPIRY_NOTICES if left <= days)
+        for agent in agents_with_roles(organisation=habilitation.consumer, roles=rules.HABILITATION_ROLES):
+            language = _language(agent)
+            email = email_queue(
+                to=agent.email,
+                language=language,
+                kind=f"habilitation.expiring_{notice}",
+                template="providers/emails/habilitation_expiring",
+                context={
+                    "agent": agent,
+                    "habilitation": habilitation,
+                    "days": left,
+                    "title": getattr(habilitation.attestation_type, f"title_{language}")
+                    or habilitation.attestation_type.title_fr,
+                    "url": absolute(reverse("portal-habilitation", args=[habilitation.pk])),
+                },
+                dedup_key=f"expiry:{notice}:{habilitation.pk}:{habilitation.valid_until.isoformat()}:{agent.pk}",
+            )
+            queued += email is not None
+    return queued
+
+
+def webhooks_failing_notify(*, organisation: Organisation, failed: int, today: dt.date | None = None) -> int:
+    """Tells the organisation's administrators that webhook deliveries keep failing (at most once
+    a day). Call it in the transaction that recorded the failure."""
+    today = today or timezone.localdate()
+    queued = 0
+    for agent in agents_with_roles(organisation=organisation, roles=[AgentRole.Role.ADMINISTRATOR]):
+        email = email_queue(
+            to=agent.email,
+            language=_language(agent),
+            kind="webhook.failing",
+            template="providers/emails/webhooks_failing",
+            context={
+                "agent": agent,
+                "organisation": organisation,
+                "failed": failed,
+                "url": absolute(reverse("portal-webhooks")),
+            },
+            dedup_key=f"webhooks-failing:{organisation.pk}:{today.isoformat()}:{agent.pk}",
+        )
+        queued += email is not None
     return queued
 
 
