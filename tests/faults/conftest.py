@@ -16,6 +16,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.db import connection
+from kombu import pools as kombu_pools
 
 from gateway.celery import app as celery_app
 from tests.processes import CeleryWorker, free_port, wait_until
@@ -61,9 +62,10 @@ class RedisServer:
 
 def _use_broker(url: str) -> None:
     # Celery reads its broker once and keeps a pool of connections: point it elsewhere and drop them.
+    # The pools live in kombu's registry, keyed by broker: closing one there without emptying the
+    # registry would hand the same closed pool to the next test on that broker.
     celery_app.conf.broker_url = url
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    kombu_pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
