@@ -119,8 +119,8 @@ def demo_agents_load() -> Agent:
     them for the types it holds). Granted through the role service."""
     for organisation in Organisation.objects.filter(active=True).exclude(code=DEMO_CONSUMER):
         other = demo_agent(organisation)
-        for role in (AgentRole.Role.ADMINISTRATOR, AgentRole.Role.HABILITATION_MANAGER):
-            role_grant(agent=other, role=role, actor=Actor.system())
+        for managing in (AgentRole.Role.ADMINISTRATOR, AgentRole.Role.HABILITATION_MANAGER):
+            role_grant(agent=other, role=managing, actor=Actor.system())
     agent = demo_agent(Organisation.objects.get(code=DEMO_CONSUMER))
     for role in AgentRole.Role.values:
         role_grant(agent=agent, role=role, actor=Actor.system())
