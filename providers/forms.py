@@ -15,7 +15,7 @@ from dsfr.forms import DsfrBaseForm
 
 from core.templatetags.localized_fields import localized, localized_key
 from providers.models import LOOPBACK_HOSTS, AgentRole, AttestationType, Habilitation, url_origin
-from providers.services.habilitations import MAX_EXPECTED_VOLUME, MAX_RETENTION_DAYS, MAX_TEXT_LENGTH
+from providers.services.terms import MAX_EXPECTED_VOLUME, MAX_RETENTION_DAYS, MAX_TEXT_LENGTH
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
