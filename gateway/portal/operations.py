@@ -1,5 +1,6 @@
 """The portal's operations pages, for any agent with a role in their organisation: its own
-exchanges (filtered by type, outcome and date; no citizen data) with the reasons of refusals, and
+exchanges (filtered by type, outcome and date; no citizen data) with the reasons of refusals and
+its clients' use of their rate limit this minute, and
 an integration guide written from its own habilitations in force, with curl and Python snippets."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.ratelimit import ratelimit_usage
 from core.templatetags.localized_fields import localized
 from gateway.forms import ExchangeFilterForm
 from gateway.selectors import api_clients_for_organisation, exchanges_for_consumer
@@ -79,11 +81,19 @@ def operations(request: HttpRequest) -> HttpResponse:
         for exchange in exchanges
     ]
     reasons = Counter(row["reason"] for row in rows if row["reason"])
+    limit = agent.organisation.rate_limit_per_minute or settings.RATE_LIMIT_PER_MINUTE
+    usage = [
+        {"client": api_client, "used": ratelimit_usage(key=api_client.application.client_id)}
+        for api_client in api_clients_for_organisation(organisation=agent.organisation)
+        if api_client.disabled_at is None
+    ]
     context = {
         "title": _("Operations"),
         "form": form,
         "rows": rows,
         "reasons": sorted(reasons.items(), key=lambda item: -item[1]),
+        "usage": usage,
+        "limit": limit,
     }
     return render(request, "gateway/portal/operations.html", context, status=400 if form.errors else 200)
 

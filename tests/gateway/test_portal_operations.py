@@ -6,6 +6,7 @@ habilitations. Another organisation's delivery is a 404; an agent without any ro
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent, EventType
 from consent.models import Citizen, Consent, WebhookDelivery
+from core.ratelimit import WINDOW_SECONDS, ratelimit_hit
 from gateway.models import Exchange
 from gateway.services.clients import client_create
 from providers.models import Agent, AgentRole, AttestationType, Organisation
@@ -125,6 +127,20 @@ class TestOperations:
         assert [row["exchange"].status for row in denied.context["rows"]] == ["denied"]
         backwards = auditor.get(reverse("portal-operations"), {"since": "2026-02-01", "until": "2026-01-01"})
         assert backwards.status_code == 400
+
+    def test_each_clients_use_of_its_rate_limit_this_minute(self, adele: Agent, cd_rhone: Organisation) -> None:
+        created = client_create(organisation=cd_rhone, name="Démarches", actor=agent_actor(adele))
+        # The count is per minute: a minute that turns between the requests and the page starts over.
+        for _minute in range(2):
+            window = int(time.time() // WINDOW_SECONDS)
+            for _request in range(3):
+                ratelimit_hit(client_id=created.application.client_id, limit=600)
+            response = client_for(adele).get(reverse("portal-operations"))
+            if int(time.time() // WINDOW_SECONDS) == window:
+                break
+        usage = [(row["client"].pk, row["used"]) for row in response.context["usage"]]
+        assert usage == [(created.api_client.pk, 3)]
+        assert "Démarches : 3 cette minute" in response.content.decode()
 
     def test_the_integration_guide_is_written_from_the_habilitations_in_force(
         self, adele: Agent, cd_rhone: Organisation
