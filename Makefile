@@ -55,7 +55,7 @@ migrations-check: install-dev
 # the .mo files, so that a fresh clone runs with nothing but Python (needs GNU gettext).
 MESSAGES_IGNORE := --ignore=.venv --ignore=bench --ignore=tests --ignore=var --ignore=staticfiles --ignore=docs
 messages: install
-	DEBUG=1 $(PY) manage.py makemessages --locale=fr --locale=en --extension=html,py --add-location=file --no-obsolete $(MESSAGES_IGNORE)
+	DEBUG=1 $(PY) manage.py makemessages --locale=fr --locale=en --extension=html,py,txt --add-location=file --no-obsolete $(MESSAGES_IGNORE)
 	DEBUG=1 $(PY) manage.py compilemessages --locale=fr --locale=en $(MESSAGES_IGNORE)
 
 # One test process per core (pytest-xdist); PYTEST_ARGS adds to or overrides the options, e.g.

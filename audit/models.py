@@ -23,11 +23,26 @@ class EventType(models.TextChoices):
     # The citizen's pivot identity erased once no session or consent needed it any longer.
     CITIZEN_IDENTITY_ERASED = "citizen.identity_erased"
     AGENT_LOGIN_FAILED = "agent.login_failed"
+    HABILITATION_DRAFTED = "habilitation.drafted"
     HABILITATION_SUBMITTED = "habilitation.submitted"
     HABILITATION_CHANGES_REQUESTED = "habilitation.changes_requested"
     HABILITATION_APPROVED = "habilitation.approved"
     HABILITATION_REFUSED = "habilitation.refused"
     HABILITATION_REVOKED = "habilitation.revoked"
+    HABILITATION_EXTENSION_REQUESTED = "habilitation.extension_requested"
+    HABILITATION_EXTENDED = "habilitation.extended"
+    HABILITATION_EXTENSION_REFUSED = "habilitation.extension_refused"
+    # An organisation's OAuth client: created, its secret rotated, its redirect URIs changed, disabled.
+    CLIENT_CREATED = "client.created"
+    CLIENT_SECRET_ROTATED = "client.secret_rotated"
+    CLIENT_UPDATED = "client.updated"
+    CLIENT_DISABLED = "client.disabled"
+    # An organisation's webhook endpoint set or removed, its signing key rotated, a delivery sent again.
+    WEBHOOK_ENDPOINT_SET = "webhook.endpoint_set"
+    WEBHOOK_KEY_ROTATED = "webhook.key_rotated"
+    WEBHOOK_REDELIVERED = "webhook.redelivered"
+    # A provider withdrew one of its attestation types from the catalogue.
+    ATTESTATION_TYPE_WITHDRAWN = "attestation_type.withdrawn"
     TOKEN_ISSUED = "token.issued"
     TOKEN_REVOKED = "token.revoked"
     # A client assertion, DPoP proof, pushed request or authorization detail refused (detail: the
@@ -36,6 +51,8 @@ class EventType(models.TextChoices):
     # An agent's role in an organisation (administrator, habilitation manager, auditor).
     ROLE_GRANTED = "role.granted"
     ROLE_REVOKED = "role.revoked"
+    # An administrator invited an email address to their organisation (detail: the roles, no address).
+    AGENT_INVITED = "agent.invited"
     AUDITOR_SEARCHED = "auditor.searched"
     AUDITOR_EXPORTED = "auditor.exported"
     # A full leaf partition exported, verified, stored and detached (detail: where, its SHA-256).

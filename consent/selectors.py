@@ -9,7 +9,7 @@ import uuid
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from consent.models import Citizen, Consent, ConsentItem
+from consent.models import Citizen, Consent, ConsentItem, WebhookDelivery
 from consent.services.lifecycle import consent_expire_if_due, due_for_expiry, expiry_due
 from core.errors import NotFound, ValidationError
 from providers.models import AttestationField, Organisation
@@ -86,3 +86,16 @@ def consent_get_pending(*, consent_id: uuid.UUID | str) -> Consent:
     if consent is None:
         raise NotFound(_NOT_FOUND)
     return _fresh(consent)
+
+
+def webhook_deliveries_for_organisation(*, organisation: Organisation, limit: int = 50) -> list[WebhookDelivery]:
+    """The organisation's latest deliveries, newest first (their payloads name no citizen)."""
+    return list(WebhookDelivery.objects.filter(organisation=organisation).order_by("-created_at")[:limit])
+
+
+def webhook_delivery_get_for_organisation(*, organisation: Organisation, delivery_id: uuid.UUID) -> WebhookDelivery:
+    """One of the organisation's deliveries; NotFound for another's, whether it exists or not."""
+    delivery = WebhookDelivery.objects.filter(pk=delivery_id, organisation=organisation).first()
+    if delivery is None:
+        raise NotFound("No such delivery.")
+    return delivery

@@ -63,6 +63,18 @@ def ratelimit_count(*, key: str, limit: int, now: float | None = None) -> int | 
     return max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
 
 
+def ratelimit_usage(*, key: str, now: float | None = None) -> int:
+    """The requests counted against `key` in the current window (0 when none, or unreadable)."""
+    now = time.time() if now is None else now
+    name = f"ratelimit:{key}:{int(now // WINDOW_SECONDS)}"
+    try:
+        value = _counter().registered_client.get(name) if settings.REDIS_URL else django_cache.get(name)
+    except redis.RedisError as exc:
+        logger.warning("Rate limit not read: %s", type(exc).__name__)
+        return 0
+    return int(value or 0)
+
+
 def ratelimit_hit(*, client_id: str, limit: int, now: float | None = None) -> int | None:
     """Counts one API request of an OAuth client."""
     return ratelimit_count(key=client_id, limit=limit, now=now)

@@ -17,15 +17,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import BigIntegerField, CharField, QuerySet, Subquery, UUIDField, Value
+from django.db.models import Avg, BigIntegerField, CharField, Count, Max, Q, QuerySet, Subquery, UUIDField, Value
 from django.db.models.functions import Coalesce
 
 from audit.refs import citizen_ref
 from consent.models import Consent, ConsentItem, TokenBinding
 from core.authentication import Caller
 from core.compiled import CompiledQuery
+from core.errors import NotFound
+from gateway.models import Exchange
 from providers.adapters.base import Subject, Target
-from providers.models import SLUG_RE, AttestationType, Habilitation
+from providers.models import SLUG_RE, ApiClient, AttestationType, Habilitation, Organisation
 
 
 @dataclass(frozen=True)
@@ -251,3 +253,66 @@ def _grant_denied(*, caller: Caller, slug: str, consent_id: uuid.UUID | None) ->
         consent=_consent_terms(consent_row) if consent_row is not None else None,
         item_fields=None,
     )
+
+
+def api_clients_for_organisation(*, organisation: Organisation) -> list[ApiClient]:
+    """The organisation's OAuth clients, newest first, with their applications (one query)."""
+    return list(
+        ApiClient.objects.filter(organisation=organisation).select_related("application").order_by("-created_at")
+    )
+
+
+def api_client_get_for_organisation(*, organisation: Organisation, api_client_id: int) -> ApiClient:
+    """One of the organisation's clients; NotFound for another's, whether it exists or not."""
+    api_client = (
+        ApiClient.objects.filter(pk=api_client_id, organisation=organisation)
+        .select_related("application", "organisation")
+        .first()
+    )
+    if api_client is None:
+        raise NotFound("No such client.")
+    return api_client
+
+
+EXCHANGES_SHOWN = 100
+
+
+def exchanges_for_consumer(
+    *,
+    organisation: Organisation,
+    attestation_type: str = "",
+    status: str = "",
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> list[Exchange]:
+    """The consumer's latest exchanges, filtered; what it may see of them (no citizen, no consent
+    holder's data: the type, outcome, denial reason, timings)."""
+    exchanges = Exchange.objects.filter(consumer=organisation).select_related("attestation_type", "provider")
+    if attestation_type:
+        exchanges = exchanges.filter(attestation_type__slug=attestation_type)
+    if status:
+        exchanges = exchanges.filter(status=status)
+    if since:
+        exchanges = exchanges.filter(created_at__date__gte=since)
+    if until:
+        exchanges = exchanges.filter(created_at__date__lte=until)
+    return list(exchanges.order_by("-created_at")[:EXCHANGES_SHOWN])
+
+
+def provider_statistics(*, organisation: Organisation, since: dt.datetime) -> list[dict[str, Any]]:
+    """Per attestation type the organisation holds and per consumer, since `since`: exchanges,
+    outcomes and the adapter's latency (one query)."""
+    rows = (
+        Exchange.objects.filter(provider=organisation, created_at__gte=since)
+        .values("attestation_type__slug", "consumer__name")
+        .annotate(
+            total=Count("id"),
+            succeeded=Count("id", filter=Q(status=Exchange.Status.SUCCEEDED)),
+            denied=Count("id", filter=Q(status=Exchange.Status.DENIED)),
+            failed=Count("id", filter=Q(status=Exchange.Status.FAILED)),
+            latency_avg=Avg("provider_duration_ms"),
+            latency_max=Max("provider_duration_ms"),
+        )
+        .order_by("attestation_type__slug", "consumer__name")
+    )
+    return [dict(row) for row in rows]

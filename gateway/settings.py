@@ -236,12 +236,36 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # The trail's partitions for the next months and the next leaves (idempotent).
     "audit-partitions": {"task": "audit.tasks.partitions_ensure", "schedule": 3600.0, "options": {"expires": 3500}},
     # Pivot identities of citizens with neither a session nor a live consent (consent.services.citizens).
+    # Emails to agents that the broker or the mail server missed (providers/services/emails.py).
+    "emails-retry-due": {"task": "providers.tasks.emails_retry_due", "schedule": 60.0, "options": {"expires": 55}},
+    # Habilitations ending within 30, then 7 days: their consumers are told once each.
+    "habilitation-expiry-notices": {
+        "task": "providers.tasks.habilitation_expiry_notices",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
     "citizens-identity-erase": {
         "task": "consent.tasks.citizens_identity_erase",
         "schedule": 300.0,
         "options": {"expires": 290},
     },
 }
+
+# Emails to agents (providers/services/emails.py) through an SMTP server; in demo mode without
+# one they are written to the console (fictitious people only).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEMO_MODE and "EMAIL_HOST" not in os.environ
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Passerelle d'échange <ne-pas-repondre@passerelle.invalid>")
 
 # Django's hashers for people's passwords, then the keyed hash of OAuth client secrets
 # (gateway/oauth/hashers.py), which only ever stores secrets the gateway generated.

@@ -7,6 +7,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from gateway import apis, views
 from gateway.oauth import endpoints, par
 from gateway.oauth import views as gateway_oauth_views
+from gateway.portal import clients as portal_clients
+from gateway.portal import operations as portal_operations
+from gateway.portal import provider as portal_provider
+from gateway.portal import webhooks as portal_webhooks
 
 handler404 = "gateway.views.handler404"
 handler500 = "gateway.views.handler500"
@@ -56,6 +60,36 @@ urlpatterns = [
     ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("agents/clients/", portal_clients.client_list, name="portal-clients"),
+    path("agents/clients/nouveau/", portal_clients.client_new, name="portal-client-new"),
+    path("agents/clients/<int:api_client_id>/", portal_clients.client_detail, name="portal-client"),
+    path("agents/clients/<int:api_client_id>/secret/", portal_clients.client_rotate, name="portal-client-rotate"),
+    path(
+        "agents/clients/<int:api_client_id>/redirections/",
+        portal_clients.client_redirect_uris,
+        name="portal-client-redirect-uris",
+    ),
+    path(
+        "agents/clients/<int:api_client_id>/desactivation/",
+        portal_clients.client_disable_view,
+        name="portal-client-disable",
+    ),
+    path("agents/webhooks/", portal_webhooks.webhooks, name="portal-webhooks"),
+    path("agents/webhooks/adresse/", portal_webhooks.webhook_endpoint, name="portal-webhook-endpoint"),
+    path("agents/webhooks/cle/", portal_webhooks.webhook_key_rotate, name="portal-webhook-key"),
+    path(
+        "agents/webhooks/<uuid:delivery_id>/renvoi/",
+        portal_webhooks.webhook_redeliver_view,
+        name="portal-webhook-redeliver",
+    ),
+    path("agents/operations/", portal_operations.operations, name="portal-operations"),
+    path("agents/integration/", portal_operations.integration, name="portal-integration"),
+    path("agents/fournisseur/", portal_provider.provider_page, name="portal-provider"),
+    path(
+        "agents/fournisseur/<str:slug>/retrait/",
+        portal_provider.attestation_type_withdraw_view,
+        name="portal-type-withdraw",
+    ),
     path("", include("providers.urls")),
     path("", include("consent.urls")),
     path("", include("audit.urls")),

@@ -114,7 +114,13 @@ def demo_agent(organisation: Organisation) -> Agent:
 
 
 def demo_agents_load() -> Agent:
-    """The city hall's demo agent holds every role, granted through the role service."""
+    """The city hall's demo agent holds every role; every other organisation's demo agent is its
+    administrator and habilitation manager (to ask for habilitations in the portal, or review
+    them for the types it holds). Granted through the role service."""
+    for organisation in Organisation.objects.filter(active=True).exclude(code=DEMO_CONSUMER):
+        other = demo_agent(organisation)
+        for managing in (AgentRole.Role.ADMINISTRATOR, AgentRole.Role.HABILITATION_MANAGER):
+            role_grant(agent=other, role=managing, actor=Actor.system())
     agent = demo_agent(Organisation.objects.get(code=DEMO_CONSUMER))
     for role in AgentRole.Role.values:
         role_grant(agent=agent, role=role, actor=Actor.system())
@@ -130,6 +136,7 @@ def seed(out: TextIO) -> None:
     out.write(
         f"Catalogue: {types} attestation types from {organisations} organisations; "
         f"{DEMO_CONSUMER} holds {in_force} approved habilitations ({approved} new).\n"
-        f"Agents: {agent.organisation.name}'s demo agent has every role, the audit console included "
-        f"(log in at {settings.GATEWAY_BASE_URL}/agents/connexion/demo/).\n"
+        f"Agents: {agent.organisation.name}'s demo agent has every role, the audit console included; "
+        f"every other organisation's is its administrator and habilitation manager "
+        f"(log in at {settings.GATEWAY_BASE_URL}/agents/connexion/demo/, then the portal at /agents/).\n"
     )

@@ -256,6 +256,7 @@ class Habilitation(models.Model):
     """A consumer's authorisation to ask for one attestation type (the DataPass idea)."""
 
     class Status(models.TextChoices):
+        DRAFT = "draft", pgettext_lazy("a habilitation", "Draft")
         SUBMITTED = "submitted", pgettext_lazy("a habilitation", "Submitted")
         CHANGES_REQUESTED = "changes_requested", pgettext_lazy("a habilitation", "Changes requested")
         APPROVED = "approved", pgettext_lazy("a habilitation", "Approved")
@@ -269,9 +270,20 @@ class Habilitation(models.Model):
     purpose_code = models.CharField(max_length=100)
     purpose_text = models.TextField()
     legal_basis = models.TextField()
-    retention_days = models.PositiveIntegerField()
-    dpo_email = models.EmailField("DPO contact")
+    legal_basis_reference = models.CharField(max_length=300, blank=True)
+    # Null only while a draft leaves it out.
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
+    dpo_name = models.CharField("DPO name", max_length=200, blank=True)
+    dpo_email = models.EmailField("DPO contact", blank=True)
+    # Exchanges a month the consumer expects: the provider sizes its service on it.
+    expected_volume = models.PositiveIntegerField(null=True, blank=True)
+    # Origins the consumer's return_url and redirect URIs will use; added to the consumer's
+    # Organisation.return_url_origins on approval.
+    return_url_origins = models.JSONField(default=list, blank=True, validators=[validate_return_url_origins])
     valid_until = models.DateField(null=True, blank=True)
+    # An approved habilitation's consumer asks to keep it past valid_until; the provider decides.
+    extension_until = models.DateField(null=True, blank=True)
+    extension_reason = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED)
     status_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -287,6 +299,30 @@ class Habilitation(models.Model):
         return f"{self.consumer.code} → {self.attestation_type_id} ({self.status})"
 
 
+class HabilitationStep(models.Model):
+    """One step of a habilitation request's history, as both organisations see it in the portal:
+    who moved it, from which status to which, and the reason given. (The trail records the same
+    step without the reason: free text has no place in a published trail.)"""
+
+    habilitation = models.ForeignKey(Habilitation, on_delete=models.CASCADE, related_name="steps")
+    at = models.DateTimeField(default=timezone.now)
+    # The trail's actor kind and id (an agent's account, an operator, the system).
+    actor_kind = models.CharField(max_length=16)
+    actor = models.CharField(max_length=200)
+    from_status = models.CharField(max_length=20, choices=Habilitation.Status.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=Habilitation.Status.choices)
+    # What the step was when the status stays (an extension asked for, granted or declined).
+    action = models.CharField(max_length=40)
+    reason = models.TextField(blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.habilitation_id}: {self.action}"
+
+
 class ApiClient(models.Model):
     """Links an OAuth client (django-oauth-toolkit Application) to the organisation it acts for."""
 
@@ -298,6 +334,15 @@ class ApiClient(models.Model):
     # attestations:<slug> scopes are never listed here: they come from approved habilitations.
     allowed_scopes = models.CharField(max_length=200, default="consents:read consents:write")
     created_at = models.DateTimeField(default=timezone.now)
+    # After a rotation the previous secret's keyed hash still authenticates until this time, so
+    # the consumer's software can switch without a failed call.
+    previous_secret = models.CharField(max_length=255, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When it last obtained a token: what its organisation sees of its use.
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A disabled client authenticates no more (its tokens are revoked when it is disabled).
+    disabled_at = models.DateTimeField(null=True, blank=True)
 
     # --- FAPI 2.0 (gateway/oauth/): how the client proves who it is and what it must use --------
 
@@ -349,6 +394,8 @@ class Agent(models.Model):
     usual_name = models.CharField(max_length=200)
     # ProConnect's `uid`: the agent's identifier at their own identity provider.
     uid = models.CharField(max_length=255, blank=True)
+    # The language of the pages they last used: their emails are written in it.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="fr")
     created_at = models.DateTimeField(default=timezone.now)
     last_login_at = models.DateTimeField(default=timezone.now)
 
@@ -388,3 +435,63 @@ class AgentRole(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id} {self.role} at {self.organisation_id}"
+
+
+class AgentInvitation(models.Model):
+    """An administrator's invitation of an email address to join their organisation with roles.
+    The roles are granted when someone logs in through ProConnect with that address and the
+    organisation's SIRET (the identity provider vouches for both), before `expires_at`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="invitations")
+    email = models.EmailField()
+    roles = models.JSONField(default=list)
+    invited_by = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey("Agent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} to {self.organisation_id}"
+
+
+class AgentEmail(models.Model):
+    """Outbox row: one email to one agent (or to an address invited to become one), written in
+    their language when queued. Committed with the action it tells of; a Celery task sends it
+    after the commit, and a beat sweep retries what the broker or the mail server missed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    to = models.EmailField()
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="fr")
+    # What it tells of (habilitation.review_needed, habilitation.decided, habilitation.expiring…).
+    kind = models.CharField(max_length=60)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # The type of the last failure only: a mail server's answer may quote the address.
+    last_error = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # A notice that must go once (a habilitation's 30-day notice to one agent): queued again, it is not.
+    dedup_key = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="agent_email_due")]
+        constraints = [
+            models.UniqueConstraint(fields=["dedup_key"], condition=~models.Q(dedup_key=""), name="agent_email_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status})"

@@ -12,7 +12,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core.jose import JoseRefused, encryption_key_usable, key_set_import
-from providers.models import ApiClient, EidasLevel, Habilitation, url_origin
+from providers.models import AgentRole, ApiClient, EidasLevel, Habilitation, url_origin
+
+# Who asks for and decides on habilitations, in their own organisation.
+HABILITATION_ROLES = frozenset({AgentRole.Role.ADMINISTRATOR, AgentRole.Role.HABILITATION_MANAGER})
 
 
 def habilitation_in_force(*, status: str, valid_until: dt.date | None, type_active: bool, today: dt.date) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import F, Prefetch, QuerySet
@@ -10,7 +12,17 @@ from django.utils import timezone
 
 from core.errors import NotFound
 from providers import rules
-from providers.models import SLUG_RE, Agent, AgentRole, AttestationField, AttestationType, Habilitation, Organisation
+from providers.models import (
+    SLUG_RE,
+    Agent,
+    AgentInvitation,
+    AgentRole,
+    AttestationField,
+    AttestationType,
+    Habilitation,
+    HabilitationStep,
+    Organisation,
+)
 
 
 def _approved(consumer: Organisation) -> QuerySet[Habilitation]:
@@ -113,9 +125,108 @@ def user_has_role(user: Any, role: str) -> bool:
     return _roles_in_force().filter(agent__user=user, role=role).exists()
 
 
+def actor_holds_role(*, actor_id: str, organisation: Organisation, roles: Iterable[str]) -> bool:
+    """Whether the agent the trail names `actor_id` (`agent-<uuid>`) holds one of `roles` in
+    `organisation` now."""
+    try:
+        agent_id = uuid.UUID(actor_id.removeprefix("agent-"))
+    except ValueError:
+        return False
+    return _roles_in_force().filter(agent_id=agent_id, organisation=organisation, role__in=list(roles)).exists()
+
+
 def agent_get_by_email(*, organisation: Organisation, email: str) -> Agent:
     """The agent of `organisation` with this e-mail address (operators name agents by it)."""
     agent = Agent.objects.select_related("organisation").filter(organisation=organisation, email__iexact=email).first()
     if agent is None:
         raise NotFound("No agent of this organisation has logged in with this e-mail address.")
     return agent
+
+
+def _habilitations() -> QuerySet[Habilitation]:
+    return Habilitation.objects.select_related("consumer", "attestation_type__holder")
+
+
+def habilitations_for_consumer(*, organisation: Organisation) -> list[Habilitation]:
+    """The organisation's own requests, newest first."""
+    return list(_habilitations().filter(consumer=organisation).order_by("-updated_at"))
+
+
+def habilitations_for_provider(*, organisation: Organisation) -> list[Habilitation]:
+    """The requests for the types the organisation holds, drafts left out (they are the consumer's)."""
+    return list(
+        _habilitations()
+        .filter(attestation_type__holder=organisation)
+        .exclude(status=Habilitation.Status.DRAFT)
+        .order_by("-updated_at")
+    )
+
+
+def habilitation_get_for_agent(*, agent: Agent, habilitation_id: uuid.UUID) -> Habilitation:
+    """One request, for an agent of its consumer or of the type's holder (a consumer's draft only
+    for the consumer); NotFound for anyone else, whether it exists or not."""
+    habilitation = _habilitations().filter(pk=habilitation_id).first()
+    organisation_id = agent.organisation_id
+    if habilitation is None or not (
+        habilitation.consumer_id == organisation_id
+        or (
+            habilitation.attestation_type.holder_id == organisation_id
+            and habilitation.status != Habilitation.Status.DRAFT
+        )
+    ):
+        raise NotFound("No such habilitation.")
+    return habilitation
+
+
+def habilitation_steps(*, habilitation: Habilitation) -> list[HabilitationStep]:
+    return list(HabilitationStep.objects.filter(habilitation=habilitation).order_by("at", "pk"))
+
+
+def agent_names(*, actor_ids: Iterable[str]) -> dict[str, str]:
+    """The names of the agents the trail calls `agent-<uuid>`, for a history both sides read."""
+    ids = []
+    for actor_id in actor_ids:
+        try:
+            ids.append(uuid.UUID(actor_id.removeprefix("agent-")))
+        except ValueError:
+            continue
+    return {agent.actor_id: f"{agent.given_name} {agent.usual_name}" for agent in Agent.objects.filter(pk__in=ids)}
+
+
+def attestation_types_requestable(*, organisation: Organisation) -> list[AttestationType]:
+    """The offered types an organisation may ask for: every one it does not hold itself."""
+    return [t for t in catalogue_list() if t.holder_id != organisation.pk]
+
+
+def agents_with_roles(*, organisation: Organisation, roles: Iterable[str]) -> list[Agent]:
+    """The organisation's agents holding one of `roles` now (who an email about it goes to)."""
+    return list(
+        Agent.objects.filter(
+            pk__in=_roles_in_force().filter(organisation=organisation, role__in=list(roles)).values("agent")
+        ).order_by("email")
+    )
+
+
+def organisation_members(*, organisation: Organisation) -> list[tuple[Agent, list[str]]]:
+    """The organisation's agents with the roles each holds now (two queries)."""
+    agents = list(Agent.objects.filter(organisation=organisation).order_by("usual_name", "given_name"))
+    held: dict[uuid.UUID, list[str]] = {}
+    for agent_id, role in _roles_in_force().filter(organisation=organisation).values_list("agent_id", "role"):
+        held.setdefault(agent_id, []).append(role)
+    return [(agent, sorted(held.get(agent.pk, []))) for agent in agents]
+
+
+def agent_get_for_organisation(*, organisation: Organisation, agent_id: uuid.UUID) -> Agent:
+    """One agent of the organisation; NotFound for another's, whether they exist or not."""
+    agent = Agent.objects.select_related("organisation").filter(pk=agent_id, organisation=organisation).first()
+    if agent is None:
+        raise NotFound("No such agent.")
+    return agent
+
+
+def invitations_pending(*, organisation: Organisation) -> list[AgentInvitation]:
+    return list(
+        AgentInvitation.objects.filter(
+            organisation=organisation, accepted_at__isnull=True, expires_at__gt=timezone.now()
+        ).order_by("-created_at")
+    )

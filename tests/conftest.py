@@ -32,6 +32,7 @@ from providers.demo import DEMO_CONSUMER, DEMO_CONSUMER_WITHOUT_HABILITATION, ca
 from providers.demodata.population import Population, demo_citizens
 from providers.models import ApiClient, Organisation
 from sandbox.server import SandboxProviderServer, make_server
+from tests.mail import Mailbox, SmtpServer
 from tests.oidc.fixtures import oidc, oidc_servers  # noqa: F401 - the test OpenID providers, for every suite
 from tests.processes import CeleryWorker
 from tests.snapshots import RowSnapshot
@@ -214,7 +215,28 @@ def sandbox_url(sandbox_server: SandboxProviderServer, settings: Any, monkeypatc
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorker]:
+def smtp_server() -> Iterator[SmtpServer]:
+    """One real SMTP server per test process (aiosmtpd), for the tests' emails and the worker's."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server: SmtpServer, settings: Any) -> Iterator[Mailbox]:
+    """The SMTP server's mailbox, emptied; emails sent in this process go there too."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = smtp_server.host, smtp_server.port
+    smtp_server.mailbox.clear()
+    yield smtp_server.mailbox
+    smtp_server.mailbox.clear()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory, smtp_server: SmtpServer
+) -> Iterator[CeleryWorker]:
     """One real Celery worker per test process, started by the first test that needs it: on this
     process's test database, consuming this process's own queue (tests/isolation.py)."""
     # After django_db_setup the connection names the test database (one per xdist worker).
@@ -222,7 +244,15 @@ def celery_worker_process(django_db_setup: None, tmp_path_factory: pytest.TempPa
     worker = CeleryWorker(
         queue=django_settings.CELERY_TASK_DEFAULT_QUEUE,
         # The tests' receivers and sandbox provider listen on 127.0.0.1.
-        env={**os.environ, "DATABASE_URL": database_url, "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1"},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
+            # Its emails go to the tests' SMTP server.
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": smtp_server.host,
+            "EMAIL_PORT": str(smtp_server.port),
+        },
         cwd=django_settings.BASE_DIR,
         log=tmp_path_factory.mktemp("celery") / "worker.log",
     )

@@ -31,16 +31,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidTag
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook as StandardWebhook
 
+from audit.models import EventType
+from audit.services import Actor, event_record
 from consent.models import Consent, WebhookDelivery
+from core.errors import ValidationError
 from core.keys import webhook_signing_keys
 from core.outbound import OutboundError, OutboundRefused, OutboundTimeout, OutboundTooLarge, post
 from core.tasks import enqueue_on_commit
-from providers.models import Organisation
-from providers.services import organisation_webhook_secrets
+from providers.models import Organisation, validate_webhook_url
+from providers.services import organisation_webhook_secret_rotate, organisation_webhook_secrets
+from providers.services.emails import webhooks_failing_notify
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +65,8 @@ BACKOFF = (
     dt.timedelta(hours=6),
 )
 MAX_ATTEMPTS = len(BACKOFF) + 1
+# After this many failed attempts of one delivery, its organisation's administrators are emailed.
+FAILING_AFTER = 3
 # Longer than an attempt can last (the task's hard time limit is 90 s): until then a claimed row
 # belongs to the worker that claimed it.
 LEASE = dt.timedelta(minutes=5)
@@ -183,7 +191,16 @@ def webhook_delivery_attempt(*, delivery_id: uuid.UUID) -> WebhookDelivery | Non
         delivery.status = Status.FAILED
     else:
         delivery.next_attempt_at = finished + BACKOFF[delivery.attempts - 1]
-    delivery.save(update_fields=["status", "delivered_at", "next_attempt_at", "last_status_code", "last_error_code"])
+    with transaction.atomic():
+        delivery.save(
+            update_fields=["status", "delivered_at", "next_attempt_at", "last_status_code", "last_error_code"]
+        )
+        if not outcome.delivered and delivery.attempts in (FAILING_AFTER, MAX_ATTEMPTS):
+            # Keeps failing: the organisation's administrators hear of it (at most once a day).
+            failing = WebhookDelivery.objects.filter(
+                organisation=delivery.organisation, attempts__gte=FAILING_AFTER
+            ).exclude(status=Status.DELIVERED)
+            webhooks_failing_notify(organisation=delivery.organisation, failed=failing.count())
     logger.info(
         "webhook %s %s to organisation %s: attempt %s, %s %s",
         delivery.pk,
@@ -245,3 +262,49 @@ def webhooks_due(*, limit: int = 500) -> list[uuid.UUID]:
     )
     due = WebhookDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now).order_by("next_attempt_at")
     return list(due.values_list("pk", flat=True)[:limit])
+
+
+def _organisation_record(type: EventType, organisation: Organisation, *, actor: Actor, **detail: str | bool) -> None:
+    event_record(type=type, actor=actor, detail={"organisation": organisation.siret, **detail})
+
+
+@transaction.atomic
+def organisation_webhook_set(*, organisation: Organisation, url: str, actor: Actor) -> str:
+    """Sets (or, empty, removes) where the organisation's webhooks go. Returns the signing secret
+    when this first endpoint needed one (shown once), else an empty string."""
+    url = (url or "").strip()
+    if url:
+        try:
+            validate_webhook_url(url)
+        except DjangoValidationError:
+            raise ValidationError(
+                "The webhook URL is not valid.", errors={"webhook_url": "https only, a host, no credentials."}
+            ) from None
+    locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    locked.webhook_url = url
+    locked.save(update_fields=["webhook_url"])
+    secret = organisation_webhook_secret_rotate(organisation=locked) if url and not locked.webhook_secret else ""
+    _organisation_record(EventType.WEBHOOK_ENDPOINT_SET, locked, actor=actor, set=bool(url))
+    return secret
+
+
+@transaction.atomic
+def organisation_webhook_key_rotate(*, organisation: Organisation, actor: Actor) -> str:
+    """A new signing secret (returned, shown once); the previous one signs too for the overlap."""
+    secret = organisation_webhook_secret_rotate(organisation=organisation)
+    _organisation_record(EventType.WEBHOOK_KEY_ROTATED, organisation, actor=actor)
+    return secret
+
+
+@transaction.atomic
+def webhook_redeliver(*, delivery: WebhookDelivery, actor: Actor) -> WebhookDelivery:
+    """Sends a delivery again from its first attempt (the receiver deduplicates on its id)."""
+    locked = WebhookDelivery.objects.select_for_update().select_related("organisation").get(pk=delivery.pk)
+    if locked.status == Status.PENDING and locked.attempts == 0:
+        return locked
+    locked.status, locked.attempts, locked.next_attempt_at = Status.PENDING, 0, timezone.now()
+    locked.delivered_at = None
+    locked.save(update_fields=["status", "attempts", "next_attempt_at", "delivered_at"])
+    _organisation_record(EventType.WEBHOOK_REDELIVERED, locked.organisation, actor=actor, delivery=str(locked.pk))
+    enqueue_on_commit("consent.tasks.webhook_deliver", str(locked.pk))
+    return locked

@@ -150,6 +150,14 @@ def redirect_uri_registered(uri: str, registered: list[str]) -> bool:
     return redirect_uri_problem(uri) is None and uri in registered
 
 
+def _previous_secret(client: Application | None) -> str | None:
+    """The hash of the secret a rotation replaced, while its overlap lasts."""
+    api_client = api_client_for(client)
+    if api_client is None or not api_client.previous_secret or api_client.previous_secret_expires_at is None:
+        return None
+    return api_client.previous_secret if timezone.now() < api_client.previous_secret_expires_at else None
+
+
 class CodeReplayed(Exception):
     pass
 
@@ -184,6 +192,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
             or client.client_type != AbstractApplication.CLIENT_CONFIDENTIAL
             or client.authorization_grant_type not in ALLOWED_GRANTS
             or api_client is None
+            or api_client.disabled_at is not None
             or not api_client.organisation.active
         ):
             request.client = None
@@ -247,10 +256,14 @@ class GatewayOAuth2Validator(OAuth2Validator):
             )
 
         stored = client.client_secret if client is not None else None
-        if not client_secret_check(secret, stored, rehash=rehash):
-            request.client = None
-            return False
-        return True
+        if client_secret_check(secret, stored, rehash=rehash):
+            return True
+        previous = _previous_secret(client)
+        # Only after a rotation, during its overlap: the cost of a wrong secret is otherwise unchanged.
+        if previous is not None and client_secret_check(secret, previous, rehash=lambda raw: None):
+            return True
+        request.client = None
+        return False
 
     def authenticate_client_id(self, client_id: str, request: Any, *args: Any, **kwargs: Any) -> bool:
         return False

@@ -41,6 +41,7 @@ def _consumer_siret(access_token: AccessToken) -> str:
 def token_issued_record(*, access_token: AccessToken, grant_type: str) -> None:
     if access_token.application is None:
         raise ValueError("Only client tokens are issued here.")
+    ApiClient.objects.filter(application_id=access_token.application_id).update(last_used_at=timezone.now())
     event_record(
         type=EventType.TOKEN_ISSUED,
         actor=client_actor(access_token.application.client_id),

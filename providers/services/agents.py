@@ -10,26 +10,31 @@ organisation, who may not remove its last administrator.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationError
 from core.oidc import LoginFailed
-from providers.models import Agent, AgentRole, Organisation
+from providers.models import Agent, AgentInvitation, AgentRole, Organisation
+from providers.services.emails import absolute, email_queue
 from providers.siret import siret_is_valid
 
 Role = AgentRole.Role
 ROLE_MANAGERS = {ActorKind.OPERATOR, ActorKind.SYSTEM}
+INVITATION_VALIDITY = dt.timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -94,14 +99,77 @@ def agent_login(*, issuer: str, subject: str, profile: AgentProfile) -> Agent:
             first_name=profile.given_name[:150],
             last_name=profile.usual_name[:150],
         )
-        return Agent.objects.create(id=agent_id, user=user, issuer=issuer, subject=subject, created_at=now, **values)
-    for name, value in values.items():
-        setattr(agent, name, value)
-    agent.save(update_fields=[name for name in values])
-    user = agent.user
-    user.first_name, user.last_name, user.email = profile.given_name[:150], profile.usual_name[:150], profile.email
-    user.save(update_fields=["first_name", "last_name", "email"])
+        agent = Agent.objects.create(id=agent_id, user=user, issuer=issuer, subject=subject, created_at=now, **values)
+    else:
+        for name, value in values.items():
+            setattr(agent, name, value)
+        agent.save(update_fields=[name for name in values])
+        user = agent.user
+        user.first_name, user.last_name, user.email = profile.given_name[:150], profile.usual_name[:150], profile.email
+        user.save(update_fields=["first_name", "last_name", "email"])
+    _invitations_accept(agent)
     return agent
+
+
+def _invitations_accept(agent: Agent) -> None:
+    """Grants the roles an organisation's administrators invited this agent's address to."""
+    now = timezone.now()
+    pending = AgentInvitation.objects.select_for_update().filter(
+        organisation=agent.organisation, email__iexact=agent.email, accepted_at__isnull=True, expires_at__gt=now
+    )
+    for invitation in pending:
+        for role in invitation.roles:
+            role_grant(agent=agent, role=role, actor=Actor(ActorKind.SYSTEM, f"invitation-{invitation.pk}"))
+        invitation.accepted_at, invitation.accepted_by = now, agent
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+
+
+@transaction.atomic
+def agent_invite(*, organisation: Organisation, email: str, roles: list[str], actor: Actor) -> AgentInvitation:
+    """Invites `email` to the organisation with `roles`, and tells them by email (in the inviter's
+    language: the invited person's is not known yet). A pending invitation of the same address is
+    replaced."""
+    _require_manager(actor, organisation)
+    errors: dict[str, str] = {}
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        errors["email"] = "A valid email address."
+    if not roles or any(role not in Role.values for role in roles):
+        errors["roles"] = "One or more of: " + ", ".join(Role.values)
+    if errors:
+        raise ValidationError("The invitation is not valid.", errors=errors)
+    AgentInvitation.objects.filter(organisation=organisation, email__iexact=email, accepted_at__isnull=True).delete()
+    now = timezone.now()
+    invitation = AgentInvitation.objects.create(
+        organisation=organisation,
+        email=email,
+        roles=sorted(set(roles)),
+        invited_by=actor.id,
+        created_at=now,
+        expires_at=now + INVITATION_VALIDITY,
+    )
+    event_record(
+        type=EventType.AGENT_INVITED,
+        actor=actor,
+        detail={"organisation": organisation.siret, "invitation": str(invitation.pk), "roles": invitation.roles},
+    )
+    inviter_id = _agent_id(actor) if actor.kind == ActorKind.AGENT else None
+    inviter = Agent.objects.filter(pk=inviter_id).first() if inviter_id is not None else None
+    email_queue(
+        to=email,
+        language=inviter.language if inviter is not None else settings.LANGUAGE_CODE,
+        kind="agent.invited",
+        template="providers/emails/agent_invited",
+        context={
+            "organisation": organisation,
+            "inviter": inviter,
+            "roles": [Role(role).label for role in invitation.roles],
+            "url": absolute(reverse("agent-login") + "?next=" + reverse("agent-space")),
+            "expires_at": invitation.expires_at,
+        },
+    )
+    return invitation
 
 
 def _require_manager(actor: Actor, organisation: Organisation) -> None:

@@ -34,6 +34,7 @@ from core.oidc import (
     logout_url,
     provider,
 )
+from providers import rules
 from providers.demo import demo_agent
 from providers.models import Agent, AgentRole, Organisation
 from providers.selectors import agent_for_user, agent_roles
@@ -156,6 +157,9 @@ def space(request: HttpRequest) -> HttpResponse:
         "agent": agent,
         "roles": [AgentRole.Role(role).label for role in roles],
         "auditor": AgentRole.Role.AUDITOR in roles,
+        "administrator": AgentRole.Role.ADMINISTRATOR in roles,
+        "holder": agent.organisation.attestation_types.exists(),
+        "habilitations": bool(rules.HABILITATION_ROLES & set(roles)),
     }
     return render(request, "providers/agent_space.html", context)
 

@@ -40,8 +40,10 @@ from consent.services.webhooks import BACKOFF, MAX_ATTEMPTS, webhook_body, webho
 from consent.tasks import webhook_deliver, webhooks_retry_due
 from core.errors import InvalidTransition
 from gateway.celery import app as celery_app
-from providers.models import Organisation
+from providers.models import AgentRole, Organisation
 from providers.services import WEBHOOK_SECRET_OVERLAP, organisation_webhook_secret_rotate, organisation_webhook_secrets
+from tests.agents import make_agent
+from tests.mail import Mailbox, body, subject
 from tests.processes import CeleryWorker
 
 pytestmark = pytest.mark.django_db
@@ -371,6 +373,25 @@ class TestDelivery:
         make_due(delivery)
         assert webhooks_retry_due() == 0
         assert len(failing.requests) == MAX_ATTEMPTS
+
+    def test_its_administrators_are_told_when_deliveries_keep_failing_once_a_day(
+        self,
+        failing: Receiver,
+        approved: WebhookDelivery,
+        mairie: Organisation,
+        mailbox: Mailbox,
+        django_capture_on_commit_callbacks: Capture,
+    ):
+        admin = make_agent(mairie, "adele", roles=[AgentRole.Role.ADMINISTRATOR])
+        for _attempt in range(2, MAX_ATTEMPTS + 1):
+            make_due(approved)
+            with django_capture_on_commit_callbacks(execute=True):
+                webhook_deliver(str(approved.pk))
+
+        (message,) = mailbox.to(admin.email)
+        assert subject(message) == "Vos webhooks échouent toujours"
+        assert "1 webhook vers Mairie de Villeurbanne échoue toujours" in body(message)
+        assert "/agents/webhooks/" in body(message)
 
     def test_every_retry_keeps_the_id_and_body_and_is_signed_afresh(
         self, client: Client, failing: Receiver, approved: WebhookDelivery

@@ -46,12 +46,16 @@ MAIRIE_SIRET = "21690266800013"
 CNAF_SIRET = "18003502400017"
 # Valid check digit, registered nowhere.
 UNKNOWN_SIRET = "73282932000074"
+# A consumer organisation an operator registers during a test (the portal's journey).
+NEW_CONSUMER_SIRET = "21381005000004"
 # Each demo citizen's strongest means of identification: the 17-year-old has only a low one.
 MAX_ACR = {0: "eidas3", 1: "eidas3", 2: "eidas2", 3: "eidas1"}
 AGENTS = {
     "agent-mairie": {"siret": MAIRIE_SIRET, "given_name": "Camille", "usual_name": "Roux"},
     "inspectrice": {"siret": CNAF_SIRET, "given_name": "Inès", "usual_name": "Lambert"},
     "agent-inconnu": {"siret": UNKNOWN_SIRET, "given_name": "Hugo", "usual_name": "Perrin"},
+    "admin-nouvelle": {"siret": NEW_CONSUMER_SIRET, "given_name": "Adèle", "usual_name": "Morel"},
+    "gestionnaire-nouvelle": {"siret": NEW_CONSUMER_SIRET, "given_name": "Gaspard", "usual_name": "Leroy"},
 }
 
 
