@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf_exceptions
@@ -462,3 +463,22 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
     if isinstance(error, DpopChallenge):
         headers = error.response_headers()
     return Response(body, status=error.status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+class DebugNotFoundMiddleware:
+    """In DEBUG (`make run`), Django answers an address no route matches with its technical HTML
+    page, before `handler404` runs: an API client gets the problem+json it gets in production."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if (
+            settings.DEBUG
+            and response.status_code == 404
+            and response.get("Content-Type", "").startswith("text/html")
+            and wants_problem(request)
+        ):
+            return problem_response(NotFound("No resource at this address."), request)
+        return response

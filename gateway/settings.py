@@ -100,6 +100,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.correlation.CorrelationIdMiddleware",
+    "core.errors.DebugNotFoundMiddleware",
     "core.limits.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -11,9 +11,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from core.errors import NotFound, internal_error, problem_response, wants_problem
+from core.errors import MethodNotAllowed, NotFound, internal_error, problem_response, wants_problem
 from core.jose import jwks
 from gateway.celery import app as celery_app
 
@@ -71,8 +72,14 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=503 if failed else 200)
 
 
-@require_GET
+@csrf_exempt
 def jwks_view(request: HttpRequest) -> JsonResponse:
+    """The attestations' public keys. A write is refused in problem+json, like the API's: exempt
+    from CSRF so that CSRF's HTML page never answers it first (the view changes nothing)."""
+    if request.method not in ("GET", "HEAD"):
+        refusal = problem_response(MethodNotAllowed("The key set is read with GET or HEAD."), request)
+        refusal["Allow"] = "GET, HEAD"
+        return refusal
     response = JsonResponse(jwks())
     response["Cache-Control"] = "public, max-age=300"
     return response

@@ -86,6 +86,13 @@ class ClientEndpoint(OAuthLibMixin, View):
             response["Content-Type"] = "application/json"
         return response
 
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # In OAuth's error format, as every other answer of these endpoints (Django's own is an
+        # empty text/html body).
+        response = oauth_error(405, "This endpoint takes a POST request.")
+        response["Allow"] = ", ".join(self._allowed_methods())
+        return response
+
 
 @method_decorator(csrf_exempt, name="dispatch")
 class GatewayTokenView(ClientEndpoint, TokenView):

@@ -55,6 +55,17 @@ def console_login(page: Page, live_server: LiveServer, organisation: Organisatio
 
 @pytest.mark.usefixtures("trail")
 class TestAuditorConsole:
+    def test_the_console_fits_a_phone(self, page: Page, live_server: LiveServer, cnaf: Organisation) -> None:
+        demo_agent_of(cnaf, auditor=True)
+        page.set_viewport_size({"width": 375, "height": 812})
+
+        console_login(page, live_server, cnaf)
+
+        expect(page.get_by_role("heading", level=1)).to_have_text("Console d'audit")
+        # The signed checkpoint's long lines scroll inside their own box, not the whole page.
+        width = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        assert page.evaluate(width) == 0
+
     def test_an_auditor_searches_by_event_type_and_the_search_is_recorded(
         self, page: Page, live_server: LiveServer, cnaf: Organisation, script_errors: list[str]
     ) -> None:

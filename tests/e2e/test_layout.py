@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
-from tests.e2e.conftest import accessibility_problems
+from tests.e2e.conftest import accessibility_problems, demo_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -133,3 +133,30 @@ class TestPublicPages:
         expect(page.locator(".swagger-ui .info .title")).to_contain_text("Provide-it-once gateway API")
         expect(page.locator(".opblock-summary-path").first).to_be_visible()
         assert outside == [] and script_errors == []
+
+
+def horizontal_overflow(page: Page) -> int:
+    """How many pixels the page is wider than the window: a phone user would have to scroll sideways."""
+    return int(page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth"))
+
+
+@pytest.mark.usefixtures("catalogue")
+class TestPhoneWidth:
+    def test_no_public_or_citizen_page_is_wider_than_a_phone(
+        self, page: Page, live_server: LiveServer, script_errors: list[str]
+    ) -> None:
+        page.set_viewport_size(PHONE)
+        public = ["/", "/catalogue/", "/catalogue/cnaf.quotient-familial/", "/statistiques/", "/connexion/"]
+        public += ["/connexion/demo/", "/agents/connexion/", "/api/v1/errors/", "/api/v1/errors/consent_revoked"]
+        for path in public:
+            page.goto(live_server.url + path)
+            assert horizontal_overflow(page) == 0, path
+
+        page.goto(live_server.url + "/mes-consentements/historique/")
+        demo_login(page, index=0, level="eidas2")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Historique de mes données")
+        # The offline verification command is one long line: it wraps instead of widening the page.
+        assert horizontal_overflow(page) == 0
+        page.goto(live_server.url + "/mes-consentements/")
+        assert horizontal_overflow(page) == 0
+        assert script_errors == []

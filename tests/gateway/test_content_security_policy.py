@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
@@ -65,3 +67,20 @@ def test_the_api_docs_start_up_script_is_a_file_of_its_own(client: Client) -> No
     assert script.status_code == 200
     assert script["Content-Type"].startswith("application/javascript")
     assert "SwaggerUIBundle" in script.content.decode()
+
+
+def test_no_template_of_the_project_carries_inline_style_or_script() -> None:
+    # The policy blocks both: a page that relies on them breaks silently in the browser.
+    root = Path(settings.BASE_DIR)
+    templates = [
+        path
+        for path in root.glob("*/templates/**/*.html")
+        if not {".venv", "node_modules", "staticfiles"} & set(path.relative_to(root).parts)
+    ]
+    assert templates
+    offending = [
+        str(path.relative_to(root))
+        for path in templates
+        if re.search(r"\sstyle=|<script(?![^>]*\ssrc=)[^>]*>|\son[a-z]+=\"", path.read_text())
+    ]
+    assert offending == []

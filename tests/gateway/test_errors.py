@@ -4,6 +4,7 @@ import io
 import logging
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -105,6 +106,26 @@ class TestProblemDetails:
         assert response.status_code == 404
         assert response["Content-Type"] == "application/problem+json"
         assert response.json()["code"] == "not_found"
+
+    @pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v1/consents/not-a-uuid", "/oauth/nothing/"])
+    def test_it_answers_an_unknown_api_address_with_a_problem_in_debug_too(
+        self, client: Client, settings: Any, path: str
+    ) -> None:
+        # `make run` runs in DEBUG, where Django's own HTML page would answer before handler404.
+        settings.DEBUG = True
+
+        response = client.get(path)
+
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "not_found"
+
+    def test_a_page_in_debug_keeps_django_s_page(self, client: Client, settings: Any) -> None:
+        settings.DEBUG = True
+
+        response = client.get("/nulle-part/")
+
+        assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
 
     def test_it_answers_an_unknown_page_with_an_html_page(self, client: Client) -> None:
         response = client.get("/nulle-part/")

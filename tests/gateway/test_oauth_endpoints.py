@@ -302,3 +302,17 @@ class TestIntrospection:
         assert_invalid_client(in_body)
         # Nothing revoked by a client that failed to authenticate.
         assert AccessToken.objects.count() == 1
+
+
+class TestWrongMethods:
+    @pytest.mark.parametrize("path", ["/oauth/token/", "/oauth/revoke_token/"])
+    @pytest.mark.parametrize("method", ["get", "put", "delete"])
+    def test_the_token_and_revocation_endpoints_answer_in_oauth_format(
+        self, client: Client, path: str, method: str
+    ) -> None:
+        response = getattr(client, method)(path)
+
+        assert response.status_code == 405
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["error"] == "invalid_request"
+        assert "POST" in response["Allow"]
