@@ -42,6 +42,11 @@ def login(client: Client, index: int = 0, level: str = "eidas2") -> Citizen:
     return Citizen.objects.get(subject=f"demo-{index}")
 
 
+def euros(amount: int) -> str:
+    """An amount as the French pages write it: grouped by thousands, then the euro sign."""
+    return f"{amount:,}".replace(",", "\xa0") + "\xa0€"
+
+
 def approval_path(consent: Consent) -> str:
     return f"/consentements/demandes/{consent.pk}/"
 
@@ -150,12 +155,43 @@ class TestPreview:
         assert "no-store" in response["Cache-Control"]
         record = population.record(demo_citizens(population)[0], QF)
         assert record is not None
-        assert str(record["quotient_familial"]) in response.content.decode()
+        page = response.content.decode()
+        assert euros(record["quotient_familial"]) in page
         [event] = events(pending, "citizen.previewed")
         assert (event.citizen_ref, event.attestation_type) == (citizen.ref, QF)
         assert event.detail == {"outcome": "succeeded"}
         assert str(record["quotient_familial"]) not in str(event.detail) + str(event.fields)
         assert snapshot(pending) == before
+
+    def test_it_shows_the_data_in_words_not_as_code(self, browser: Client, pending: Consent, population: Population):
+        login(browser, 1)  # married, two children
+        token = csrf(browser, approval_path(pending))
+        page = browser.post(approval_path(pending) + "apercu/", {"csrfmiddlewaretoken": token}).content.decode()
+        record = population.record(demo_citizens(population)[1], QF)
+        assert record is not None and record["enfants"]
+        preview = page[page.index('id="preview-title"') :]
+        assert "<pre" not in preview and "prenoms" not in preview and "date_naissance" not in preview
+        assert "{" not in preview and "[" not in preview
+        assert preview.count('class="gw-card"') == len(record["enfants"])
+        first_name = record["enfants"][0]["prenoms"]
+        assert first_name in preview
+        assert ("Caisse d&#x27;allocations familiales" in preview) or ("Mutualité sociale agricole" in preview)
+        months = [
+            "janvier",
+            "février",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "août",
+            "septembre",
+            "octobre",
+            "novembre",
+            "décembre",
+        ]
+        assert months[record["mois"] - 1].capitalize() in preview
+        assert 'name="allow"' in page
 
     def test_it_needs_the_csrf_token(self, browser: Client, pending: Consent):
         login(browser, 0)
@@ -168,6 +204,10 @@ class TestPreview:
         page = browser.post(approval_path(pending) + "apercu/", {"csrfmiddlewaretoken": token}).content.decode()
         assert "ne trouve pas de dossier" in page
         assert "fr-alert" in page
+        # Nothing found: only to refuse or to close, never to approve.
+        assert "été trouvé à votre sujet" in page
+        assert 'name="allow"' not in page
+        assert "/refuser/" in page and 'href="/mes-consentements/"' in page
         [event] = events(pending, "citizen.previewed")
         assert event.detail == {"outcome": "subject_not_found"}
 
@@ -180,7 +220,7 @@ class TestPreview:
         page = browser.post(approval_path(pending) + "apercu/", {"csrfmiddlewaretoken": token}).content.decode()
         record = population.record(demo_citizens(population)[0], QF)
         assert record is not None
-        assert str(record["quotient_familial"]) in page
+        assert euros(record["quotient_familial"]) in page
         assert events(pending, "citizen.previewed")[0].detail == {"outcome": "succeeded"}
 
 
