@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, Max, QuerySet
 from django.db.models.functions import TruncDate
 
 from audit import merkle
@@ -262,6 +262,29 @@ def history_rows_for_citizen(*, citizen_ref: str, limit: int = 100, before_id: i
         )
         for event in events_for_citizen(citizen_ref=citizen_ref, limit=limit, before_id=before_id)
     ]
+
+
+@dataclass(frozen=True)
+class Accesses:
+    """How often the data a consent covers was obtained, and when last."""
+
+    count: int
+    last: dt.datetime | None
+
+
+def accesses_for_citizen(*, citizen_ref: str, consent_ids: list[uuid.UUID]) -> dict[uuid.UUID, Accesses]:
+    """Per consent of this citizen, the exchanges that delivered data (one query); a consent with
+    none is absent. Read from the trail, the record the citizen can check."""
+    if not citizen_ref or not consent_ids:
+        return {}
+    rows = (
+        AuditEvent.objects.filter(
+            citizen_ref=citizen_ref, consent_id__in=consent_ids, type=EventType.EXCHANGE_SUCCEEDED
+        )
+        .values("consent_id")
+        .annotate(count=Count("id"), last=Max("occurred_at"))
+    )
+    return {uuid.UUID(str(row["consent_id"])): Accesses(count=row["count"], last=row["last"]) for row in rows}
 
 
 def proof_bundle(*, event_id: int, citizen_ref: str) -> dict[str, Any]:

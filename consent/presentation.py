@@ -1,8 +1,10 @@
-"""Attestation values as people read them: dates in words, months by name, amounts in euros,
-codes by their names, lists of people as small cards; never JSON.
+"""Values as people read them: a consent's state with its dates, and attestation values (dates in
+words, months by name, amounts in euros, codes by their names, lists of people as small cards;
+never JSON).
 
-Everything comes from the field's JSON Schema and its annotations (`x-display`, `x-value-labels`,
-`x-label`, written by the catalogue): a type published later reads as well as the demo ones.
+For attestation values, everything comes from the field's JSON Schema and its annotations
+(`x-display`, `x-value-labels`, `x-label`, written by the catalogue): a type published later reads
+as well as the demo ones.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.dates import MONTHS
 from django.utils.formats import date_format, number_format
 from django.utils.text import capfirst
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
+
+from audit.selectors import Accesses
+from consent.models import Consent
 
 # One card's lines: (label, text).
 Lines = tuple[tuple[str, str], ...]
@@ -131,3 +137,49 @@ def value_shown(value: Any, schema: Mapping[str, Any]) -> Shown:
             return Shown(text=lines[0][1])
         return Shown(cards=(lines,))
     return Shown(text=text_of(value, schema))
+
+
+def _day(moment: dt.datetime | None) -> str:
+    return date_format(timezone.localtime(moment), "j F Y") if moment else ""
+
+
+def status_sentence(consent: Consent) -> str:
+    """Where a consent stands, with its dates, in one sentence: given on, refused on, withdrawn on
+    by you or ended by the administration on, expires on."""
+    Status = Consent.Status
+    consumer = consent.consumer.name
+    until = _day(consent.valid_until)
+    if consent.status == Status.PENDING:
+        return _("Waiting for your decision since %(asked)s; the request expires on %(expires)s.") % {
+            "asked": _day(consent.created_at),
+            "expires": _day(consent.request_expires_at),
+        }
+    if consent.status == Status.ACTIVE:
+        return _("Given on %(given)s; expires on %(until)s.") % {"given": _day(consent.decided_at), "until": until}
+    if consent.status == Status.PAUSED:
+        return _("Paused by you on %(paused)s; expires on %(until)s.") % {
+            "paused": _day(consent.updated_at),
+            "until": until,
+        }
+    if consent.status == Status.REJECTED:
+        return _("Refused by you on %(refused)s.") % {"refused": _day(consent.decided_at)}
+    if consent.status == Status.REVOKED:
+        if consent.status_reason == "citizen":
+            return _("Withdrawn by you on %(ended)s.") % {"ended": _day(consent.updated_at)}
+        if consent.status_reason == "consumer":
+            return _("Ended by %(consumer)s on %(ended)s.") % {"consumer": consumer, "ended": _day(consent.updated_at)}
+        return _("Ended on %(ended)s.") % {"ended": _day(consent.updated_at)}
+    if consent.status_reason == "request_expired":
+        return _("The request expired on %(ended)s without a decision.") % {"ended": _day(consent.request_expires_at)}
+    return _("Expired on %(ended)s.") % {"ended": _day(consent.valid_until or consent.updated_at)}
+
+
+def accesses_sentence(accesses: Accesses | None) -> str:
+    """How often the administration obtained the data, and when last."""
+    if accesses is None or not accesses.count:
+        return _("Your data has not been obtained under this consent.")
+    return ngettext(
+        "Obtained once, on %(last)s.",
+        "Obtained %(count)s times, last on %(last)s.",
+        accesses.count,
+    ) % {"count": accesses.count, "last": _day(accesses.last)}

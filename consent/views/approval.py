@@ -6,6 +6,7 @@ import uuid
 from functools import partial
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -49,12 +50,19 @@ def _render(
     return render(request, "consent/approval.html", context, status=error.status if error else 200)
 
 
-def _decision_redirect(consent: Consent) -> HttpResponse:
+def _decision_redirect(request: HttpRequest, consent: Consent) -> HttpResponse:
     if consent.return_url:
         parts = urlsplit(consent.return_url)
         query = urlencode({"consent": str(consent.pk), "status": consent.status})
         target = urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
         return HttpResponseRedirect(target)
+    # Said on the gateway's own next page only: a return to the administration's service would
+    # leave it waiting for a later visit.
+    if consent.status == Consent.Status.ACTIVE:
+        done = _("Consent given: %(consumer)s may now obtain the data below.")
+    else:
+        done = _("Request refused: %(consumer)s will not obtain your data.")
+    messages.success(request, done % {"consumer": consent.consumer.name})
     return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
 
 
@@ -88,7 +96,7 @@ def _decide(request: HttpRequest, consent_id: uuid.UUID, decision: CitizenTransi
         consent = decision(consent=consent, citizen=required_citizen(request))
     except GatewayError as error:
         return _render(request, consent_get_pending(consent_id=consent_id), error=error)
-    return _decision_redirect(consent)
+    return _decision_redirect(request, consent)
 
 
 @require_POST

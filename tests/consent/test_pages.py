@@ -9,8 +9,9 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
+from audit.services import Actor
 from consent.models import Citizen, Consent
-from consent.services import consent_approve
+from consent.services import consent_approve, consent_revoke
 from providers.demo import catalogue_load
 from providers.demodata.population import Population, demo_citizens
 from providers.models import Organisation
@@ -268,15 +269,20 @@ class TestDashboard:
         token = csrf(browser, approval_path(other))
         browser.post(approval_path(other) + "refuser/", {"csrfmiddlewaretoken": token})
         page = browser.get("/mes-consentements/").content.decode()
-        assert page.index("Actifs") < page.index("Refusés")
+        assert page.index("En vigueur") < page.index("Terminés")
         assert f"/mes-consentements/{mine.pk}/" in page
+        assert "Connecté en tant que <strong>" in page
+        # The purpose, in words, and where each stands, with its date.
+        assert "Tarification sociale des services publics locaux" in page
+        assert "Refusée par vous le" in page and "Donné le" in page
+        assert "Vos données n'ont pas été obtenues" in page or "Vos données n&#x27;ont pas été obtenues" in page
         assert Consent.objects.filter(citizen=citizen).count() == 2
 
     def test_the_list_query_count_does_not_grow(
         self, browser: Client, mine: Consent, make_request: Callable[..., Consent], django_assert_num_queries: Any
     ):
-        # Session, citizen, expiry sweep, consents, items with their types.
-        with django_assert_num_queries(5):
+        # Session, citizen, expiry sweep, consents, items with their types, accesses from the trail.
+        with django_assert_num_queries(6):
             browser.get("/mes-consentements/")
         citizen = Citizen.objects.get(subject="demo-0")
         for reference in ("b", "c", "d"):
@@ -285,7 +291,7 @@ class TestDashboard:
                 citizen=citizen,
                 eidas_level="eidas2",
             )
-        with django_assert_num_queries(5):
+        with django_assert_num_queries(6):
             assert browser.get("/mes-consentements/").content.decode().count("/retirer/") == 4
 
     def test_the_citizen_pauses_and_resumes(self, browser: Client, mine: Consent):
@@ -295,6 +301,9 @@ class TestDashboard:
         assert browser.post(detail + "suspendre/", {"csrfmiddlewaretoken": token}).status_code == 302
         mine.refresh_from_db()
         assert mine.status == "paused"
+        page = browser.get(detail).content.decode()
+        assert "fr-alert--success" in page and "Consentement suspendu" in page
+        assert "Suspendu par vous le" in page
         assert browser.post(detail + "reprendre/", {"csrfmiddlewaretoken": token}).status_code == 302
         mine.refresh_from_db()
         assert mine.status == "active"
@@ -313,6 +322,26 @@ class TestDashboard:
         mine.refresh_from_db()
         assert (mine.status, mine.status_reason) == ("revoked", "citizen")
         assert len(events(mine, "consent.revoked")) == 1
+        page = browser.get(response["Location"]).content.decode()
+        assert "Consentement retiré" in page and "Retiré par vous le" in page
+        assert "Comment retirer votre accord" not in page and "Valable" not in page
+
+    def test_a_refusal_reads_as_a_refusal(self, browser: Client, pending: Consent):
+        login(browser)
+        token = csrf(browser, approval_path(pending))
+        browser.post(approval_path(pending) + "refuser/", {"csrfmiddlewaretoken": token})
+        page = browser.get(f"/mes-consentements/{pending.pk}/").content.decode()
+        assert "Demande refusée" in page  # the success message
+        assert "Consentement donné" not in page
+        assert "Refusée par vous le" in page
+        assert "Comment retirer votre accord" not in page and "Valable" not in page
+
+    def test_an_end_by_the_administration_says_so(self, browser: Client, mine: Consent):
+        consent_revoke(consent=mine, actor=Actor.system(), reason="consumer")
+        page = browser.get(f"/mes-consentements/{mine.pk}/").content.decode()
+        assert "Terminé par Mairie de Villeurbanne le" in page
+        assert re.search(r"fr-badge\">\s*Terminé par l('|&#x27;)administration", page)
+        assert "Retiré par vous" not in page
 
     def test_another_citizen_sees_nothing(self, browser: Client, mine: Consent):
         login(browser, 1)
