@@ -111,8 +111,8 @@ class TestHistoryPage:
         client.cookies["django_language"] = "en"
         english = client.get(HISTORY, HTTP_ACCEPT_LANGUAGE="en").content.decode()
 
-        assert "<td>Tarification sociale des services publics locaux (cantine" in french  # the label, not the code
-        assert "<td>Means-tested pricing of local public services" in english
+        assert ">Tarification sociale des services publics locaux (cantine" in french  # the label, not the code
+        assert ">Means-tested pricing of local public services" in english
         assert "(Quotient familial (€))" in french  # the field's label, not its name
         assert "quotient_familial" not in french
         assert "Mairie de Villeurbanne obtained your family quotient (CAF / MSA)" in english
