@@ -161,6 +161,17 @@ class ConsentRequestCreateApi(ConsumerApi):
             help_text="Where the citizen is sent after deciding; only on an origin your organisation registered.",
         )
         reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        pivot_identity_hash = serializers.CharField(
+            max_length=200,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text=(
+                "Addresses the request to one person: SHA-256 (64 lower-case hex digits) of their pivot "
+                "identity, one line each: birth name, given names, date of birth (YYYY-MM-DD), sex (F/M), "
+                "INSEE code of the place of birth; names in upper case. Only that person may then decide it."
+            ),
+        )
 
         class Meta:
             # The OpenAPI component name; "Input" alone collides with other APIs' inputs.
@@ -194,6 +205,7 @@ class ConsentRequestCreateApi(ConsumerApi):
             return_url=data["return_url"],
             reference=data["reference"],
             idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+            pivot_identity_hash=data["pivot_identity_hash"],
         )
         consent = consent_get_for_consumer(consumer=consent.consumer, consent_id=consent.pk)
         location = request.build_absolute_uri(reverse("consent:api-consent-detail", args=[consent.pk]))

@@ -80,8 +80,12 @@ class Consent(models.Model):
         EXPIRED = "expired", pgettext_lazy("a consent", "Expired")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # Null while pending: the consumer does not know who will open the approval link.
+    # Null while pending until the first logged-in citizen allowed to decide opens the request
+    # (consent.rules.may_decide); then only they may decide it.
     citizen = models.ForeignKey(Citizen, on_delete=models.PROTECT, null=True, blank=True, related_name="consents")
+    # The person a request is addressed to (named by the consumer, or the first to open it): keyed
+    # hash of their pivot identity hash (consent.rules.addressee_ref); empty until then.
+    addressee = models.CharField(max_length=64, blank=True, default="")
     consumer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="consents")
     client = models.ForeignKey(
         "oauth2_provider.Application", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -116,6 +120,12 @@ class Consent(models.Model):
         indexes = [
             models.Index(fields=["consumer", "status", "-created_at"], name="consent_consumer_status"),
             models.Index(fields=["citizen", "status"], name="consent_citizen_status"),
+            # A citizen's dashboard: the requests waiting for the person they are.
+            models.Index(
+                fields=["addressee"],
+                condition=models.Q(status="pending") & ~models.Q(addressee=""),
+                name="consent_addressed_pending",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

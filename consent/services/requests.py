@@ -20,9 +20,10 @@ from oauth2_provider.models import Application
 
 from audit.models import ActorKind, EventType
 from audit.services import Actor
-from consent.models import Consent, ConsentItem
+from consent.models import Citizen, Consent, ConsentItem
+from consent.rules import PIVOT_HASH, addressee_ref, citizen_addressee, may_decide
 from consent.services.trail import consent_event_record
-from core.errors import HabilitationMissing, IdempotencyConflict, ValidationError
+from core.errors import HabilitationMissing, IdempotencyConflict, NotFound, ValidationError
 from core.text import text_storable
 from providers.models import AttestationType, Habilitation, Organisation, url_origin
 from providers.rules import return_url_allowed
@@ -127,8 +128,10 @@ def consent_request_create(
     return_url: str = "",
     reference: str = "",
     idempotency_key: str = "",
+    pivot_identity_hash: str = "",
 ) -> Consent:
-    """Creates a pending consent and records `consent.requested`.
+    """Creates a pending consent and records `consent.requested`. With a `pivot_identity_hash`
+    (consent.rules.pivot_identity_hash), only that person may open and decide it.
 
     With an `idempotency_key` (scoped to the client), the same request again returns the consent
     the first one created; the same key with a different request raises IdempotencyConflict.
@@ -143,6 +146,7 @@ def consent_request_create(
         max_uses=max_uses,
         return_url=return_url,
         reference=reference,
+        pivot_identity_hash=pivot_identity_hash,
     )
     # A key the database cannot hold is never looked up: it is refused with the other errors below.
     key_storable = text_storable(idempotency_key, max_length=MAX_IDEMPOTENCY_KEY)
@@ -169,6 +173,10 @@ def consent_request_create(
         error_add(errors, "return_url", *error)
     if len(reference) > 100:
         error_add(errors, "reference", "too_long", "The reference is at most 100 characters.")
+    if pivot_identity_hash and not PIVOT_HASH.fullmatch(pivot_identity_hash):
+        error_add(
+            errors, "pivot_identity_hash", "invalid", "A SHA-256 of the pivot identity, as 64 lower-case hex digits."
+        )
     if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
         error_add(
             errors, "idempotency_key", "too_long", f"The Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} characters."
@@ -214,6 +222,7 @@ def consent_request_create(
         max_uses=max_uses,
         return_url=return_url,
         reference=reference,
+        addressee=addressee_ref(pivot_identity_hash) if pivot_identity_hash else "",
         request_expires_at=now + dt.timedelta(days=settings.CONSENT_REQUEST_TTL_DAYS),
         created_at=now,
         updated_at=now,
@@ -270,3 +279,26 @@ def _habilitations(consumer: Organisation, types: list[AttestationType]) -> dict
             )
         found[attestation_type.slug] = habilitation
     return found
+
+
+def consent_request_open(*, consent: Consent, citizen: Citizen) -> Consent:
+    """The citizen opens a request: allowed when `may_decide` says so (NotFound otherwise, as for
+    any consent that is not theirs). A pending request bound to nobody is bound to them now, so
+    that from then on only they see it and may decide it."""
+    person = citizen_addressee(citizen)
+    if not may_decide(
+        bound_to=consent.citizen_id, addressee=consent.addressee, citizen=citizen.pk, citizen_addressee=person
+    ):
+        raise NotFound("No such consent.")
+    if consent.citizen_id is None and consent.status == Consent.Status.PENDING:
+        # Bound to the login and addressed to the person (who may come back through another
+        # identity provider, e.g. to log in at a higher level). Only while still unbound: of two
+        # first openers racing, one binds and the other is refused.
+        addressee = consent.addressee or person
+        bound = Consent.objects.filter(pk=consent.pk, citizen__isnull=True, status=Consent.Status.PENDING).update(
+            citizen=citizen, addressee=addressee, updated_at=timezone.now()
+        )
+        if not bound:
+            raise NotFound("No such consent.")
+        consent.citizen, consent.addressee = citizen, addressee
+    return consent

@@ -22,6 +22,7 @@ from consent.services import (
     consent_approve,
     consent_preview,
     consent_reject,
+    consent_request_open,
 )
 from consent.terms import terms_for_consent
 from consent.views import CitizenTransition, not_found_as_404
@@ -71,7 +72,12 @@ def _decision_redirect(request: HttpRequest, consent: Consent) -> HttpResponse:
 @citizen_required
 @not_found_as_404
 def approval(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    return _render(request, consent_get_pending(consent_id=consent_id))
+    return _render(request, _opened(request, consent_id))
+
+
+def _opened(request: HttpRequest, consent_id: uuid.UUID) -> Consent:
+    """The request, if this citizen may see it (binding it to them if nobody opened it yet)."""
+    return consent_request_open(consent=consent_get_pending(consent_id=consent_id), citizen=required_citizen(request))
 
 
 @require_POST
@@ -79,7 +85,7 @@ def approval(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
 @citizen_required
 @not_found_as_404
 def approval_preview(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    consent = consent_get_pending(consent_id=consent_id)
+    consent = _opened(request, consent_id)
     try:
         preview = consent_preview(
             consent=consent, citizen=required_citizen(request), eidas_level=current_level(request)
@@ -91,7 +97,7 @@ def approval_preview(request: HttpRequest, consent_id: uuid.UUID) -> HttpRespons
 
 def _decide(request: HttpRequest, consent_id: uuid.UUID, decision: CitizenTransition) -> HttpResponse:
     """Approve or reject; a refusal shows the page again, as it is now, with the reason."""
-    consent = consent_get_pending(consent_id=consent_id)
+    consent = _opened(request, consent_id)
     try:
         consent = decision(consent=consent, citizen=required_citizen(request))
     except GatewayError as error:

@@ -132,8 +132,9 @@ class TestApprovalPage:
         assert snapshot(consent) == before
         assert not events(consent, "consent.approved")
 
-    def test_it_says_when_the_request_was_already_decided(self, browser: Client, active: Consent):
-        login(browser)
+    def test_it_says_when_the_request_was_already_decided(self, browser: Client, pending: Consent):
+        citizen = login(browser)
+        active = consent_approve(consent=pending, citizen=citizen, eidas_level="eidas2")
         page = browser.get(approval_path(active)).content.decode()
         assert "déjà reçu une réponse" in page
         assert "/accepter/" not in page
