@@ -24,6 +24,11 @@ class Citizen(models.Model):
         FEMALE = "F", _("Female")
         MALE = "M", _("Male")
 
+    class Notify(models.TextChoices):
+        EACH = "each", _("An e-mail at each access to my data")
+        DAILY = "daily", _("One e-mail a day, listing that day's accesses")
+        NEVER = "never", _("No e-mail (my history still lists every access)")
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The OpenID provider's issuer identifier; empty for the demo login (and citizens recorded
     # before OpenID Connect).
@@ -35,7 +40,9 @@ class Citizen(models.Model):
     date_naissance = EncryptedDateField(null=True, blank=True)
     sexe = EncryptedTextField(null=True, blank=True, choices=Sex.choices)
     code_cog_lieu_naissance = EncryptedTextField(null=True, blank=True)
+    # From the identity provider at login, changeable on the notification preferences page.
     email = EncryptedTextField(null=True, blank=True)
+    notify = models.CharField(max_length=8, choices=Notify.choices, default=Notify.EACH)
     identity_erased_at = models.DateTimeField(null=True, blank=True)
     # Until when a session of theirs may still be alive (the idle timeout from their last visit);
     # their identity is kept at least until then.
@@ -241,3 +248,39 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.organisation_id} ({self.status})"
+
+
+class AccessNotice(models.Model):
+    """Outbox row: one access to a citizen's data (an `exchange.succeeded` event of the trail) to
+    tell them of, by its own e-mail or in the day's digest, as they chose.
+
+    Written from committed events by a beat sweep (consent.services.notices), never on the
+    exchange's path; sent at least once by Celery, retried with backoff. It names the event only:
+    the e-mail says who obtained what, when and why, never the attestation's values."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", pgettext_lazy("an e-mail", "Pending")
+        SENT = "sent", pgettext_lazy("an e-mail", "Sent")
+        FAILED = "failed", pgettext_lazy("an e-mail", "Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="access_notices")
+    event_id = models.BigIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # A stable code (smtp, no_address…), never the server's answer.
+    last_error_code = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["citizen", "event_id"], name="access_notice_once_per_event"),
+        ]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=models.Q(status="pending"), name="access_notice_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"access notice {self.pk} ({self.status})"

@@ -4,7 +4,7 @@ import uuid
 
 from celery import shared_task
 
-from consent.services import consents_expire_due
+from consent.services import consents_expire_due, notices
 from consent.services.citizens import citizens_identity_erase_due
 from consent.services.webhooks import webhook_delivery_attempt, webhooks_due
 
@@ -38,3 +38,33 @@ def webhooks_retry_due() -> int:
     for delivery_id in due:
         webhook_deliver.delay(str(delivery_id))
     return len(due)
+
+
+@shared_task(name="consent.tasks.access_notices_collect", acks_late=True, ignore_result=True)
+def access_notices_collect() -> int:
+    """Beat: the outbox rows of the recent accesses to citizens' data. Idempotent (one row per
+    citizen and event), so overlapping runs do no harm."""
+    return notices.access_notices_collect()
+
+
+@shared_task(name="consent.tasks.access_notice_send", acks_late=True, ignore_result=True)
+def access_notice_send(notice_id: str) -> str | None:
+    """One attempt at one access e-mail. Idempotent: a sent, failed, not yet due or claimed row is
+    left alone."""
+    notice = notices.access_notice_send(notice_id=uuid.UUID(notice_id))
+    return notice.status if notice else None
+
+
+@shared_task(name="consent.tasks.access_notices_retry_due", acks_late=True, ignore_result=True)
+def access_notices_retry_due() -> int:
+    """Beat: re-enqueues the access e-mails that are due (retries, and sends whose message was lost)."""
+    due = notices.access_notices_due()
+    for notice_id in due:
+        access_notice_send.delay(str(notice_id))
+    return len(due)
+
+
+@shared_task(name="consent.tasks.access_digests_send", acks_late=True, ignore_result=True)
+def access_digests_send() -> int:
+    """Beat, daily: the digests of the citizens who chose one."""
+    return notices.access_digests_send()

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from consent import apis
-from consent.views import approval, dashboard, history, login
+from consent.views import approval, dashboard, history, login, notifications
 
 app_name = "consent"
 
@@ -24,6 +24,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("consentements/demandes/<uuid:consent_id>/refuser/", approval.approval_reject, name="approval-reject"),
     path("mes-consentements/", dashboard.dashboard, name="dashboard"),
     path("mes-consentements/historique/", history.history, name="history"),
+    path("mes-consentements/notifications/", notifications.preferences, name="notifications"),
     path("mes-consentements/historique/<int:event_id>/preuve.json", history.proof, name="history-proof"),
     path("mes-consentements/<uuid:consent_id>/", dashboard.detail, name="detail"),
     path("mes-consentements/<uuid:consent_id>/suspendre/", dashboard.pause, name="pause"),

@@ -156,6 +156,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: broker, rate-limit counters and cache. Absent, Celery runs tasks eagerly in-process.
 REDIS_URL = env_str("REDIS_URL")
+
+# E-mail to citizens (told of each access to their data), through Django's e-mail framework.
+# Without EMAIL_HOST (the embedded default), messages are printed on the console instead.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "Dites-le-nous une fois <ne-pas-repondre@localhost>"
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -196,6 +209,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Webhook retries (consent/services/webhooks.py), and first sends whose message was lost.
     "webhooks-retry-due": {"task": "consent.tasks.webhooks_retry_due", "schedule": 30.0, "options": {"expires": 25}},
     "audit-verify": {"task": "audit.tasks.verify", "schedule": 300.0},
+    # Citizens told of each access to their data (consent/services/notices.py): new accesses read
+    # from the trail, retries of the e-mails not sent yet, and the daily digests.
+    "access-notices-collect": {
+        "task": "consent.tasks.access_notices_collect",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    "access-notices-retry-due": {
+        "task": "consent.tasks.access_notices_retry_due",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "access-digests-send": {"task": "consent.tasks.access_digests_send", "schedule": 86400.0},
     # Pivot identities of citizens with neither a session nor a live consent (consent.services.citizens).
     "citizens-identity-erase": {
         "task": "consent.tasks.citizens_identity_erase",

@@ -8,6 +8,7 @@ dgfip are providers. Tokens are real django-oauth-toolkit access tokens sent as 
 from __future__ import annotations
 
 import datetime as dt
+import email.message
 import http.client
 import os
 import secrets
@@ -18,6 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message as MessageHandler
 from django.conf import settings as django_settings
 from django.db import connection
 from django.test import override_settings
@@ -33,7 +36,7 @@ from providers.demodata.population import Population, demo_citizens
 from providers.models import ApiClient, Organisation
 from sandbox.server import SandboxProviderServer, make_server
 from tests.oidc.fixtures import oidc, oidc_servers  # noqa: F401 - the test OpenID providers, for every suite
-from tests.processes import CeleryWorker
+from tests.processes import CeleryWorker, free_port, wait_until
 from tests.snapshots import RowSnapshot
 
 SANDBOX_TOKEN = "sandbox-test-token"
@@ -213,8 +216,50 @@ def sandbox_url(sandbox_server: SandboxProviderServer, settings: Any, monkeypatc
     _sandbox_faults_clear(sandbox_server.url)
 
 
+@dataclass
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) in this test process, keeping what it receives."""
+
+    host: str
+    port: int
+    messages: list[email.message.Message]
+
+    def wait_for(self, count: int) -> list[email.message.Message]:
+        wait_until(lambda: len(self.messages) >= count, what=f"{count} e-mail(s) at the SMTP server")
+        return list(self.messages)
+
+
+class _Keep(MessageHandler):
+    def __init__(self, messages: list[email.message.Message]) -> None:
+        super().__init__()
+        self.messages = messages
+
+    def handle_message(self, message: email.message.Message) -> None:
+        self.messages.append(message)
+
+
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorker]:
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer(host="127.0.0.1", port=free_port(), messages=[])
+    controller = Controller(_Keep(server.messages), hostname=server.host, port=server.port)
+    controller.start()
+    yield server
+    controller.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: SmtpServer, settings: Any) -> SmtpServer:
+    """The SMTP server, emptied, and Django's e-mail (here and in the Celery worker) pointed at it."""
+    smtp_server.messages.clear()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = smtp_server.host, smtp_server.port
+    return smtp_server
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory, smtp_server: SmtpServer
+) -> Iterator[CeleryWorker]:
     """One real Celery worker per test process, started by the first test that needs it: on this
     process's test database, consuming this process's own queue (tests/isolation.py)."""
     # After django_db_setup the connection names the test database (one per xdist worker).
@@ -222,7 +267,14 @@ def celery_worker_process(django_db_setup: None, tmp_path_factory: pytest.TempPa
     worker = CeleryWorker(
         queue=django_settings.CELERY_TASK_DEFAULT_QUEUE,
         # The tests' receivers and sandbox provider listen on 127.0.0.1.
-        env={**os.environ, "DATABASE_URL": database_url, "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1"},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
+            # E-mails go to the tests' SMTP server (the `smtp` fixture).
+            "EMAIL_HOST": smtp_server.host,
+            "EMAIL_PORT": str(smtp_server.port),
+        },
         cwd=django_settings.BASE_DIR,
         log=tmp_path_factory.mktemp("celery") / "worker.log",
     )

@@ -97,6 +97,14 @@ def test_every_citizen_page_is_accessible_in_both_languages_at_any_width(
     page.goto(f"{live_server.url}/mes-consentements/historique/")
     check(page, language, "history")
 
+    page.goto(f"{live_server.url}/mes-consentements/notifications/")
+    check(page, language, "notification preferences")
+    page.locator("input[name='notify'][value='daily'] + label").click()
+    page.locator("input[name='email']").fill("marie@example.fr")
+    page.locator("main form button[type='submit']").click()
+    expect(page.locator(".fr-alert--success")).to_be_visible()
+    check(page, language, "notification preferences saved")
+
 
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_a_preview_that_finds_nothing_offers_only_to_refuse_or_close(
