@@ -16,11 +16,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
-from django.db.models import Count, F, Max, QuerySet
+from django.db.models import Case, Count, F, Max, QuerySet, When
 from django.db.models.functions import TruncDate
 
 from audit import merkle
-from audit.models import AuditEvent, Checkpoint, EventType
+from audit.models import AuditEvent, Checkpoint, EventType, Objection
 from audit.sealer import DbNodeReader, event_projection, log_verifier_key
 from core.errors import NotFound, ValidationError
 
@@ -285,6 +285,22 @@ def accesses_for_citizen(*, citizen_ref: str, consent_ids: list[uuid.UUID]) -> d
         .annotate(count=Count("id"), last=Max("occurred_at"))
     )
     return {uuid.UUID(str(row["consent_id"])): Accesses(count=row["count"], last=row["last"]) for row in rows}
+
+
+def objections_for_citizen(*, citizen_ref: str, event_ids: list[int]) -> dict[int, Objection]:
+    """This citizen's cases about these events, by event id (one query)."""
+    if not citizen_ref or not event_ids:
+        return {}
+    found = Objection.objects.filter(citizen_ref=citizen_ref, event_id__in=event_ids)
+    return {objection.event_id: objection for objection in found}
+
+
+def objections_for_auditors(*, status: str | None = None) -> QuerySet[Objection]:
+    """Every case, the open ones first, then the newest."""
+    queryset = Objection.objects.select_related("event")
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by(Case(When(status=Objection.Status.OPEN, then=0), default=1), "-created_at")
 
 
 def proof_bundle(*, event_id: int, citizen_ref: str) -> dict[str, Any]:

@@ -46,3 +46,15 @@ class NotificationPreferencesForm(DsfrBaseForm):
         if data.get("notify") != Citizen.Notify.NEVER and not data.get("email"):
             self.add_error("email", _("An e-mail address is needed to send you e-mails."))
         return data
+
+
+class ObjectionForm(DsfrBaseForm):
+    text = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        label=_("What do you not recognise?"),
+        help_text=_(
+            "For example: you never asked this administration for anything, or not at that date. "
+            "The auditors and the administration's data protection officer will read it."
+        ),
+    )

@@ -4,7 +4,7 @@ import uuid
 
 from celery import shared_task
 
-from consent.services import consents_expire_due, notices
+from consent.services import consents_expire_due, notices, objections
 from consent.services.citizens import citizens_identity_erase_due
 from consent.services.webhooks import webhook_delivery_attempt, webhooks_due
 
@@ -68,3 +68,18 @@ def access_notices_retry_due() -> int:
 def access_digests_send() -> int:
     """Beat, daily: the digests of the citizens who chose one."""
     return notices.access_digests_send()
+
+
+@shared_task(name="consent.tasks.objection_dpo_tell", acks_late=True, ignore_result=True)
+def objection_dpo_tell(objection_id: str) -> bool:
+    """Tells the DPO of a citizen's objection. Idempotent: a DPO already told is not told again."""
+    return objections.objection_dpo_tell(objection_id=uuid.UUID(objection_id))
+
+
+@shared_task(name="consent.tasks.objections_dpo_tell_due", acks_late=True, ignore_result=True)
+def objections_dpo_tell_due() -> int:
+    """Beat: the objections whose DPO could not be told yet."""
+    due = objections.objections_dpo_due()
+    for objection_id in due:
+        objection_dpo_tell.delay(str(objection_id))
+    return len(due)

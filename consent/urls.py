@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from consent import apis
-from consent.views import approval, dashboard, history, login, notifications
+from consent.views import approval, dashboard, history, login, notifications, objections
 
 app_name = "consent"
 
@@ -26,6 +26,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("mes-consentements/historique/", history.history, name="history"),
     path("mes-consentements/notifications/", notifications.preferences, name="notifications"),
     path("mes-consentements/historique/<int:event_id>/preuve.json", history.proof, name="history-proof"),
+    path("mes-consentements/historique/<int:event_id>/signaler/", objections.objection, name="objection"),
     path("mes-consentements/<uuid:consent_id>/", dashboard.detail, name="detail"),
     path("mes-consentements/<uuid:consent_id>/suspendre/", dashboard.pause, name="pause"),
     path("mes-consentements/<uuid:consent_id>/reprendre/", dashboard.resume, name="resume"),

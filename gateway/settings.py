@@ -222,6 +222,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "options": {"expires": 55},
     },
     "access-digests-send": {"task": "consent.tasks.access_digests_send", "schedule": 86400.0},
+    # The consumers' DPOs not yet told of a citizen's objection (consent/services/objections.py).
+    "objections-dpo-tell-due": {
+        "task": "consent.tasks.objections_dpo_tell_due",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
     # Pivot identities of citizens with neither a session nor a live consent (consent.services.citizens).
     "citizens-identity-erase": {
         "task": "consent.tasks.citizens_identity_erase",

@@ -179,8 +179,9 @@ class TestHistoryPage:
             page = client.get(HISTORY).content.decode()
 
         assert page.count('data-event-type="exchange.succeeded"') == 50
-        # session, citizen, the history page of events, organisations, types, fields
-        assert len(many) == len(few) == 6, [q["sql"] for q in many]
+        # session, citizen, the history page of events, the citizen's objections, organisations,
+        # types, fields
+        assert len(many) == len(few) == 7, [q["sql"] for q in many]
 
     def test_a_consent_over_two_types_names_both_and_their_holders(
         self, alice: Citizen, make_request: Callable[..., Consent]
