@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from consent import apis
-from consent.views import approval, dashboard, history, login, notifications, objections
+from consent.views import approval, dashboard, history, login, mydata, notifications, objections
 
 app_name = "consent"
 
@@ -25,6 +25,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("mes-consentements/", dashboard.dashboard, name="dashboard"),
     path("mes-consentements/historique/", history.history, name="history"),
     path("mes-consentements/notifications/", notifications.preferences, name="notifications"),
+    path("mes-consentements/mes-donnees/", mydata.my_data, name="my-data"),
+    path("mes-consentements/mes-donnees.zip", mydata.archive, name="my-data-archive"),
+    path("mes-consentements/historique/<int:event_id>/verification/", mydata.proof_verification, name="proof-check"),
     path("mes-consentements/historique/<int:event_id>/preuve.json", history.proof, name="history-proof"),
     path("mes-consentements/historique/<int:event_id>/signaler/", objections.objection, name="objection"),
     path("mes-consentements/<uuid:consent_id>/", dashboard.detail, name="detail"),
@@ -32,4 +35,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("mes-consentements/<uuid:consent_id>/reprendre/", dashboard.resume, name="resume"),
     path("mes-consentements/<uuid:consent_id>/retirer/", dashboard.revoke, name="revoke"),
     path("mes-consentements/<uuid:consent_id>/recu.json", dashboard.receipt, name="receipt"),
+    path("mes-consentements/<uuid:consent_id>/recu/", mydata.receipt_page, name="receipt-page"),
 ]

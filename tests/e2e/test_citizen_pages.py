@@ -7,9 +7,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import transaction
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
+from audit.models import ActorKind, EventType
+from audit.sealer import log_seal
+from audit.services import Actor, event_record
+from consent.models import Citizen
 from tests.conftest import ApiCaller
 from tests.e2e.conftest import DESKTOP, PHONE, axe_violations, horizontal_overflow, too_wide
 from tests.e2e.test_consent_journey import QF, request_consent
@@ -94,8 +99,39 @@ def test_every_citizen_page_is_accessible_in_both_languages_at_any_width(
     expect(page.locator(".fr-alert--success")).to_be_visible()
     check(page, language, "detail after withdrawal")
 
+    # An access to report, sealed with the rest so that its proof can be checked.
+    citizen = Citizen.objects.get(subject="demo-1")
+    with transaction.atomic():
+        event_record(
+            type=EventType.EXCHANGE_SUCCEEDED,
+            actor=Actor(ActorKind.CONSUMER, mairie_caller.organisation.siret),
+            citizen_ref=citizen.ref,
+            consumer=mairie_caller.organisation.siret,
+            attestation_type=QF,
+            fields=["quotient_familial"],
+            purpose="tarification-sociale",
+            consent_id=consent.pk,
+        )
+    log_seal()
     page.goto(f"{live_server.url}/mes-consentements/historique/")
     check(page, language, "history")
+
+    page.locator("a[href$='/verification/']").first.click()
+    expect(page.locator(".fr-alert--success")).to_be_visible()
+    check(page, language, "proof check")
+
+    page.goto(f"{live_server.url}/mes-consentements/historique/")
+    page.locator("a[href$='/signaler/']").first.click()
+    check(page, language, "objection")
+    page.locator("textarea[name='text']").fill("Je ne connais pas cette mairie.")
+    page.locator("main form button[type='submit']").click()
+    expect(page.locator(".fr-alert--success")).to_be_visible()
+    check(page, language, "history after the report")
+
+    page.goto(f"{live_server.url}/mes-consentements/{consent.pk}/recu/")
+    check(page, language, "printable receipt")
+    page.goto(f"{live_server.url}/mes-consentements/mes-donnees/")
+    check(page, language, "my data")
 
     page.goto(f"{live_server.url}/mes-consentements/notifications/")
     check(page, language, "notification preferences")
