@@ -69,6 +69,13 @@ FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY") or SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 GATEWAY_BASE_URL = env_str("GATEWAY_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Who runs this instance, for the legal notice, the personal data page and the accessibility
+# statement (gateway/templates/gateway/pages/).
+GATEWAY_OPERATOR_NAME = env_str("GATEWAY_OPERATOR_NAME", "")
+GATEWAY_OPERATOR_ADDRESS = env_str("GATEWAY_OPERATOR_ADDRESS", "")
+GATEWAY_HOSTING = env_str("GATEWAY_HOSTING", "")
+GATEWAY_CONTACT_EMAIL = env_str("GATEWAY_CONTACT_EMAIL", "")
+GATEWAY_DPO_EMAIL = env_str("GATEWAY_DPO_EMAIL", "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", GATEWAY_BASE_URL)
 
 INSTALLED_APPS = [

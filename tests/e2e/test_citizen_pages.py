@@ -156,3 +156,14 @@ def test_a_preview_that_finds_nothing_offers_only_to_refuse_or_close(
     expect(page.locator("button[name='allow']")).to_have_count(0)
     expect(page.locator("a[href='/mes-consentements/']").last).to_be_visible()
     check(page, language, "nothing found")
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_pages_every_public_service_has(axe: Page, live_server: LiveServer, language: str, size: str) -> None:
+    page = axe
+    page.set_viewport_size(PHONE if size == "phone" else DESKTOP)
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    for path in ("/mentions-legales/", "/donnees-personnelles/", "/accessibilite/", "/aide/"):
+        page.goto(live_server.url + path)
+        check(page, language, path)
