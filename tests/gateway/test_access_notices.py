@@ -20,6 +20,7 @@ from providers.models import Organisation
 from tests.conftest import SmtpServer
 from tests.gateway.conftest import QF, Consumer
 from tests.gateway.test_exchange import get
+from tests.processes import wait_until
 
 ADDRESS = "alice.martin@example.fr"
 
@@ -81,6 +82,8 @@ class TestEachAccess:
         assert "Tarification sociale" in body
         assert "/mes-consentements/historique/#event-" in body
         assert_no_values(body, response.json()["attestation"])
+        # The worker records the send just after the server took the message.
+        wait_until(lambda: AccessNotice.objects.filter(status="sent").exists(), what="the notice marked sent")
         notice = AccessNotice.objects.get()
         assert (notice.citizen, notice.status, notice.attempts) == (alice, "sent", 1)
         # The sweep reads the same events again: nothing new, nothing sent twice.
