@@ -26,6 +26,7 @@ from audit.services import Actor
 from consent.models import Consent
 from consent.selectors import consent_get_for_consumer, consents_for_consumer
 from consent.services import approval_url, consent_request_create, consent_revoke
+from consent.services.requests import consent_renewal_request
 from consent.services.webhooks import webhook_public_keys
 from core.authentication import caller_of
 from core.errors import ScopeMissing, ValidationError
@@ -274,6 +275,31 @@ class ConsentDetailApi(ConsumerApi):
         actor = Actor(ActorKind.CONSUMER, caller_of(request).client_id)
         consent_revoke(consent=consent, actor=actor, reason="consumer")
         return Response(status=204)
+
+
+class ConsentRenewalApi(ConsumerApi):
+    scopes = {"POST": ["consents:write"]}
+
+    @extend_schema(
+        operation_id="consent_renewal_request",
+        description=(
+            "Asks the person to renew a consent that ends within CONSENT_RENEWAL_WINDOW_DAYS (30 by default): a "
+            "new pending request with the same terms, on their dashboard, that only they may decide. 201 with "
+            "it; 200 with the one already pending; 409 outside the window or once the consent has ended."
+        ),
+        request=None,
+        responses={200: ConsentOutputSerializer, 201: ConsentOutputSerializer, 404: PROBLEM, 409: PROBLEM},
+        tags=["consents"],
+    )
+    def post(self, request: Request, consent_id: str) -> Response:
+        consent = consent_get_for_consumer(consumer=self.consumer(request), consent_id=consent_id)
+        already = consent.renewals.filter(status=Consent.Status.PENDING).exists()
+        renewal = consent_renewal_request(consent=consent, client=request.auth.application)  # type: ignore[union-attr]
+        renewal = consent_get_for_consumer(consumer=renewal.consumer, consent_id=renewal.pk)
+        location = request.build_absolute_uri(reverse("consent:api-consent-detail", args=[renewal.pk]))
+        return Response(
+            ConsentOutputSerializer(renewal).data, status=200 if already else 201, headers={"Location": location}
+        )
 
 
 @extend_schema(

@@ -93,6 +93,8 @@ class Consent(models.Model):
     # The person a request is addressed to (named by the consumer, or the first to open it): keyed
     # hash of their pivot identity hash (consent.rules.addressee_ref); empty until then.
     addressee = models.CharField(max_length=64, blank=True, default="")
+    # A renewal request names the consent it would follow (consent.services.requests).
+    renews = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="renewals")
     consumer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="consents")
     client = models.ForeignKey(
         "oauth2_provider.Application", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -149,6 +149,11 @@ def status_sentence(consent: Consent) -> str:
     Status = Consent.Status
     consumer = consent.consumer.name
     until = _day(consent.valid_until)
+    if consent.status == Status.PENDING and consent.renews is not None:
+        return _(
+            "A renewal of your consent that ends on %(ends)s: waiting for your decision; the request "
+            "expires on %(expires)s."
+        ) % {"ends": _day(consent.renews.valid_until), "expires": _day(consent.request_expires_at)}
     if consent.status == Status.PENDING:
         return _("Waiting for your decision since %(asked)s; the request expires on %(expires)s.") % {
             "asked": _day(consent.created_at),

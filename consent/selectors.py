@@ -20,7 +20,7 @@ _NOT_FOUND = "No such consent."
 
 def _with_items(queryset: QuerySet[Consent]) -> QuerySet[Consent]:
     items = ConsentItem.objects.select_related("attestation_type__holder", "habilitation").order_by("id")
-    return queryset.select_related("consumer", "citizen").prefetch_related(Prefetch("items", queryset=items))
+    return queryset.select_related("consumer", "citizen", "renews").prefetch_related(Prefetch("items", queryset=items))
 
 
 def _with_terms(queryset: QuerySet[Consent]) -> QuerySet[Consent]:

@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/consent-requests", apis.ConsentRequestCreateApi.as_view(), name="api-consent-request-create"),
     path("api/v1/consents", apis.ConsentListApi.as_view(), name="api-consent-list"),
     path("api/v1/consents/<uuid:consent_id>", apis.ConsentDetailApi.as_view(), name="api-consent-detail"),
+    path("api/v1/consents/<uuid:consent_id>/renewal", apis.ConsentRenewalApi.as_view(), name="api-consent-renewal"),
     path(".well-known/webhook-keys", apis.WebhookKeysApi.as_view(), name="webhook-keys"),
     path("connexion/", login.login_page, name="login"),
     path("connexion/demo/", login.demo_login, name="demo-login"),

@@ -429,6 +429,9 @@ CITIZEN_SESSION_IDLE_SECONDS = env_int("CITIZEN_SESSION_IDLE_SECONDS", 600)
 
 # A consent request the citizen has not decided on expires after this many days.
 CONSENT_REQUEST_TTL_DAYS = env_int("CONSENT_REQUEST_TTL_DAYS", 7)
+# How long before a consent ends its administration may send a renewal request (the citizen sees
+# the renewal waiting for their decision on their dashboard).
+CONSENT_RENEWAL_WINDOW_DAYS = env_int("CONSENT_RENEWAL_WINDOW_DAYS", 30)
 
 # Requests per minute per OAuth client; Organisation.rate_limit_per_minute overrides it.
 RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 600)

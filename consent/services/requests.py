@@ -23,7 +23,7 @@ from audit.services import Actor
 from consent.models import Citizen, Consent, ConsentItem
 from consent.rules import PIVOT_HASH, addressee_ref, citizen_addressee, may_decide
 from consent.services.trail import consent_event_record
-from core.errors import HabilitationMissing, IdempotencyConflict, NotFound, ValidationError
+from core.errors import HabilitationMissing, IdempotencyConflict, InvalidTransition, NotFound, ValidationError
 from core.text import text_storable
 from providers.models import AttestationType, Habilitation, Organisation, url_origin
 from providers.rules import return_url_allowed
@@ -302,3 +302,46 @@ def consent_request_open(*, consent: Consent, citizen: Citizen) -> Consent:
             raise NotFound("No such consent.")
         consent.citizen, consent.addressee = citizen, addressee
     return consent
+
+
+def renewal_due(consent: Consent, now: dt.datetime) -> bool:
+    """A consent in force whose end is near enough that its administration may ask to renew it."""
+    return (
+        consent.status in (Consent.Status.ACTIVE, Consent.Status.PAUSED)
+        and consent.valid_until is not None
+        and now < consent.valid_until <= now + dt.timedelta(days=settings.CONSENT_RENEWAL_WINDOW_DAYS)
+    )
+
+
+@transaction.atomic
+def consent_renewal_request(*, consent: Consent, client: Application | None) -> Consent:
+    """The administration asks the same person to renew a consent that ends soon: a new request
+    with the same terms, waiting on their dashboard (bound to them, addressed to the person) and
+    naming the consent it follows. Again while one is pending: that one."""
+    consent = Consent.objects.select_for_update(of=("self",)).select_related("citizen").get(pk=consent.pk)
+    pending = consent.renewals.filter(status=Consent.Status.PENDING).first()
+    if pending is not None:
+        return pending
+    if consent.citizen is None or not renewal_due(consent, timezone.now()):
+        raise InvalidTransition(
+            f"A consent can be renewed only while in force and within "
+            f"{settings.CONSENT_RENEWAL_WINDOW_DAYS} days of its end."
+        )
+    items = list(consent.items.select_related("attestation_type"))
+    renewal = consent_request_create(
+        consumer=consent.consumer,
+        client=client,
+        attestation_types=[item.attestation_type.slug for item in items],
+        fields={item.attestation_type.slug: list(item.fields) for item in items},
+        purpose_code=consent.purpose_code,
+        purpose_text=consent.purpose_text,
+        duration_days=consent.duration_days,
+        max_uses=consent.max_uses,
+        return_url=consent.return_url,
+        reference=consent.reference,
+    )
+    renewal.renews = consent
+    renewal.citizen = consent.citizen
+    renewal.addressee = consent.addressee or citizen_addressee(consent.citizen)
+    renewal.save(update_fields=["renews", "citizen", "addressee"])
+    return renewal
