@@ -83,3 +83,9 @@ def objections_dpo_tell_due() -> int:
     for objection_id in due:
         objection_dpo_tell.delay(str(objection_id))
     return len(due)
+
+
+@shared_task(name="consent.tasks.renewal_tell", acks_late=True, ignore_result=True)
+def renewal_tell(consent_id: str) -> bool:
+    """Tells the person a renewal request waits for them."""
+    return notices.renewal_tell(consent_id=uuid.UUID(consent_id))

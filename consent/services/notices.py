@@ -237,3 +237,39 @@ def access_email(*, citizen: Citizen, events: Sequence[AuditEvent], digest: bool
             _("This e-mail contains none of your data's values. Please do not reply to it."),
         ]
     return EmailMessage(subject=subject, body="\n\n".join(paragraphs), to=[str(citizen.email)])
+
+
+def renewal_tell(*, consent_id: uuid.UUID) -> bool:
+    """E-mails the person a renewal request waits for them (unless they want no e-mail). True
+    when sent; a failure is logged and the dashboard still shows the request."""
+    renewal = (
+        Consent.objects.select_related("citizen", "consumer", "renews")
+        .filter(pk=consent_id, status=Consent.Status.PENDING, renews__isnull=False)
+        .first()
+    )
+    if renewal is None or renewal.citizen is None or renewal.renews is None:
+        return False
+    citizen = renewal.citizen
+    if citizen.notify == Notify.NEVER or not citizen.email:
+        return False
+    with translation.override(settings.LANGUAGE_CODE):
+        ends = (
+            date_format(timezone.localtime(renewal.renews.valid_until), "j F Y") if renewal.renews.valid_until else ""
+        )
+        body = "\n\n".join(
+            [
+                _("Hello,"),
+                _("%(consumer)s asks you to renew the consent you gave it, which ends on %(ends)s.")
+                % {"consumer": renewal.consumer.name, "ends": ends},
+                _("Read the request and decide: %(url)s")
+                % {"url": settings.GATEWAY_BASE_URL + reverse("consent:approval", args=[renewal.pk])},
+                _("If you do nothing, the consent ends on that date. Please do not reply to this e-mail."),
+            ]
+        )
+        subject = _("%(consumer)s asks you to renew your consent") % {"consumer": renewal.consumer.name}
+    try:
+        EmailMessage(subject=subject, body=body, to=[str(citizen.email)]).send()
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.warning("renewal e-mail not sent (%s)", type(exc).__name__)
+        return False
+    return True

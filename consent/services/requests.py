@@ -24,6 +24,7 @@ from consent.models import Citizen, Consent, ConsentItem
 from consent.rules import PIVOT_HASH, addressee_ref, citizen_addressee, may_decide
 from consent.services.trail import consent_event_record
 from core.errors import HabilitationMissing, IdempotencyConflict, InvalidTransition, NotFound, ValidationError
+from core.tasks import enqueue_on_commit
 from core.text import text_storable
 from providers.models import AttestationType, Habilitation, Organisation, url_origin
 from providers.rules import return_url_allowed
@@ -344,4 +345,6 @@ def consent_renewal_request(*, consent: Consent, client: Application | None) -> 
     renewal.citizen = consent.citizen
     renewal.addressee = consent.addressee or citizen_addressee(consent.citizen)
     renewal.save(update_fields=["renews", "citizen", "addressee"])
+    # The person is told by e-mail too (consent.services.notices.renewal_tell), after the commit.
+    enqueue_on_commit("consent.tasks.renewal_tell", str(renewal.pk))
     return renewal

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from consent.models import Citizen, Consent
 from consent.services import consent_approve
-from tests.conftest import ApiCaller
+from consent.services.notices import renewal_tell
+from tests.conftest import ApiCaller, SmtpServer
 from tests.consent.test_pages import approval_path, csrf, login
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +72,23 @@ class TestRenewal:
         assert browser.post(approval_path(renewal) + "accepter/", {"csrfmiddlewaretoken": token}).status_code == 302
         renewal.refresh_from_db()
         assert renewal.status == "active" and renewal.citizen == given.citizen
+
+    def test_the_person_is_told_by_e_mail(
+        self, client: Client, mairie_caller: ApiCaller, given: Consent, smtp: SmtpServer
+    ) -> None:
+        citizen = given.citizen
+        assert citizen is not None
+        citizen.email = "marie@example.fr"
+        citizen.save(update_fields=["email"])
+        ending_in(given, 20)
+        renewal = Consent.objects.get(pk=renew(client, mairie_caller, given).json()["id"])
+
+        assert renewal_tell(consent_id=renewal.pk) is True  # what the task does after the commit
+        [message] = smtp.wait_for(1)
+        assert message["To"] == "marie@example.fr"
+        body = message.get_payload(decode=True).decode()
+        assert "Mairie de Villeurbanne vous demande de renouveler" in body
+        assert f"/consentements/demandes/{renewal.pk}/" in body
 
     def test_another_administration_cannot_renew_it(
         self, client: Client, cd_rhone_caller: ApiCaller, given: Consent
