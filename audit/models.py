@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import pgettext_lazy
 
 
 class EventType(models.TextChoices):
@@ -57,6 +60,10 @@ class EventType(models.TextChoices):
     AUDITOR_EXPORTED = "auditor.exported"
     # A full leaf partition exported, verified, stored and detached (detail: where, its SHA-256).
     AUDIT_ARCHIVED = "audit.archived"
+    # A citizen's "I don't recognise this access", and its case in the auditor console.
+    OBJECTION_OPENED = "objection.opened"
+    OBJECTION_ANSWERED = "objection.answered"
+    OBJECTION_CLOSED = "objection.closed"
 
 
 class ActorKind(models.TextChoices):
@@ -154,3 +161,41 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size}"
+
+
+class Objection(models.Model):
+    """A citizen does not recognise an event of their history: a case for the auditors, who answer
+    it (the citizen reads the answer) and close it; the consumer's DPO is told when it opens.
+
+    The citizen's words stay here, out of the trail: its events name the case, never the text."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", pgettext_lazy("an objection", "Open")
+        ANSWERED = "answered", pgettext_lazy("an objection", "Answered")
+        CLOSED = "closed", pgettext_lazy("an objection", "Closed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No database constraint: the events table is partitioned (by month, on PostgreSQL), so its id
+    # alone is not a unique key another table can reference; events are never deleted anyway.
+    event = models.ForeignKey(AuditEvent, on_delete=models.PROTECT, related_name="objections", db_constraint=False)
+    citizen_ref = models.CharField(max_length=64)
+    # The SIRET of the administration the event names (whose DPO is told).
+    consumer = models.CharField(max_length=14, blank=True)
+    text = models.TextField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    answer = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Outbox: when the consumer's DPO was told (None: not yet; a beat sweep retries).
+    dpo_told_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "citizen_ref"], name="objection_once_per_event"),
+        ]
+        indexes = [models.Index(fields=["citizen_ref", "-created_at"], name="objection_citizen")]
+
+    def __str__(self) -> str:
+        return f"objection {self.pk} ({self.status})"

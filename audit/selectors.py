@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, F, QuerySet
+from django.db.models import Case, Count, F, Max, QuerySet, When
 from django.db.models.functions import TruncDate
 
 from audit import merkle
-from audit.models import AuditEvent, Checkpoint, EventType
+from audit.models import AuditEvent, Checkpoint, EventType, Objection
 from audit.sealer import DbNodeReader, event_projection, log_verifier_key
 from core.errors import LeafArchived, NotFound, ValidationError
 from core.replicas import reading_connection
@@ -276,6 +276,45 @@ def history_rows_for_citizen(*, citizen_ref: str, limit: int = 100, before_id: i
         )
         for event in events_for_citizen(citizen_ref=citizen_ref, limit=limit, before_id=before_id)
     ]
+
+
+@dataclass(frozen=True)
+class Accesses:
+    """How often the data a consent covers was obtained, and when last."""
+
+    count: int
+    last: dt.datetime | None
+
+
+def accesses_for_citizen(*, citizen_ref: str, consent_ids: list[uuid.UUID]) -> dict[uuid.UUID, Accesses]:
+    """Per consent of this citizen, the exchanges that delivered data (one query); a consent with
+    none is absent. Read from the trail, the record the citizen can check."""
+    if not citizen_ref or not consent_ids:
+        return {}
+    rows = (
+        AuditEvent.objects.filter(
+            citizen_ref=citizen_ref, consent_id__in=consent_ids, type=EventType.EXCHANGE_SUCCEEDED
+        )
+        .values("consent_id")
+        .annotate(count=Count("id"), last=Max("occurred_at"))
+    )
+    return {uuid.UUID(str(row["consent_id"])): Accesses(count=row["count"], last=row["last"]) for row in rows}
+
+
+def objections_for_citizen(*, citizen_ref: str, event_ids: list[int]) -> dict[int, Objection]:
+    """This citizen's cases about these events, by event id (one query)."""
+    if not citizen_ref or not event_ids:
+        return {}
+    found = Objection.objects.filter(citizen_ref=citizen_ref, event_id__in=event_ids)
+    return {objection.event_id: objection for objection in found}
+
+
+def objections_for_auditors(*, status: str | None = None) -> QuerySet[Objection]:
+    """Every case, the open ones first, then the newest."""
+    queryset = Objection.objects.select_related("event")
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by(Case(When(status=Objection.Status.OPEN, then=0), default=1), "-created_at")
 
 
 def proof_bundle(*, event_id: int, citizen_ref: str) -> dict[str, Any]:

@@ -7,11 +7,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from audit.models import ActorKind, AuditEvent, EventType
+from audit.models import ActorKind, AuditEvent, EventType, Objection
 from audit.sealer import seal_after_commit
 from core.compiled import CompiledInsert
 from core.correlation import get_correlation_id
+from core.errors import InvalidTransition, NotFound, ValidationError
 
 DetailValue = str | int | bool | None
 
@@ -110,3 +112,79 @@ def auditor_search_record(
         citizen_ref=citizen,
         detail=detail,
     )
+
+
+# --- Objections: "I don't recognise this access" -------------------------------------------------
+
+OBJECTION_TEXT_MAX = 2000
+
+
+def _text(value: str, field: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValidationError("Say what is wrong.", errors={field: [{"code": "required", "message": "Required."}]})
+    if len(value) > OBJECTION_TEXT_MAX or "\x00" in value:
+        raise ValidationError(
+            "The text is too long.", errors={field: [{"code": "too_long", "message": f"At most {OBJECTION_TEXT_MAX}."}]}
+        )
+    return value
+
+
+def _objection_event(objection: Objection, type: str, actor: Actor) -> None:
+    event = objection.event
+    event_record(
+        type=type,
+        actor=actor,
+        citizen_ref=objection.citizen_ref,
+        consumer=event.consumer,
+        provider=event.provider,
+        attestation_type=event.attestation_type,
+        consent_id=event.consent_id,
+        exchange_id=event.exchange_id,
+        # The case and the event it is about; never the citizen's or the auditor's words.
+        detail={"objection": str(objection.pk), "event": event.pk},
+    )
+
+
+@transaction.atomic
+def objection_open(*, event_id: int, citizen_ref: str, text: str, actor: Actor) -> Objection:
+    """The citizen objects to one event of their own history (NotFound for anyone else's). Again
+    on the same event: the case already open, unchanged."""
+    event = AuditEvent.objects.filter(pk=event_id, citizen_ref=citizen_ref).first() if citizen_ref else None
+    if event is None:
+        raise NotFound("No such event.")
+    existing = Objection.objects.filter(event=event, citizen_ref=citizen_ref).first()
+    if existing is not None:
+        return existing
+    objection = Objection.objects.create(
+        event=event, citizen_ref=citizen_ref, consumer=event.consumer, text=_text(text, "text")
+    )
+    _objection_event(objection, EventType.OBJECTION_OPENED, actor)
+    return objection
+
+
+@transaction.atomic
+def objection_answer(*, objection: Objection, answer: str, actor: Actor) -> Objection:
+    """An auditor answers (or answers again, more fully) a case that is not closed."""
+    objection = Objection.objects.select_for_update().select_related("event").get(pk=objection.pk)
+    if objection.status == Objection.Status.CLOSED:
+        raise InvalidTransition("This case is closed.")
+    objection.answer = _text(answer, "answer")
+    objection.status = Objection.Status.ANSWERED
+    objection.answered_at = timezone.now()
+    objection.save(update_fields=["answer", "status", "answered_at"])
+    _objection_event(objection, EventType.OBJECTION_ANSWERED, actor)
+    return objection
+
+
+@transaction.atomic
+def objection_close(*, objection: Objection, actor: Actor) -> Objection:
+    """An auditor closes an answered case."""
+    objection = Objection.objects.select_for_update().select_related("event").get(pk=objection.pk)
+    if objection.status != Objection.Status.ANSWERED:
+        raise InvalidTransition("Only an answered case can be closed.")
+    objection.status = Objection.Status.CLOSED
+    objection.closed_at = timezone.now()
+    objection.save(update_fields=["status", "closed_at"])
+    _objection_event(objection, EventType.OBJECTION_CLOSED, actor)
+    return objection

@@ -20,4 +20,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/console/", views.console, name="console"),
     path("audit/console/export.csv", views.console_export_csv, name="console-export-csv"),
     path("audit/console/export.jsonl", views.console_export_jsonl, name="console-export-jsonl"),
+    path("audit/console/objections/", views.objections, name="objections"),
+    path("audit/console/objections/<uuid:objection_id>/", views.objection, name="objection"),
 ]

@@ -8,21 +8,22 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from dsfr.forms import DsfrBaseForm
 
 from audit.exports import csv_lines, export_lines, log_verification_status
-from audit.models import ActorKind, EventType
+from audit.models import ActorKind, EventType, Objection
 from audit.sealer import log_size
 from audit.selectors import (
     EventFilters,
@@ -30,10 +31,11 @@ from audit.selectors import (
     events_matching,
     events_search,
     exchange_stats_daily,
+    objections_for_auditors,
     validate_trail_date,
 )
-from audit.services import Actor, auditor_search_record
-from core.errors import ValidationError
+from audit.services import Actor, auditor_search_record, objection_answer, objection_close
+from core.errors import GatewayError, ValidationError
 from core.replicas import replica_view
 from core.roles import AUDITOR, user_has_role
 
@@ -183,6 +185,49 @@ def console_export_jsonl(request: HttpRequest) -> HttpResponseBase:
     response = StreamingHttpResponse(export_lines(checkpoints="all"), content_type="application/jsonl; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="audit-export.jsonl"'
     return response
+
+
+class AnswerForm(DsfrBaseForm):
+    answer = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        label=gettext_lazy("Answer to the person"),
+        help_text=gettext_lazy("The person reads it in their history. Plain words; no other person's data."),
+    )
+
+
+@require_GET
+@never_cache
+@auditor_required
+def objections(request: HttpRequest) -> HttpResponse:
+    """The citizens' objections: open cases first."""
+    status = request.GET.get("status", "")
+    cases = list(objections_for_auditors(status=status if status in Objection.Status.values else None)[:200])
+    context = {"title": _("Citizens' objections"), "cases": cases, "statuses": Objection.Status.choices}
+    return render(request, "audit/objections.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+@auditor_required
+def objection(request: HttpRequest, objection_id: str) -> HttpResponse:
+    """One case: the event, the person's words; answer it, then close it."""
+    case = get_object_or_404(Objection.objects.select_related("event"), pk=objection_id)
+    form = AnswerForm(request.POST if "answer" in request.POST else None, initial={"answer": case.answer})
+    if request.method == "POST":
+        try:
+            if "close" in request.POST:
+                objection_close(objection=case, actor=_actor(request))
+                messages.success(request, _("The case is closed."))
+                return redirect(reverse("audit:objection", args=[case.pk]))
+            if form.is_valid():
+                objection_answer(objection=case, answer=form.cleaned_data["answer"], actor=_actor(request))
+                messages.success(request, _("Your answer is saved; the person can read it in their history."))
+                return redirect(reverse("audit:objection", args=[case.pk]))
+        except GatewayError:
+            form.add_error(None, _("This is not possible in the case's current state."))
+    context = {"title": _("Objection"), "case": case, "form": form}
+    return render(request, "audit/objection.html", context, status=400 if form.errors else 200)
 
 
 @require_GET

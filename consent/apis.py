@@ -31,7 +31,7 @@ from audit.services import Actor
 from consent.models import Consent
 from consent.selectors import consent_get_for_consumer, consents_for_consumer
 from consent.services import approval_url, consent_request_create, consent_revoke
-from consent.services.requests import MAX_DURATION_DAYS, MAX_USES
+from consent.services.requests import MAX_DURATION_DAYS, MAX_USES, consent_renewal_request
 from consent.services.webhooks import webhook_public_keys
 from core.apis import QuerySerializer, StrictCharField, StrictIntegerField
 from core.authentication import caller_of
@@ -181,6 +181,17 @@ class ConsentRequestCreateApi(ConsumerApi):
             help_text="Where the citizen is sent after deciding; only on an origin your organisation registered.",
         )
         reference = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+        pivot_identity_hash = StrictCharField(
+            max_length=200,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text=(
+                "Addresses the request to one person: SHA-256 (64 lower-case hex digits) of their pivot "
+                "identity, one line each: birth name, given names, date of birth (YYYY-MM-DD), sex (F/M), "
+                "INSEE code of the place of birth; names in upper case. Only that person may then decide it."
+            ),
+        )
 
         class Meta:
             # The OpenAPI component name; "Input" alone collides with other APIs' inputs.
@@ -228,6 +239,7 @@ class ConsentRequestCreateApi(ConsumerApi):
             return_url=data["return_url"],
             reference=data["reference"],
             idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+            pivot_identity_hash=data["pivot_identity_hash"],
         )
         consent = consent_get_for_consumer(consumer=consent.consumer, consent_id=consent.pk)
         location = request.build_absolute_uri(reverse("consent:api-consent-detail", args=[consent.pk]))
@@ -308,6 +320,31 @@ class ConsentDetailApi(ConsumerApi):
         actor = Actor(ActorKind.CONSUMER, caller_of(request).client_id)
         consent_revoke(consent=consent, actor=actor, reason="consumer")
         return Response(status=204)
+
+
+class ConsentRenewalApi(ConsumerApi):
+    scopes = {"POST": ["consents:write"]}
+
+    @extend_schema(
+        operation_id="consent_renewal_request",
+        description=(
+            "Asks the person to renew a consent that ends within CONSENT_RENEWAL_WINDOW_DAYS (30 by default): a "
+            "new pending request with the same terms, on their dashboard, that only they may decide. 201 with "
+            "it; 200 with the one already pending; 409 outside the window or once the consent has ended."
+        ),
+        request=None,
+        responses={200: ConsentOutputSerializer, 201: ConsentOutputSerializer, 404: PROBLEM, 409: PROBLEM},
+        tags=["consents"],
+    )
+    def post(self, request: Request, consent_id: str) -> Response:
+        consent = consent_get_for_consumer(consumer=self.consumer(request), consent_id=consent_id)
+        already = consent.renewals.filter(status=Consent.Status.PENDING).exists()
+        renewal = consent_renewal_request(consent=consent, client=request.auth.application)  # type: ignore[union-attr]
+        renewal = consent_get_for_consumer(consumer=renewal.consumer, consent_id=renewal.pk)
+        location = request.build_absolute_uri(reverse("consent:api-consent-detail", args=[renewal.pk]))
+        return Response(
+            ConsentOutputSerializer(renewal).data, status=200 if already else 201, headers={"Location": location}
+        )
 
 
 class WebhookKeysApi(APIView):

@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 
+from consent.models import Citizen
 from consent.services.citizens import demo_people
 from providers.models import EidasLevel
 
@@ -27,3 +28,33 @@ class DemoLoginForm(DsfrBaseForm):
             (position, f"{' '.join(p.prenoms)} {p.nom_naissance} ({p.date_naissance:%d/%m/%Y})")
             for position, p in enumerate(self.people)
         ]
+
+
+class NotificationPreferencesForm(DsfrBaseForm):
+    notify = forms.ChoiceField(
+        choices=Citizen.Notify.choices, widget=forms.RadioSelect, label=_("Tell me when my data is obtained")
+    )
+    email = forms.EmailField(
+        required=False,
+        max_length=254,
+        label=_("E-mail address"),
+        help_text=_("Given by your identity provider when you logged in; you may use another one."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("notify") != Citizen.Notify.NEVER and not data.get("email"):
+            self.add_error("email", _("An e-mail address is needed to send you e-mails."))
+        return data
+
+
+class ObjectionForm(DsfrBaseForm):
+    text = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        label=_("What do you not recognise?"),
+        help_text=_(
+            "For example: you never asked this administration for anything, or not at that date. "
+            "The auditors and the administration's data protection officer will read it."
+        ),
+    )

@@ -24,6 +24,11 @@ class Citizen(models.Model):
         FEMALE = "F", _("Female")
         MALE = "M", _("Male")
 
+    class Notify(models.TextChoices):
+        EACH = "each", _("An e-mail at each access to my data")
+        DAILY = "daily", _("One e-mail a day, listing that day's accesses")
+        NEVER = "never", _("No e-mail (my history still lists every access)")
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # The OpenID provider's issuer identifier; empty for the demo login (and citizens recorded
     # before OpenID Connect).
@@ -35,7 +40,9 @@ class Citizen(models.Model):
     date_naissance = EncryptedDateField(null=True, blank=True)
     sexe = EncryptedTextField(null=True, blank=True, choices=Sex.choices)
     code_cog_lieu_naissance = EncryptedTextField(null=True, blank=True)
+    # From the identity provider at login, changeable on the notification preferences page.
     email = EncryptedTextField(null=True, blank=True)
+    notify = models.CharField(max_length=8, choices=Notify.choices, default=Notify.EACH)
     identity_erased_at = models.DateTimeField(null=True, blank=True)
     # Until when a session of theirs may still be alive (the idle timeout from their last visit);
     # their identity is kept at least until then.
@@ -80,8 +87,14 @@ class Consent(models.Model):
         EXPIRED = "expired", pgettext_lazy("a consent", "Expired")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # Null while pending: the consumer does not know who will open the approval link.
+    # Null while pending until the first logged-in citizen allowed to decide opens the request
+    # (consent.rules.may_decide); then only they may decide it.
     citizen = models.ForeignKey(Citizen, on_delete=models.PROTECT, null=True, blank=True, related_name="consents")
+    # The person a request is addressed to (named by the consumer, or the first to open it): keyed
+    # hash of their pivot identity hash (consent.rules.addressee_ref); empty until then.
+    addressee = models.CharField(max_length=64, blank=True, default="")
+    # A renewal request names the consent it would follow (consent.services.requests).
+    renews = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="renewals")
     consumer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="consents")
     client = models.ForeignKey(
         "oauth2_provider.Application", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -116,6 +129,12 @@ class Consent(models.Model):
         indexes = [
             models.Index(fields=["consumer", "status", "-created_at"], name="consent_consumer_status"),
             models.Index(fields=["citizen", "status"], name="consent_citizen_status"),
+            # A citizen's dashboard: the requests waiting for the person they are.
+            models.Index(
+                fields=["addressee"],
+                condition=models.Q(status="pending") & ~models.Q(addressee=""),
+                name="consent_addressed_pending",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -231,3 +250,39 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.organisation_id} ({self.status})"
+
+
+class AccessNotice(models.Model):
+    """Outbox row: one access to a citizen's data (an `exchange.succeeded` event of the trail) to
+    tell them of, by its own e-mail or in the day's digest, as they chose.
+
+    Written from committed events by a beat sweep (consent.services.notices), never on the
+    exchange's path; sent at least once by Celery, retried with backoff. It names the event only:
+    the e-mail says who obtained what, when and why, never the attestation's values."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", pgettext_lazy("an e-mail", "Pending")
+        SENT = "sent", pgettext_lazy("an e-mail", "Sent")
+        FAILED = "failed", pgettext_lazy("an e-mail", "Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="access_notices")
+    event_id = models.BigIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    # A stable code (smtp, no_address…), never the server's answer.
+    last_error_code = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["citizen", "event_id"], name="access_notice_once_per_event"),
+        ]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=models.Q(status="pending"), name="access_notice_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"access notice {self.pk} ({self.status})"

@@ -1,15 +1,21 @@
 """The consents' rules, each stated once as a pure function over plain values.
 
 `consent_denial` decides whether a consent may serve an exchange right now; `expiry_due` whether
-its time is up. The exchange (sync and async), the expiry task, the selectors and the pages all
-call these; selectors and the expiry sweep only narrow down candidates in the database.
+its time is up; `may_decide` who may open and decide a request. The exchange (sync and async),
+the expiry task, the selectors and the pages all call these; selectors and the expiry sweep only
+narrow down candidates in the database.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import re
 
-from consent.models import Consent
+from django.conf import settings
+
+from consent.models import Citizen, Consent
 from core.errors import (
     ConsentExpired,
     ConsentPaused,
@@ -59,3 +65,57 @@ def consent_denial(
     if max_uses is not None and uses >= max_uses:
         return UsageLimitReached()
     return None
+
+
+PIVOT_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def pivot_identity_hash(
+    *, nom_naissance: str, prenoms: str, date_naissance: dt.date, sexe: str, code_cog_lieu_naissance: str
+) -> str:
+    """What a consumer sends to address a request to one person: SHA-256 (lower-case hex) of the
+    pivot identity its own FranceConnect login gave it, one line each, in this order: birth name,
+    given names (separated by one space), date of birth (YYYY-MM-DD), sex (F or M), INSEE code of
+    the place of birth; names in upper case, surrounding spaces removed (docs/consent-requests.md)."""
+    lines = [
+        nom_naissance.strip().upper(),
+        " ".join(prenoms.split()).upper(),
+        date_naissance.isoformat(),
+        sexe.strip().upper(),
+        code_cog_lieu_naissance.strip().upper(),
+    ]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def addressee_ref(pivot_hash: str) -> str:
+    """How the gateway keeps an addressee: keyed, so that a leaked table does not let anyone try
+    guessed identities against it (a pivot identity has little entropy)."""
+    key = settings.AUDIT_HMAC_KEY.encode()
+    return hmac.new(key, b"addressee\n" + pivot_hash.encode(), hashlib.sha256).hexdigest()
+
+
+def citizen_addressee(citizen: Citizen) -> str:
+    """The addressee a citizen answers to, from the identity of their login ("" once erased)."""
+    if not citizen.has_identity or citizen.date_naissance is None:
+        return ""
+    return addressee_ref(
+        pivot_identity_hash(
+            nom_naissance=str(citizen.nom_naissance),
+            prenoms=str(citizen.prenoms or ""),
+            date_naissance=citizen.date_naissance,
+            sexe=str(citizen.sexe or ""),
+            code_cog_lieu_naissance=str(citizen.code_cog_lieu_naissance or ""),
+        )
+    )
+
+
+def may_decide(*, bound_to: object | None, addressee: str, citizen: object, citizen_addressee: str) -> bool:
+    """Whether this citizen may open and decide a request: the person it is addressed to (named by
+    the consumer, or the first to open it), whichever identity provider they log in with now;
+    else the login it is bound to; anyone holding the link while it is addressed to nobody and
+    unopened (the first to open it is then bound to it)."""
+    if addressee:
+        return bool(citizen_addressee) and hmac.compare_digest(addressee, citizen_addressee)
+    if bound_to is not None:
+        return bound_to == citizen
+    return True

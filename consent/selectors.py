@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from consent.models import Citizen, Consent, ConsentItem, WebhookDelivery
+from consent.rules import citizen_addressee
 from consent.services.lifecycle import consent_expire_if_due, due_for_expiry, expiry_due
 from core.errors import NotFound, ValidationError
 from providers.models import AttestationField, Organisation
@@ -19,7 +20,7 @@ _NOT_FOUND = "No such consent."
 
 def _with_items(queryset: QuerySet[Consent]) -> QuerySet[Consent]:
     items = ConsentItem.objects.select_related("attestation_type__holder", "habilitation").order_by("id")
-    return queryset.select_related("consumer", "citizen").prefetch_related(Prefetch("items", queryset=items))
+    return queryset.select_related("consumer", "citizen", "renews").prefetch_related(Prefetch("items", queryset=items))
 
 
 def _with_terms(queryset: QuerySet[Consent]) -> QuerySet[Consent]:
@@ -75,13 +76,19 @@ def consent_get_for_citizen(*, citizen: Citizen, consent_id: uuid.UUID | str) ->
 
 
 def consents_for_citizen(*, citizen: Citizen) -> QuerySet[Consent]:
-    _expire_due_in(Consent.objects.filter(citizen=citizen))
-    return _with_items(Consent.objects.filter(citizen=citizen)).order_by("-created_at")
+    """Theirs, and the requests waiting for the person they are (addressed to them, or opened by
+    them through another identity provider)."""
+    addressee = citizen_addressee(citizen)
+    mine = Q(citizen=citizen)
+    if addressee:
+        mine |= Q(status=Consent.Status.PENDING, addressee=addressee)
+    _expire_due_in(Consent.objects.filter(mine))
+    return _with_items(Consent.objects.filter(mine)).order_by("-created_at")
 
 
 def consent_get_pending(*, consent_id: uuid.UUID | str) -> Consent:
-    """For the approval page: anyone holding the link may open a request (it names no citizen
-    until decided). The caller shows the decision buttons only while it is pending."""
+    """For the approval page, before `consent_request_open` checks who may see it (the one it is
+    bound or addressed to; anyone with the link while it is addressed to nobody and unopened)."""
     consent = _with_terms(Consent.objects.filter(pk=_uuid(consent_id))).first()
     if consent is None:
         raise NotFound(_NOT_FOUND)

@@ -111,3 +111,13 @@ def terms_for_consent(consent: Consent) -> Terms:
         valid_from=consent.valid_from,
         valid_until=consent.valid_until,
     )
+
+
+def purpose_of(consent: Consent) -> dict[str, Any] | None:
+    """The catalogue's entry for a consent's purpose code ({code, label_fr, label_en, iri}), read
+    from its types already prefetched (no query of its own)."""
+    for item in consent.items.all():
+        for purpose in item.attestation_type.purposes:
+            if purpose.get("code") == consent.purpose_code:
+                return dict(purpose)
+    return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from consent import apis
-from consent.views import approval, dashboard, history, login
+from consent.views import approval, dashboard, history, login, mydata, notifications, objections
 
 app_name = "consent"
 
@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/consent-requests", apis.ConsentRequestCreateApi.as_view(), name="api-consent-request-create"),
     path("api/v1/consents", apis.ConsentListApi.as_view(), name="api-consent-list"),
     path("api/v1/consents/<uuid:consent_id>", apis.ConsentDetailApi.as_view(), name="api-consent-detail"),
+    path("api/v1/consents/<uuid:consent_id>/renewal", apis.ConsentRenewalApi.as_view(), name="api-consent-renewal"),
     path(".well-known/webhook-keys", apis.WebhookKeysApi.as_view(), name="webhook-keys"),
     path("connexion/", login.login_page, name="login"),
     path("connexion/demo/", login.demo_login, name="demo-login"),
@@ -24,10 +25,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("consentements/demandes/<uuid:consent_id>/refuser/", approval.approval_reject, name="approval-reject"),
     path("mes-consentements/", dashboard.dashboard, name="dashboard"),
     path("mes-consentements/historique/", history.history, name="history"),
+    path("mes-consentements/notifications/", notifications.preferences, name="notifications"),
+    path("mes-consentements/mes-donnees/", mydata.my_data, name="my-data"),
+    path("mes-consentements/mes-donnees.zip", mydata.archive, name="my-data-archive"),
+    path("mes-consentements/historique/<int:event_id>/verification/", mydata.proof_verification, name="proof-check"),
     path("mes-consentements/historique/<int:event_id>/preuve.json", history.proof, name="history-proof"),
+    path("mes-consentements/historique/<int:event_id>/signaler/", objections.objection, name="objection"),
     path("mes-consentements/<uuid:consent_id>/", dashboard.detail, name="detail"),
     path("mes-consentements/<uuid:consent_id>/suspendre/", dashboard.pause, name="pause"),
     path("mes-consentements/<uuid:consent_id>/reprendre/", dashboard.resume, name="resume"),
     path("mes-consentements/<uuid:consent_id>/retirer/", dashboard.revoke, name="revoke"),
     path("mes-consentements/<uuid:consent_id>/recu.json", dashboard.receipt, name="receipt"),
+    path("mes-consentements/<uuid:consent_id>/recu/", mydata.receipt_page, name="receipt-page"),
 ]

@@ -8,9 +8,16 @@ from django.http import HttpRequest
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from core.roles import AUDITOR, user_has_role
+
 
 def service(request: HttpRequest) -> dict[str, Any]:
-    return {"DEMO_MODE": settings.DEMO_MODE, "GATEWAY_BASE_URL": settings.GATEWAY_BASE_URL}
+    return {
+        "DEMO_MODE": settings.DEMO_MODE,
+        "GATEWAY_BASE_URL": settings.GATEWAY_BASE_URL,
+        # A callable, so that only the pages that ask (the header's menu) pay for the query.
+        "is_auditor": lambda: user_has_role(getattr(request, "user", None), AUDITOR),
+    }
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,13 @@ FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY") or SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 GATEWAY_BASE_URL = env_str("GATEWAY_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Who runs this instance, for the legal notice, the personal data page and the accessibility
+# statement (gateway/templates/gateway/pages/).
+GATEWAY_OPERATOR_NAME = env_str("GATEWAY_OPERATOR_NAME", "")
+GATEWAY_OPERATOR_ADDRESS = env_str("GATEWAY_OPERATOR_ADDRESS", "")
+GATEWAY_HOSTING = env_str("GATEWAY_HOSTING", "")
+GATEWAY_CONTACT_EMAIL = env_str("GATEWAY_CONTACT_EMAIL", "")
+GATEWAY_DPO_EMAIL = env_str("GATEWAY_DPO_EMAIL", "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", GATEWAY_BASE_URL)
 
 INSTALLED_APPS = [
@@ -194,6 +201,19 @@ DATABASE_HEALTH_CHECK_DELAY = env_int("DATABASE_HEALTH_CHECK_DELAY", 1)
 
 # Redis: broker, rate-limit counters and cache. Absent, Celery runs tasks eagerly in-process.
 REDIS_URL = env_str("REDIS_URL")
+
+# E-mail to citizens (told of each access to their data), through Django's e-mail framework.
+# Without EMAIL_HOST (the embedded default), messages are printed on the console instead.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "Dites-le-nous une fois <ne-pas-repondre@localhost>"
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -236,6 +256,25 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "audit-verify": {"task": "audit.tasks.verify", "schedule": 300.0},
     # The trail's partitions for the next months and the next leaves (idempotent).
     "audit-partitions": {"task": "audit.tasks.partitions_ensure", "schedule": 3600.0, "options": {"expires": 3500}},
+    # Citizens told of each access to their data (consent/services/notices.py): new accesses read
+    # from the trail, retries of the e-mails not sent yet, and the daily digests.
+    "access-notices-collect": {
+        "task": "consent.tasks.access_notices_collect",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    "access-notices-retry-due": {
+        "task": "consent.tasks.access_notices_retry_due",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "access-digests-send": {"task": "consent.tasks.access_digests_send", "schedule": 86400.0},
+    # The consumers' DPOs not yet told of a citizen's objection (consent/services/objections.py).
+    "objections-dpo-tell-due": {
+        "task": "consent.tasks.objections_dpo_tell_due",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
     # Pivot identities of citizens with neither a session nor a live consent (consent.services.citizens).
     # Emails to agents that the broker or the mail server missed (providers/services/emails.py).
     "emails-retry-due": {"task": "providers.tasks.emails_retry_due", "schedule": 60.0, "options": {"expires": 55}},
@@ -493,6 +532,9 @@ CITIZEN_SESSION_IDLE_SECONDS = env_int("CITIZEN_SESSION_IDLE_SECONDS", 600)
 
 # A consent request the citizen has not decided on expires after this many days.
 CONSENT_REQUEST_TTL_DAYS = env_int("CONSENT_REQUEST_TTL_DAYS", 7)
+# How long before a consent ends its administration may send a renewal request (the citizen sees
+# the renewal waiting for their decision on their dashboard).
+CONSENT_RENEWAL_WINDOW_DAYS = env_int("CONSENT_RENEWAL_WINDOW_DAYS", 30)
 
 # Requests per minute per OAuth client; Organisation.rate_limit_per_minute overrides it.
 RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 600)

@@ -30,6 +30,11 @@ oauth_patterns += [
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("mentions-legales/", views.page, {"name": "legal"}, name="legal"),
+    path("donnees-personnelles/", views.page, {"name": "personal-data"}, name="personal-data"),
+    path("accessibilite/", views.page, {"name": "accessibility"}, name="accessibility"),
+    path("aide/", views.page, {"name": "help"}, name="help"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path(".well-known/jwks.json", views.jwks_view, name="jwks"),

@@ -6,10 +6,12 @@ from collections.abc import Callable
 import redis
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
@@ -88,6 +90,34 @@ def jwks_view(request: HttpRequest) -> JsonResponse:
 def home(request: HttpRequest) -> HttpResponse:
     demo_button = {"url": reverse("consent:demo-login"), "label": _("Demo login")}
     return render(request, "gateway/home.html", {"title": _("Provide it once"), "demo_button": demo_button})
+
+
+# The pages every public service has, each one template (gateway/templates/gateway/pages/).
+PAGES = {
+    "legal": ("gateway/pages/legal.html", gettext_lazy("Legal notice")),
+    "personal-data": ("gateway/pages/personal_data.html", gettext_lazy("Personal data")),
+    "accessibility": ("gateway/pages/accessibility.html", gettext_lazy("Accessibility statement")),
+    "help": ("gateway/pages/help.html", gettext_lazy("Help and frequent questions")),
+}
+
+
+@require_GET
+def page(request: HttpRequest, name: str) -> HttpResponse:
+    template, title = PAGES[name]
+    operator = {
+        "name": settings.GATEWAY_OPERATOR_NAME,
+        "address": settings.GATEWAY_OPERATOR_ADDRESS,
+        "hosting": settings.GATEWAY_HOSTING,
+        "contact": settings.GATEWAY_CONTACT_EMAIL,
+        "dpo": settings.GATEWAY_DPO_EMAIL or settings.GATEWAY_CONTACT_EMAIL,
+    }
+    return render(request, template, {"title": title, "operator": operator})
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page says: DSFR's Marianne."""
+    return HttpResponsePermanentRedirect(static("dsfr/dist/favicon/favicon.ico"))
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

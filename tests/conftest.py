@@ -14,6 +14,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -231,6 +232,26 @@ def mailbox(smtp_server: SmtpServer, settings: Any) -> Iterator[Mailbox]:
     smtp_server.mailbox.clear()
     yield smtp_server.mailbox
     smtp_server.mailbox.clear()
+
+
+class Smtp:
+    """The SMTP server as the citizens' tests read it: its address and what it received."""
+
+    def __init__(self, server: SmtpServer) -> None:
+        self.host, self.port, self._mailbox = server.host, server.port, server.mailbox
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self._mailbox.messages
+
+    def wait_for(self, count: int) -> list[EmailMessage]:
+        return self._mailbox.wait_for(count)
+
+
+@pytest.fixture
+def smtp(mailbox: Mailbox, smtp_server: SmtpServer) -> Smtp:
+    """The SMTP server, emptied, and Django's e-mail (here and in the Celery worker) pointed at it."""
+    return Smtp(smtp_server)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,11 @@
-"""Helpers for tests that run real processes: free ports, a Celery worker, and waiting on a
+"""Helpers for tests that run real processes: free ports, a Celery worker, npm packages, and waiting on a
 condition with a deadline."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +14,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+import pytest
 
 
 def free_port() -> int:
@@ -141,3 +146,29 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def npm_ci(directory: Path) -> None:
+    """`npm ci` in `directory` once per lock file, whatever the number of test processes asking
+    at once (a file lock; a stamp of the lock file's hash in node_modules)."""
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        pytest.fail("These tests need Node.js and npm: `apt-get install nodejs npm`.")
+    lock = (directory / "package-lock.json").read_bytes()
+    stamp = directory / "node_modules" / ".installed-lock-sha256"
+    wanted = hashlib.sha256(lock).hexdigest()
+    with open(directory / ".npm-ci.lock", "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if stamp.exists() and stamp.read_text() == wanted:
+            return
+        result = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"npm ci failed in {directory}:\n{result.stderr[-2000:]}")
+        stamp.write_text(wanted)

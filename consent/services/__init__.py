@@ -19,7 +19,7 @@ from consent.services.lifecycle import (
     expiry_due,
 )
 from consent.services.preview import PreviewItem, consent_preview
-from consent.services.requests import approval_url, consent_request_create
+from consent.services.requests import approval_url, consent_request_create, consent_request_open
 
 __all__ = [
     "InteractiveRequest",
@@ -31,6 +31,7 @@ __all__ = [
     "consent_preview",
     "consent_reject",
     "consent_request_create",
+    "consent_request_open",
     "consent_resume",
     "consent_revoke",
     "consents_expire_due",

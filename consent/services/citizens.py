@@ -23,6 +23,7 @@ from django.utils import timezone
 from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
 from consent.models import Citizen, Consent
+from core.errors import ValidationError
 from core.oidc import LoginFailed
 from providers.adapters.base import Subject
 from providers.adapters.demo import demo_population
@@ -210,3 +211,14 @@ def citizen_login_failed_record(*, reason: str, provider: str) -> int:
         actor=Actor(ActorKind.CITIZEN, "anonymous"),
         detail={"reason": reason, "provider": provider},
     )
+
+
+@transaction.atomic
+def citizen_notifications_set(*, citizen: Citizen, notify: str, email: str) -> Citizen:
+    """How the citizen wants to be told of accesses to their data, and where."""
+    if notify not in Citizen.Notify.values:
+        raise ValidationError("Unknown choice.", errors={"notify": [{"code": "invalid_choice", "message": notify}]})
+    citizen.notify = notify
+    citizen.email = email.strip() or None
+    citizen.save(update_fields=["notify", "email"])
+    return citizen

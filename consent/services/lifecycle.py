@@ -70,6 +70,18 @@ def _require_owner(consent: Consent, citizen: Citizen) -> None:
         raise NotFound("No such consent.")
 
 
+def _require_decider(consent: Consent, citizen: Citizen) -> None:
+    # The pages open a request through consent_request_open first; this is the last line.
+    allowed = rules.may_decide(
+        bound_to=consent.citizen_id,
+        addressee=consent.addressee,
+        citizen=citizen.pk,
+        citizen_addressee=rules.citizen_addressee(citizen),
+    )
+    if not allowed:
+        raise NotFound("No such consent.")
+
+
 def _drop_held_results(consent: Consent) -> None:
     # Results of asynchronous exchanges not collected yet: a consent that stops serving stops
     # handing them over, in the transition's own transaction.
@@ -86,6 +98,7 @@ def _save(consent: Consent, now: dt.datetime, *fields: str) -> None:
 def consent_approve(*, consent: Consent, citizen: Citizen, eidas_level: str) -> Consent:
     consent = _lock(consent)
     _require(consent, "approved", Status.PENDING)
+    _require_decider(consent, citizen)
     if eidas_level not in EidasLevel.values:
         raise ValidationError(
             "Unknown eIDAS level.", errors={"eidas_level": [{"code": "invalid", "message": eidas_level}]}
@@ -149,6 +162,7 @@ def consent_approve(*, consent: Consent, citizen: Citizen, eidas_level: str) -> 
 def consent_reject(*, consent: Consent, citizen: Citizen) -> Consent:
     consent = _lock(consent)
     _require(consent, "rejected", Status.PENDING)
+    _require_decider(consent, citizen)
     now = timezone.now()
     # Recorded so the citizen finds the refusal in their list; it grants nothing.
     consent.citizen = citizen

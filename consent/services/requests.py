@@ -20,9 +20,11 @@ from oauth2_provider.models import Application
 
 from audit.models import ActorKind, EventType
 from audit.services import Actor
-from consent.models import Consent, ConsentItem
+from consent.models import Citizen, Consent, ConsentItem
+from consent.rules import PIVOT_HASH, addressee_ref, citizen_addressee, may_decide
 from consent.services.trail import consent_event_record
-from core.errors import HabilitationMissing, IdempotencyConflict, ValidationError
+from core.errors import HabilitationMissing, IdempotencyConflict, InvalidTransition, NotFound, ValidationError
+from core.tasks import enqueue_on_commit
 from core.text import text_storable
 from providers.models import AttestationType, Habilitation, Organisation, url_origin
 from providers.rules import return_url_allowed
@@ -127,8 +129,10 @@ def consent_request_create(
     return_url: str = "",
     reference: str = "",
     idempotency_key: str = "",
+    pivot_identity_hash: str = "",
 ) -> Consent:
-    """Creates a pending consent and records `consent.requested`.
+    """Creates a pending consent and records `consent.requested`. With a `pivot_identity_hash`
+    (consent.rules.pivot_identity_hash), only that person may open and decide it.
 
     With an `idempotency_key` (scoped to the client), the same request again returns the consent
     the first one created; the same key with a different request raises IdempotencyConflict.
@@ -143,6 +147,7 @@ def consent_request_create(
         max_uses=max_uses,
         return_url=return_url,
         reference=reference,
+        pivot_identity_hash=pivot_identity_hash,
     )
     # A key the database cannot hold is never looked up: it is refused with the other errors below.
     key_storable = text_storable(idempotency_key, max_length=MAX_IDEMPOTENCY_KEY)
@@ -169,6 +174,10 @@ def consent_request_create(
         error_add(errors, "return_url", *error)
     if len(reference) > 100:
         error_add(errors, "reference", "too_long", "The reference is at most 100 characters.")
+    if pivot_identity_hash and not PIVOT_HASH.fullmatch(pivot_identity_hash):
+        error_add(
+            errors, "pivot_identity_hash", "invalid", "A SHA-256 of the pivot identity, as 64 lower-case hex digits."
+        )
     if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
         error_add(
             errors, "idempotency_key", "too_long", f"The Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} characters."
@@ -214,6 +223,7 @@ def consent_request_create(
         max_uses=max_uses,
         return_url=return_url,
         reference=reference,
+        addressee=addressee_ref(pivot_identity_hash) if pivot_identity_hash else "",
         request_expires_at=now + dt.timedelta(days=settings.CONSENT_REQUEST_TTL_DAYS),
         created_at=now,
         updated_at=now,
@@ -270,3 +280,71 @@ def _habilitations(consumer: Organisation, types: list[AttestationType]) -> dict
             )
         found[attestation_type.slug] = habilitation
     return found
+
+
+def consent_request_open(*, consent: Consent, citizen: Citizen) -> Consent:
+    """The citizen opens a request: allowed when `may_decide` says so (NotFound otherwise, as for
+    any consent that is not theirs). A pending request bound to nobody is bound to them now, so
+    that from then on only they see it and may decide it."""
+    person = citizen_addressee(citizen)
+    if not may_decide(
+        bound_to=consent.citizen_id, addressee=consent.addressee, citizen=citizen.pk, citizen_addressee=person
+    ):
+        raise NotFound("No such consent.")
+    if consent.citizen_id is None and consent.status == Consent.Status.PENDING:
+        # Bound to the login and addressed to the person (who may come back through another
+        # identity provider, e.g. to log in at a higher level). Only while still unbound: of two
+        # first openers racing, one binds and the other is refused.
+        addressee = consent.addressee or person
+        bound = Consent.objects.filter(pk=consent.pk, citizen__isnull=True, status=Consent.Status.PENDING).update(
+            citizen=citizen, addressee=addressee, updated_at=timezone.now()
+        )
+        if not bound:
+            raise NotFound("No such consent.")
+        consent.citizen, consent.addressee = citizen, addressee
+    return consent
+
+
+def renewal_due(consent: Consent, now: dt.datetime) -> bool:
+    """A consent in force whose end is near enough that its administration may ask to renew it."""
+    return (
+        consent.status in (Consent.Status.ACTIVE, Consent.Status.PAUSED)
+        and consent.valid_until is not None
+        and now < consent.valid_until <= now + dt.timedelta(days=settings.CONSENT_RENEWAL_WINDOW_DAYS)
+    )
+
+
+@transaction.atomic
+def consent_renewal_request(*, consent: Consent, client: Application | None) -> Consent:
+    """The administration asks the same person to renew a consent that ends soon: a new request
+    with the same terms, waiting on their dashboard (bound to them, addressed to the person) and
+    naming the consent it follows. Again while one is pending: that one."""
+    consent = Consent.objects.select_for_update(of=("self",)).select_related("citizen").get(pk=consent.pk)
+    pending = consent.renewals.filter(status=Consent.Status.PENDING).first()
+    if pending is not None:
+        return pending
+    if consent.citizen is None or not renewal_due(consent, timezone.now()):
+        raise InvalidTransition(
+            f"A consent can be renewed only while in force and within "
+            f"{settings.CONSENT_RENEWAL_WINDOW_DAYS} days of its end."
+        )
+    items = list(consent.items.select_related("attestation_type"))
+    renewal = consent_request_create(
+        consumer=consent.consumer,
+        client=client,
+        attestation_types=[item.attestation_type.slug for item in items],
+        fields={item.attestation_type.slug: list(item.fields) for item in items},
+        purpose_code=consent.purpose_code,
+        purpose_text=consent.purpose_text,
+        duration_days=consent.duration_days,
+        max_uses=consent.max_uses,
+        return_url=consent.return_url,
+        reference=consent.reference,
+    )
+    renewal.renews = consent
+    renewal.citizen = consent.citizen
+    renewal.addressee = consent.addressee or citizen_addressee(consent.citizen)
+    renewal.save(update_fields=["renews", "citizen", "addressee"])
+    # The person is told by e-mail too (consent.services.notices.renewal_tell), after the commit.
+    enqueue_on_commit("consent.tasks.renewal_tell", str(renewal.pk))
+    return renewal

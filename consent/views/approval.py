@@ -6,6 +6,7 @@ import uuid
 from functools import partial
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -21,6 +22,7 @@ from consent.services import (
     consent_approve,
     consent_preview,
     consent_reject,
+    consent_request_open,
 )
 from consent.terms import terms_for_consent
 from consent.views import CitizenTransition, not_found_as_404
@@ -49,12 +51,19 @@ def _render(
     return render(request, "consent/approval.html", context, status=error.status if error else 200)
 
 
-def _decision_redirect(consent: Consent) -> HttpResponse:
+def _decision_redirect(request: HttpRequest, consent: Consent) -> HttpResponse:
     if consent.return_url:
         parts = urlsplit(consent.return_url)
         query = urlencode({"consent": str(consent.pk), "status": consent.status})
         target = urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
         return HttpResponseRedirect(target)
+    # Said on the gateway's own next page only: a return to the administration's service would
+    # leave it waiting for a later visit.
+    if consent.status == Consent.Status.ACTIVE:
+        done = _("Consent given: %(consumer)s may now obtain the data below.")
+    else:
+        done = _("Request refused: %(consumer)s will not obtain your data.")
+    messages.success(request, done % {"consumer": consent.consumer.name})
     return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
 
 
@@ -63,7 +72,12 @@ def _decision_redirect(consent: Consent) -> HttpResponse:
 @citizen_required
 @not_found_as_404
 def approval(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    return _render(request, consent_get_pending(consent_id=consent_id))
+    return _render(request, _opened(request, consent_id))
+
+
+def _opened(request: HttpRequest, consent_id: uuid.UUID) -> Consent:
+    """The request, if this citizen may see it (binding it to them if nobody opened it yet)."""
+    return consent_request_open(consent=consent_get_pending(consent_id=consent_id), citizen=required_citizen(request))
 
 
 @require_POST
@@ -71,7 +85,7 @@ def approval(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
 @citizen_required
 @not_found_as_404
 def approval_preview(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    consent = consent_get_pending(consent_id=consent_id)
+    consent = _opened(request, consent_id)
     try:
         preview = consent_preview(
             consent=consent, citizen=required_citizen(request), eidas_level=current_level(request)
@@ -83,12 +97,12 @@ def approval_preview(request: HttpRequest, consent_id: uuid.UUID) -> HttpRespons
 
 def _decide(request: HttpRequest, consent_id: uuid.UUID, decision: CitizenTransition) -> HttpResponse:
     """Approve or reject; a refusal shows the page again, as it is now, with the reason."""
-    consent = consent_get_pending(consent_id=consent_id)
+    consent = _opened(request, consent_id)
     try:
         consent = decision(consent=consent, citizen=required_citizen(request))
     except GatewayError as error:
         return _render(request, consent_get_pending(consent_id=consent_id), error=error)
-    return _decision_redirect(consent)
+    return _decision_redirect(request, consent)
 
 
 @require_POST

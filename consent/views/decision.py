@@ -3,31 +3,22 @@ consent screen (gateway.oauth.views) show the same terms, level check and previe
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
+from django.urls import reverse
 
 from consent.auth import current_level, login_url
+from consent.presentation import value_shown
 from consent.services import PreviewItem
 from consent.terms import Terms
 from providers.models import EidasLevel
 from providers.rules import eidas_satisfies
 
 
-def display_value(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, indent=1)
-    return str(value)
-
-
 def preview_blocks(terms: Terms, preview: list[PreviewItem]) -> list[dict[str, Any]]:
-    """One table (or one error) per type, in the terms' order, for consent/includes/preview.html."""
+    """One list of values (or one error) per type, in the terms' order, for
+    consent/includes/preview.html; each value formatted for people (consent.presentation)."""
     by_type = {result.item.attestation_type_id: result for result in preview}
     blocks = []
     for item in terms.items:
@@ -35,7 +26,9 @@ def preview_blocks(terms: Terms, preview: list[PreviewItem]) -> list[dict[str, A
         if result is None:
             continue
         rows = (
-            [(field, display_value(result.fields.get(field.name))) for field in item.fields] if not result.error else []
+            [(field, value_shown(result.fields.get(field.name), field.json_schema())) for field in item.fields]
+            if not result.error
+            else []
         )
         blocks.append({"item": item, "error": result.error, "rows": rows})
     return blocks
@@ -47,11 +40,16 @@ def decision_context(
     """The terms, the login level against them (and where to log in again, back to
     `relogin_next`), and the preview when there is one."""
     level = current_level(request)
+    blocks = preview_blocks(terms, preview) if preview is not None else None
     return {
         "terms": terms,
         "level": level,
         "level_label": EidasLevel(level).label if level in EidasLevel.values else "",
         "level_ok": eidas_satisfies(level, terms.eidas_min),
         "relogin_url": login_url(relogin_next, level=terms.eidas_min),
-        "preview": preview_blocks(terms, preview) if preview is not None else None,
+        "preview": blocks,
+        # A provider with no record of the citizen: approving would share nothing useful, so the
+        # page offers only to refuse or to close.
+        "nothing_found": any(block["error"] == "subject_not_found" for block in blocks or []),
+        "close_url": reverse("consent:dashboard"),
     }

@@ -24,8 +24,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from audit.models import ActorKind, EventType
-from audit.selectors import HistoryRow, history_rows_for_citizen, proof_bundle
+from audit.models import ActorKind, EventType, Objection
+from audit.selectors import HistoryRow, history_rows_for_citizen, objections_for_citizen, proof_bundle
 from consent.auth import citizen_required, required_citizen
 from consent.views import not_found_as_404
 from core.replicas import replica_view
@@ -58,7 +58,13 @@ SENTENCES: dict[tuple[str, str], Promise] = {
     (EventType.TOKEN_REVOKED, ""): _("{consumer}'s access was cut off"),
     (EventType.AUDITOR_SEARCHED, ""): _("An auditor searched the trail with your reference (justification recorded)"),
     (EventType.AUDITOR_EXPORTED, ""): _("An auditor exported the trail with your reference (justification recorded)"),
+    (EventType.OBJECTION_OPENED, ""): _("You reported an access by {consumer} that you do not recognise"),
+    (EventType.OBJECTION_ANSWERED, ""): _("The auditors answered your report about {consumer}"),
+    (EventType.OBJECTION_CLOSED, ""): _("The auditors closed your report about {consumer}"),
 }
+# The events a citizen may say they do not recognise: an administration obtained, or tried to
+# obtain, their data.
+OBJECTABLE = {EventType.EXCHANGE_SUCCEEDED, EventType.EXCHANGE_DENIED, EventType.EXCHANGE_COLLECTED}
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,12 @@ class HistoryEntry:
     why: str
     when: dt.datetime  # local time (Europe/Paris)
     is_auditor: bool
+    # The citizen's report about this event, if they made one.
+    objection: Objection | None = None
+
+    @property
+    def objectable(self) -> bool:
+        return self.row.type in OBJECTABLE
 
     @property
     def event_id(self) -> int:
@@ -188,11 +200,15 @@ class _Catalogue:
         return list(holders.values())
 
 
-def history_entries(rows: list[HistoryRow]) -> list[HistoryEntry]:
+def history_entries(rows: list[HistoryRow], objections: dict[int, Objection] | None = None) -> list[HistoryEntry]:
     catalogue = _Catalogue(rows)
+    objections = objections or {}
     entries = []
     for row in rows:
-        is_auditor = row.actor_kind == ActorKind.AUDITOR or row.type.startswith("auditor.")
+        # The auditors' answers to the citizen's own report name the administration concerned.
+        is_auditor = row.type.startswith("auditor.") or (
+            row.actor_kind == ActorKind.AUDITOR and not row.type.startswith("objection.")
+        )
         # An auditor's username is staff data, not the citizen's business: the page says "an auditor".
         who = None if is_auditor else catalogue.organisation(row.who)
         titles = [catalogue.title(slug) for slug in _type_slugs(row)]
@@ -207,6 +223,7 @@ def history_entries(rows: list[HistoryRow]) -> list[HistoryEntry]:
                 why=catalogue.purpose(row),
                 when=timezone.localtime(row.when),
                 is_auditor=is_auditor,
+                objection=objections.get(row.event_id),
             )
         )
     return entries
@@ -224,12 +241,14 @@ def _before(request: HttpRequest) -> int | None:
 @replica_view
 def history(request: HttpRequest) -> HttpResponse:
     before = _before(request)
-    rows = history_rows_for_citizen(citizen_ref=required_citizen(request).ref, limit=PAGE_SIZE + 1, before_id=before)
+    citizen_ref = required_citizen(request).ref
+    rows = history_rows_for_citizen(citizen_ref=citizen_ref, limit=PAGE_SIZE + 1, before_id=before)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
+    objections = objections_for_citizen(citizen_ref=citizen_ref, event_ids=[row.event_id for row in rows])
     context: dict[str, Any] = {
         "title": gettext("History of my data"),
-        "entries": history_entries(rows),
+        "entries": history_entries(rows, objections),
         "next_before": rows[-1].event_id if more else None,
         "paged": before is not None,
     }

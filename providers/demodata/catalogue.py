@@ -57,20 +57,32 @@ class FieldSpec:
     # Sub-fields of an object, or the item shape of an array; labels serve the consent screen.
     properties: tuple[FieldSpec, ...] = ()
     items: FieldSpec | None = None
+    # How people read the value (annotations the validator ignores): "money" (euros), "month"
+    # (1 to 12), "hidden" (a code beside its own label); and the names of enumerated codes.
+    display: str | None = None
+    value_labels: Mapping[Any, tuple[str, str]] | None = None
 
     def json_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": [self.type, "null"] if self.nullable else self.type}
+        if self.display:
+            schema["x-display"] = self.display
+        if self.value_labels:
+            schema["x-value-labels"] = {str(code): {"fr": fr, "en": en} for code, (fr, en) in self.value_labels.items()}
         if self.format:
             schema["format"] = self.format
         if self.enum is not None:
             schema["enum"] = [*self.enum, None] if self.nullable else list(self.enum)
         if self.properties:
-            schema["properties"] = {sub.name: sub.json_schema() for sub in self.properties}
+            schema["properties"] = {sub.name: sub.json_schema() | sub.label_schema() for sub in self.properties}
             schema["required"] = [sub.name for sub in self.properties]
             schema["additionalProperties"] = False
         if self.items is not None:
             schema["items"] = self.items.json_schema()
         return schema
+
+    def label_schema(self) -> dict[str, Any]:
+        """A sub-field's labels, which the top-level fields keep in their own columns."""
+        return {"x-label": {"fr": self.label_fr, "en": self.label_en}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,18 +290,22 @@ QUOTIENT_FAMILIAL = AttestationTypeSpec(
         "the beneficiary family. Used for means-tested pricing of municipal services."
     ),
     fields=(
-        FieldSpec("quotient_familial", "Quotient familial (€)", "Family quotient (€)", "integer"),
+        FieldSpec("quotient_familial", "Quotient familial (€)", "Family quotient (€)", "integer", display="money"),
         FieldSpec(
             "fournisseur",
             "Régime (CAF ou MSA)",
             "Scheme (CAF or MSA)",
             "string",
             enum=("CNAF", "MSA"),
+            value_labels={
+                "CNAF": ("Caisse d'allocations familiales (CAF)", "Family allowance fund (CAF)"),
+                "MSA": ("Mutualité sociale agricole (MSA)", "Agricultural social insurance (MSA)"),
+            },
         ),
         FieldSpec("annee", "Année du quotient", "Year of the quotient", "integer"),
-        FieldSpec("mois", "Mois du quotient", "Month of the quotient", "integer"),
+        FieldSpec("mois", "Mois du quotient", "Month of the quotient", "integer", display="month"),
         FieldSpec("annee_calcul", "Année de calcul", "Year of computation", "integer"),
-        FieldSpec("mois_calcul", "Mois de calcul", "Month of computation", "integer"),
+        FieldSpec("mois_calcul", "Mois de calcul", "Month of computation", "integer", display="month"),
         FieldSpec("nombre_enfants", "Nombre d'enfants à charge", "Number of dependent children", "integer"),
         FieldSpec(
             "enfants",
@@ -304,7 +320,14 @@ QUOTIENT_FAMILIAL = AttestationTypeSpec(
                 properties=(
                     FieldSpec("prenoms", "Prénoms", "Given names", "string"),
                     FieldSpec("date_naissance", "Date de naissance", "Date of birth", "string", format="date"),
-                    FieldSpec("sexe", "Sexe", "Sex", "string", enum=("F", "M")),
+                    FieldSpec(
+                        "sexe",
+                        "Sexe",
+                        "Sex",
+                        "string",
+                        enum=("F", "M"),
+                        value_labels={"F": ("Féminin", "Female"), "M": ("Masculin", "Male")},
+                    ),
                 ),
             ),
         ),
@@ -335,10 +358,11 @@ AVIS_IMPOSITION = AttestationTypeSpec(
             "Revenu fiscal de référence (€)",
             "Reference taxable income (€)",
             "integer",
+            display="money",
         ),
-        FieldSpec("revenu_brut_global", "Revenu brut global (€)", "Gross total income (€)", "integer"),
-        FieldSpec("revenu_imposable", "Revenu imposable (€)", "Taxable income (€)", "integer"),
-        FieldSpec("montant_impot", "Montant de l'impôt (€)", "Tax amount (€)", "integer"),
+        FieldSpec("revenu_brut_global", "Revenu brut global (€)", "Gross total income (€)", "integer", display="money"),
+        FieldSpec("revenu_imposable", "Revenu imposable (€)", "Taxable income (€)", "integer", display="money"),
+        FieldSpec("montant_impot", "Montant de l'impôt (€)", "Tax amount (€)", "integer", display="money"),
         FieldSpec("nombre_parts", "Nombre de parts", "Number of tax shares", "number"),
         FieldSpec(
             "situation_famille",
@@ -346,6 +370,13 @@ AVIS_IMPOSITION = AttestationTypeSpec(
             "Family situation",
             "string",
             enum=("Célibataire", "Marié(e)", "Pacsé(e)", "Divorcé(e)", "Veuf(ve)"),
+            value_labels={
+                "Célibataire": ("Célibataire", "Single"),
+                "Marié(e)": ("Marié(e)", "Married"),
+                "Pacsé(e)": ("Pacsé(e)", "In a civil partnership"),
+                "Divorcé(e)": ("Divorcé(e)", "Divorced"),
+                "Veuf(ve)": ("Veuf(ve)", "Widowed"),
+            },
         ),
         FieldSpec(
             "nombre_personnes_charge",
@@ -384,7 +415,7 @@ STATUT_ETUDIANT = AttestationTypeSpec(
             "Study regime",
             "object",
             properties=(
-                FieldSpec("code", "Code", "Code", "string"),
+                FieldSpec("code", "Code", "Code", "string", display="hidden"),
                 FieldSpec("libelle", "Libellé", "Label", "string"),
             ),
         ),
@@ -443,6 +474,7 @@ ETUDIANT_BOURSIER = AttestationTypeSpec(
             "Status of the grant decision",
             "string",
             enum=("definitif", "provisoire"),
+            value_labels={"definitif": ("Définitive", "Final"), "provisoire": ("Provisoire", "Provisional")},
         ),
         FieldSpec(
             "periode_versement_bourse",
@@ -509,6 +541,7 @@ STATUT_DEMANDEUR_EMPLOI = AttestationTypeSpec(
             "Certification de l'identité par la CNAV",
             "Identity certified by the CNAV",
             "string",
+            value_labels={"VC": ("Identité certifiée", "Identity certified")},
         ),
     ),
     min_eidas_level="eidas1",

@@ -71,6 +71,16 @@ class TestAccess:
 
         assert client.get(CONSOLE).status_code == 403
 
+    def test_only_an_auditor_s_menu_links_to_the_console(
+        self, client: Client, cnaf: Organisation, auditor: User
+    ) -> None:
+        link = f'class="fr-nav__link" href="{CONSOLE}"'
+        assert link not in client.get("/").content.decode()
+        client.force_login(make_agent(cnaf, "collegue", roles=["administrator"]).user)
+        assert link not in client.get("/").content.decode()
+        client.force_login(auditor)
+        assert link in client.get("/").content.decode()
+
     def test_the_console_s_login_is_the_agents_login(self, client: Client, auditor: User) -> None:
         response = client.get(CONSOLE + "login/")
 

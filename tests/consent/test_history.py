@@ -111,8 +111,8 @@ class TestHistoryPage:
         client.cookies["django_language"] = "en"
         english = client.get(HISTORY, HTTP_ACCEPT_LANGUAGE="en").content.decode()
 
-        assert "<td>Tarification sociale des services publics locaux (cantine" in french  # the label, not the code
-        assert "<td>Means-tested pricing of local public services" in english
+        assert ">Tarification sociale des services publics locaux (cantine" in french  # the label, not the code
+        assert ">Means-tested pricing of local public services" in english
         assert "(Quotient familial (€))" in french  # the field's label, not its name
         assert "quotient_familial" not in french
         assert "Mairie de Villeurbanne obtained your family quotient (CAF / MSA)" in english
@@ -179,8 +179,9 @@ class TestHistoryPage:
             page = client.get(HISTORY).content.decode()
 
         assert page.count('data-event-type="exchange.succeeded"') == 50
-        # session, citizen, the history page of events, organisations, types, fields
-        assert len(many) == len(few) == 6, [q["sql"] for q in many]
+        # session, citizen, the history page of events, the citizen's objections, organisations,
+        # types, fields
+        assert len(many) == len(few) == 7, [q["sql"] for q in many]
 
     def test_a_consent_over_two_types_names_both_and_their_holders(
         self, alice: Citizen, make_request: Callable[..., Consent]

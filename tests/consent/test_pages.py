@@ -9,8 +9,9 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
+from audit.services import Actor
 from consent.models import Citizen, Consent
-from consent.services import consent_approve
+from consent.services import consent_approve, consent_revoke
 from providers.demo import catalogue_load
 from providers.demodata.population import Population, demo_citizens
 from providers.models import Organisation
@@ -40,6 +41,11 @@ def login(client: Client, index: int = 0, level: str = "eidas2") -> Citizen:
     )
     assert response.status_code == 302
     return Citizen.objects.get(subject=f"demo-{index}")
+
+
+def euros(amount: int) -> str:
+    """An amount as the French pages write it: grouped by thousands, then the euro sign."""
+    return f"{amount:,}".replace(",", "\xa0") + "\xa0€"
 
 
 def approval_path(consent: Consent) -> str:
@@ -126,8 +132,9 @@ class TestApprovalPage:
         assert snapshot(consent) == before
         assert not events(consent, "consent.approved")
 
-    def test_it_says_when_the_request_was_already_decided(self, browser: Client, active: Consent):
-        login(browser)
+    def test_it_says_when_the_request_was_already_decided(self, browser: Client, pending: Consent):
+        citizen = login(browser)
+        active = consent_approve(consent=pending, citizen=citizen, eidas_level="eidas2")
         page = browser.get(approval_path(active)).content.decode()
         assert "déjà reçu une réponse" in page
         assert "/accepter/" not in page
@@ -150,12 +157,43 @@ class TestPreview:
         assert "no-store" in response["Cache-Control"]
         record = population.record(demo_citizens(population)[0], QF)
         assert record is not None
-        assert str(record["quotient_familial"]) in response.content.decode()
+        page = response.content.decode()
+        assert euros(record["quotient_familial"]) in page
         [event] = events(pending, "citizen.previewed")
         assert (event.citizen_ref, event.attestation_type) == (citizen.ref, QF)
         assert event.detail == {"outcome": "succeeded"}
         assert str(record["quotient_familial"]) not in str(event.detail) + str(event.fields)
         assert snapshot(pending) == before
+
+    def test_it_shows_the_data_in_words_not_as_code(self, browser: Client, pending: Consent, population: Population):
+        login(browser, 1)  # married, two children
+        token = csrf(browser, approval_path(pending))
+        page = browser.post(approval_path(pending) + "apercu/", {"csrfmiddlewaretoken": token}).content.decode()
+        record = population.record(demo_citizens(population)[1], QF)
+        assert record is not None and record["enfants"]
+        preview = page[page.index('id="preview-title"') :]
+        assert "<pre" not in preview and "prenoms" not in preview and "date_naissance" not in preview
+        assert "{" not in preview and "[" not in preview
+        assert preview.count('class="gw-card"') == len(record["enfants"])
+        first_name = record["enfants"][0]["prenoms"]
+        assert first_name in preview
+        assert ("Caisse d&#x27;allocations familiales" in preview) or ("Mutualité sociale agricole" in preview)
+        months = [
+            "janvier",
+            "février",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "août",
+            "septembre",
+            "octobre",
+            "novembre",
+            "décembre",
+        ]
+        assert months[record["mois"] - 1].capitalize() in preview
+        assert 'name="allow"' in page
 
     def test_it_needs_the_csrf_token(self, browser: Client, pending: Consent):
         login(browser, 0)
@@ -168,6 +206,10 @@ class TestPreview:
         page = browser.post(approval_path(pending) + "apercu/", {"csrfmiddlewaretoken": token}).content.decode()
         assert "ne trouve pas de dossier" in page
         assert "fr-alert" in page
+        # Nothing found: only to refuse or to close, never to approve.
+        assert "été trouvé à votre sujet" in page
+        assert 'name="allow"' not in page
+        assert "/refuser/" in page and 'href="/mes-consentements/"' in page
         [event] = events(pending, "citizen.previewed")
         assert event.detail == {"outcome": "subject_not_found"}
 
@@ -180,7 +222,7 @@ class TestPreview:
         page = browser.post(approval_path(pending) + "apercu/", {"csrfmiddlewaretoken": token}).content.decode()
         record = population.record(demo_citizens(population)[0], QF)
         assert record is not None
-        assert str(record["quotient_familial"]) in page
+        assert euros(record["quotient_familial"]) in page
         assert events(pending, "citizen.previewed")[0].detail == {"outcome": "succeeded"}
 
 
@@ -228,15 +270,20 @@ class TestDashboard:
         token = csrf(browser, approval_path(other))
         browser.post(approval_path(other) + "refuser/", {"csrfmiddlewaretoken": token})
         page = browser.get("/mes-consentements/").content.decode()
-        assert page.index("Actifs") < page.index("Refusés")
+        assert page.index("En vigueur") < page.index("Terminés")
         assert f"/mes-consentements/{mine.pk}/" in page
+        assert "Connecté en tant que <strong>" in page
+        # The purpose, in words, and where each stands, with its date.
+        assert "Tarification sociale des services publics locaux" in page
+        assert "Refusée par vous le" in page and "Donné le" in page
+        assert "Vos données n'ont pas été obtenues" in page or "Vos données n&#x27;ont pas été obtenues" in page
         assert Consent.objects.filter(citizen=citizen).count() == 2
 
     def test_the_list_query_count_does_not_grow(
         self, browser: Client, mine: Consent, make_request: Callable[..., Consent], django_assert_num_queries: Any
     ):
-        # Session, citizen, expiry sweep, consents, items with their types.
-        with django_assert_num_queries(5):
+        # Session, citizen, expiry sweep, consents, items with their types, accesses from the trail.
+        with django_assert_num_queries(6):
             browser.get("/mes-consentements/")
         citizen = Citizen.objects.get(subject="demo-0")
         for reference in ("b", "c", "d"):
@@ -245,7 +292,7 @@ class TestDashboard:
                 citizen=citizen,
                 eidas_level="eidas2",
             )
-        with django_assert_num_queries(5):
+        with django_assert_num_queries(6):
             assert browser.get("/mes-consentements/").content.decode().count("/retirer/") == 4
 
     def test_the_citizen_pauses_and_resumes(self, browser: Client, mine: Consent):
@@ -255,6 +302,9 @@ class TestDashboard:
         assert browser.post(detail + "suspendre/", {"csrfmiddlewaretoken": token}).status_code == 302
         mine.refresh_from_db()
         assert mine.status == "paused"
+        page = browser.get(detail).content.decode()
+        assert "fr-alert--success" in page and "Consentement suspendu" in page
+        assert "Suspendu par vous le" in page
         assert browser.post(detail + "reprendre/", {"csrfmiddlewaretoken": token}).status_code == 302
         mine.refresh_from_db()
         assert mine.status == "active"
@@ -273,6 +323,26 @@ class TestDashboard:
         mine.refresh_from_db()
         assert (mine.status, mine.status_reason) == ("revoked", "citizen")
         assert len(events(mine, "consent.revoked")) == 1
+        page = browser.get(response["Location"]).content.decode()
+        assert "Consentement retiré" in page and "Retiré par vous le" in page
+        assert "Comment retirer votre accord" not in page and "Valable" not in page
+
+    def test_a_refusal_reads_as_a_refusal(self, browser: Client, pending: Consent):
+        login(browser)
+        token = csrf(browser, approval_path(pending))
+        browser.post(approval_path(pending) + "refuser/", {"csrfmiddlewaretoken": token})
+        page = browser.get(f"/mes-consentements/{pending.pk}/").content.decode()
+        assert "Demande refusée" in page  # the success message
+        assert "Consentement donné" not in page
+        assert "Refusée par vous le" in page
+        assert "Comment retirer votre accord" not in page and "Valable" not in page
+
+    def test_an_end_by_the_administration_says_so(self, browser: Client, mine: Consent):
+        consent_revoke(consent=mine, actor=Actor.system(), reason="consumer")
+        page = browser.get(f"/mes-consentements/{mine.pk}/").content.decode()
+        assert "Terminé par Mairie de Villeurbanne le" in page
+        assert re.search(r"fr-badge\">\s*Terminé par l('|&#x27;)administration", page)
+        assert "Retiré par vous" not in page
 
     def test_another_citizen_sees_nothing(self, browser: Client, mine: Consent):
         login(browser, 1)

@@ -21,6 +21,10 @@ PAGES = {
     "/connexion/": ("Se connecter", "Log in"),
     "/connexion/demo/": ("Connexion de démonstration", "Demo login"),
     "/agents/connexion/": ("Connexion des agents", "Agents' login"),
+    "/mentions-legales/": ("Mentions légales", "Legal notice"),
+    "/donnees-personnelles/": ("Données personnelles", "Personal data"),
+    "/accessibilite/": ("Déclaration d'accessibilité", "Accessibility statement"),
+    "/aide/": ("Aide et questions fréquentes", "Help and frequent questions"),
     "/nulle-part/": ("Page introuvable", "Page not found"),
 }
 
@@ -47,6 +51,16 @@ class TestLanguages:
         assert '<html lang="en"' in html
         assert heading(html) == PAGES[path][1]
         assert "Main menu" in html and "Menu principal" not in html
+
+    def test_every_page_s_footer_links_the_pages_every_public_service_has(self, client: Client) -> None:
+        html = client.get("/").content.decode()
+        for path in ("/accessibilite/", "/mentions-legales/", "/donnees-personnelles/", "/aide/"):
+            assert f'href="{path}"' in html
+        assert "Accessibilité : partiellement conforme" in html
+
+    def test_browsers_find_the_favicon(self, client: Client) -> None:
+        response = client.get("/favicon.ico")
+        assert response.status_code == 301 and response["Location"].endswith("/favicon.ico")
 
     def test_the_language_switch_remembers_the_choice(self, client: Client) -> None:
         response = client.post("/i18n/setlang/", {"language": "en", "next": "/catalogue/"})

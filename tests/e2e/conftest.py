@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.processes import npm_ci
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
 # around it are still synchronous and safe.
@@ -109,5 +112,59 @@ def accessibility_problems(page: Page) -> list[str]:
         }
         return problems;
     }"""
+        )
+    )
+
+
+# --- axe-core (npm, tests/e2e/axe): the accessibility rules, run in the page -----------------------
+
+AXE_DIR = Path(__file__).resolve().parent / "axe"
+# A phone's width (iPhone SE, the narrowest common one) and a laptop's.
+PHONE = {"width": 375, "height": 667}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    npm_ci(AXE_DIR)
+    return (AXE_DIR / "node_modules" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def axe(page: Page, axe_source: str) -> Page:
+    """`page`, with axe-core loaded in every document it opens from now on (an init script: no
+    page's own policy or markup is changed to let it in)."""
+    page.add_init_script(script=axe_source)
+    return page
+
+
+def axe_violations(page: Page) -> list[str]:
+    """Every axe-core violation on the page as it is now, whatever its impact, one line each:
+    rule, impact, and the elements concerned."""
+    return list(
+        page.evaluate(
+            """async () => {
+        const results = await window.axe.run(document, {resultTypes: ['violations']});
+        return results.violations.map((v) =>
+            `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
+    }"""
+        )
+    )
+
+
+def horizontal_overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than the window (0: no horizontal page scroll)."""
+    return int(page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def too_wide(page: Page) -> list[str]:
+    """The elements that reach past the window's right edge (what makes the page scroll sideways)."""
+    return list(
+        page.evaluate(
+            """() => [...document.querySelectorAll('body *')]
+        .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+        .map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} `
+                     + `${Math.round(el.getBoundingClientRect().right)}`)
+        .slice(0, 8)"""
         )
     )

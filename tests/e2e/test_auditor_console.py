@@ -11,12 +11,12 @@ from pytest_django.live_server_helper import LiveServer
 
 from audit.models import ActorKind, AuditEvent, EventType
 from audit.sealer import log_seal
-from audit.services import Actor, event_record
+from audit.services import Actor, event_record, objection_open
 from providers.demo import demo_agent
 from providers.models import Agent, Organisation
 from providers.services import role_grant
 from tests.agents import OPERATOR
-from tests.e2e.conftest import accessibility_problems
+from tests.e2e.conftest import DESKTOP, PHONE, accessibility_problems, axe_violations, horizontal_overflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -116,3 +116,32 @@ class TestAuditorConsole:
         problems["console"] = accessibility_problems(page)
 
         assert problems == {"login": [], "console": []}
+
+
+@pytest.mark.usefixtures("trail")
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_an_auditor_answers_and_closes_a_citizen_s_objection_on_any_width(
+    axe: Page, live_server: LiveServer, cnaf: Organisation, size: str
+) -> None:
+    page = axe
+    page.set_viewport_size(PHONE if size == "phone" else DESKTOP)
+    demo_agent_of(cnaf, auditor=True)
+    event = AuditEvent.objects.filter(type=EventType.EXCHANGE_SUCCEEDED).first()
+    assert event is not None
+    case = objection_open(event_id=event.pk, citizen_ref=event.citizen_ref, text="Jamais demandé.", actor=OPERATOR)
+
+    console_login(page, live_server, cnaf)
+    page.goto(f"{live_server.url}/audit/console/objections/")
+    assert axe_violations(page) == [] and horizontal_overflow(page) == 0
+    page.locator(f"a[href='/audit/console/objections/{case.pk}/']").click()
+    expect(page.locator("main")).to_contain_text("Jamais demandé.")
+    assert axe_violations(page) == [] and horizontal_overflow(page) == 0
+
+    page.locator("textarea[name='answer']").fill("Vérifié avec la mairie : dossier de cantine.")
+    page.locator("main form button[type='submit']").first.click()
+    expect(page.locator(".fr-alert--success")).to_be_visible()
+    assert axe_violations(page) == [] and horizontal_overflow(page) == 0
+    page.locator("button[name='close']").click()
+    expect(page.locator(".fr-badge").first).to_contain_text("Clos")
+    case.refresh_from_db()
+    assert (case.status, case.answer) == ("closed", "Vérifié avec la mairie : dossier de cantine.")

@@ -94,9 +94,14 @@ class TestConsentJourney:
         page.get_by_role("button", name="Voir les données avant de décider").click()
         preview = page.locator("section", has=page.get_by_role("heading", name="Aperçu de vos données"))
         expect(preview).to_be_visible()
-        expect(preview.get_by_role("row", name=re.compile(r"Quotient familial \(€\)"))).to_contain_text(
-            re.compile(r"\d")
+        # In words: an amount in euros, the month by name, never a JSON structure.
+        expect(preview.locator(".gw-values__row", has_text="Quotient familial (€)")).to_contain_text(
+            re.compile(r"\d\s€")
         )
+        expect(preview.locator(".gw-values__row", has_text="Mois du quotient")).to_contain_text(
+            re.compile(r"janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre", re.I)
+        )
+        expect(preview).not_to_contain_text("{")
         assert AuditEvent.objects.filter(type=EventType.CITIZEN_PREVIEWED, consent_id=consent.pk).count() == 1
         assert_accessible(page)
 

@@ -40,8 +40,10 @@ class TestMobileHeader:
         open_mobile_menu(page)
 
         menu = page.locator("#fr-menu-mobile")
-        for name in ("Accueil", "Mes consentements", "Catalogue des données", "Statistiques", "Contrôle", "API"):
+        for name in ("Accueil", "Mes consentements", "Catalogue des données", "Statistiques", "API"):
             expect(menu.get_by_role("link", name=name, exact=True)).to_be_visible()
+        # The console is for auditors: nobody else is shown a link to it.
+        expect(menu.get_by_role("link", name="Contrôle", exact=True)).to_have_count(0)
         # DSFR's header script copies the tools (the language selector) into the mobile menu.
         expect(menu.locator(".fr-header__menu-links .fr-translate__btn")).to_be_visible()
         assert accessibility_problems(page) == []

@@ -13,8 +13,6 @@ code, for the test to hand to the gateway.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import html
 import json
 import os
@@ -36,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
 
 from providers.demodata.population import Population, demo_citizens
+from tests.processes import npm_ci
 
 HERE = Path(__file__).resolve().parent
 # The gateway as the providers know it: the Django test client is `localhost` (SERVER_NAME), the
@@ -90,31 +89,6 @@ def agent_claims() -> list[dict[str, Any]]:
         }
         for login, claims in AGENTS.items()
     ]
-
-
-def _npm_ci() -> None:
-    """`npm ci` once per lock file, whatever the number of test processes asking at once."""
-    npm = shutil.which("npm")
-    if shutil.which("node") is None or npm is None:
-        pytest.fail("The OpenID tests need Node.js and npm: `apt-get install nodejs npm`.")
-    lock = (HERE / "package-lock.json").read_bytes()
-    stamp = HERE / "node_modules" / ".installed-lock-sha256"
-    wanted = hashlib.sha256(lock).hexdigest()
-    with open(HERE / ".npm-ci.lock", "w") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)
-        if stamp.exists() and stamp.read_text() == wanted:
-            return
-        result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"npm ci failed in {HERE}:\n{result.stderr[-2000:]}")
-        stamp.write_text(wanted)
 
 
 @dataclass
@@ -272,7 +246,7 @@ def _config(population: Population, public_jwk: dict[str, Any]) -> dict[str, Any
 
 @pytest.fixture(scope="session")
 def oidc_servers(population: Population) -> Iterator[OidcServers]:
-    _npm_ci()
+    npm_ci(HERE)
     directory = Path(tempfile.mkdtemp(prefix="gateway-oidc-"))
     key_file, public_jwk = _key_pair(directory)
     config_file = directory / "providers.json"

@@ -42,7 +42,7 @@ class TestCatalogueApi:
             "name": "quotient_familial",
             "label": {"fr": "Quotient familial (€)", "en": "Family quotient (€)"},
             "type": "integer",
-            "schema": {"type": "integer"},
+            "schema": {"type": "integer", "x-display": "money"},
         }
 
     def test_it_publishes_the_schema_of_the_delivered_document(self, client: Client, catalogue: None) -> None:

@@ -1,0 +1,103 @@
+"""Renewal a few weeks before the end: the administration sends a new request with the same
+terms; it waits on the person's dashboard, and only they may decide it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from consent.models import Citizen, Consent
+from consent.services import consent_approve
+from consent.services.notices import renewal_tell
+from tests.conftest import ApiCaller, SmtpServer
+from tests.consent.test_pages import approval_path, csrf, login
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def browser(catalogue: None) -> Client:
+    return Client(enforce_csrf_checks=True)
+
+
+def renew(client: Client, caller: ApiCaller, consent: Consent) -> Any:
+    return client.post(f"/api/v1/consents/{consent.pk}/renewal", headers=caller.headers)
+
+
+def ending_in(consent: Consent, days: int) -> Consent:
+    Consent.objects.filter(pk=consent.pk).update(valid_until=timezone.now() + dt.timedelta(days=days))
+    consent.refresh_from_db()
+    return consent
+
+
+class TestRenewal:
+    @pytest.fixture
+    def given(self, browser: Client, make_request: Callable[..., Consent], mairie_caller: ApiCaller) -> Consent:
+        citizen = login(browser, 1)
+        return consent_approve(
+            consent=make_request(client=mairie_caller.application), citizen=citizen, eidas_level="eidas2"
+        )
+
+    def test_it_is_refused_long_before_the_end(self, client: Client, mairie_caller: ApiCaller, given: Consent) -> None:
+        response = renew(client, mairie_caller, given)
+        assert response.status_code == 409
+        assert not given.renewals.exists()
+
+    def test_a_renewal_waits_for_the_person_who_alone_decides_it(
+        self, client: Client, browser: Client, mairie_caller: ApiCaller, given: Consent
+    ) -> None:
+        ending_in(given, 20)
+        response = renew(client, mairie_caller, given)
+        assert response.status_code == 201, response.content
+        renewal = Consent.objects.get(pk=response.json()["id"])
+        assert (renewal.status, renewal.renews, renewal.citizen) == ("pending", given, given.citizen)
+        assert [i.fields for i in renewal.items.all()] == [i.fields for i in given.items.all()]
+        assert renew(client, mairie_caller, given).json()["id"] == str(renewal.pk)  # the same, again
+
+        dashboard = browser.get("/mes-consentements/").content.decode()
+        assert approval_path(renewal) in dashboard and "Un renouvellement de votre consentement" in dashboard
+        page = browser.get(approval_path(renewal)).content.decode()
+        assert "Renouveler un consentement que vous avez donné" in page
+
+        other = Client(enforce_csrf_checks=True)
+        login(other, 0)
+        assert other.get(approval_path(renewal)).status_code == 404
+
+        token = csrf(browser, approval_path(renewal))
+        assert browser.post(approval_path(renewal) + "accepter/", {"csrfmiddlewaretoken": token}).status_code == 302
+        renewal.refresh_from_db()
+        assert renewal.status == "active" and renewal.citizen == given.citizen
+
+    def test_the_person_is_told_by_e_mail(
+        self, client: Client, mairie_caller: ApiCaller, given: Consent, smtp: SmtpServer
+    ) -> None:
+        citizen = given.citizen
+        assert citizen is not None
+        citizen.email = "marie@example.fr"
+        citizen.save(update_fields=["email"])
+        ending_in(given, 20)
+        renewal = Consent.objects.get(pk=renew(client, mairie_caller, given).json()["id"])
+
+        assert renewal_tell(consent_id=renewal.pk) is True  # what the task does after the commit
+        [message] = smtp.wait_for(1)
+        assert message["To"] == "marie@example.fr"
+        body = message.get_payload(decode=True).decode()
+        assert "Mairie de Villeurbanne vous demande de renouveler" in body
+        assert f"/consentements/demandes/{renewal.pk}/" in body
+
+    def test_another_administration_cannot_renew_it(
+        self, client: Client, cd_rhone_caller: ApiCaller, given: Consent
+    ) -> None:
+        ending_in(given, 20)
+        assert renew(client, cd_rhone_caller, given).status_code == 404
+
+    def test_an_ended_consent_is_not_renewed(
+        self, client: Client, mairie_caller: ApiCaller, given: Consent, alice: Citizen
+    ) -> None:
+        Consent.objects.filter(pk=given.pk).update(status="revoked")
+        assert renew(client, mairie_caller, ending_in(given, 20)).status_code == 409
