@@ -260,7 +260,12 @@ def soak(
 ) -> dict[str, object]:
     """Exchanges until the target count, in 30-second rounds, recording worker memory each round."""
     subprocess.run([PY, "bench/seed.py", "adapter", "demo"], cwd=ROOT, env=env, check=True)
-    done = sum(int(run["requests"]) - int(run["non_2xx"]) for key, run in runs.items() if key.startswith("exchange-"))
+    # The closed-loop runs that exchanged (the open-loop and two-instance ones report no request count).
+    done = sum(
+        int(run["requests"]) - int(run["non_2xx"])
+        for key, run in runs.items()
+        if key.startswith("exchange-") and "requests" in run
+    )
     rounds = []
     while done < args.soak_exchanges:
         # A fresh token each round: tokens live 10 minutes.
