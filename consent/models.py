@@ -43,6 +43,9 @@ class Citizen(models.Model):
     # From the identity provider at login, changeable on the notification preferences page.
     email = EncryptedTextField(null=True, blank=True)
     notify = models.CharField(max_length=8, choices=Notify.choices, default=Notify.EACH)
+    # The language of the pages they last logged in or chose their notifications with: their
+    # e-mails are written in it (empty: the gateway's language).
+    language = models.CharField(max_length=8, blank=True, default="")
     identity_erased_at = models.DateTimeField(null=True, blank=True)
     # Until when a session of theirs may still be alive (the idle timeout from their last visit);
     # their identity is kept at least until then.

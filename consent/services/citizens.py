@@ -214,11 +214,27 @@ def citizen_login_failed_record(*, reason: str, provider: str) -> int:
 
 
 @transaction.atomic
-def citizen_notifications_set(*, citizen: Citizen, notify: str, email: str) -> Citizen:
-    """How the citizen wants to be told of accesses to their data, and where."""
+def citizen_notifications_set(*, citizen: Citizen, notify: str, email: str, language: str = "") -> Citizen:
+    """How the citizen wants to be told of accesses to their data, where, and in which language
+    (that of the page they chose it on)."""
     if notify not in Citizen.Notify.values:
         raise ValidationError("Unknown choice.", errors={"notify": [{"code": "invalid_choice", "message": notify}]})
     citizen.notify = notify
     citizen.email = email.strip() or None
-    citizen.save(update_fields=["notify", "email"])
+    citizen.language = citizen_language(language) or citizen.language
+    citizen.save(update_fields=["notify", "email", "language"])
     return citizen
+
+
+def citizen_language(language: str) -> str:
+    """One of the gateway's languages, or empty."""
+    code = (language or "").split("-")[0].lower()
+    return code if code in dict(settings.LANGUAGES) else ""
+
+
+def citizen_language_remember(*, citizen: Citizen, language: str) -> None:
+    """The language of the pages the citizen logs in with, for the e-mails they will get."""
+    code = citizen_language(language)
+    if code and code != citizen.language:
+        Citizen.objects.filter(pk=citizen.pk).update(language=code)
+        citizen.language = code

@@ -209,8 +209,8 @@ def accesses_described(events: Iterable[AuditEvent]) -> list[Access]:
 
 
 def access_email(*, citizen: Citizen, events: Sequence[AuditEvent], digest: bool) -> EmailMessage:
-    """The e-mail (plain text) telling of these accesses, in the gateway's language."""
-    with translation.override(settings.LANGUAGE_CODE):
+    """The e-mail (plain text) telling of these accesses, in the citizen's language."""
+    with translation.override(citizen.language or settings.LANGUAGE_CODE):
         accesses = accesses_described(events)
         if digest:
             subject = ngettext(
@@ -252,7 +252,7 @@ def renewal_tell(*, consent_id: uuid.UUID) -> bool:
     citizen = renewal.citizen
     if citizen.notify == Notify.NEVER or not citizen.email:
         return False
-    with translation.override(settings.LANGUAGE_CODE):
+    with translation.override(citizen.language or settings.LANGUAGE_CODE):
         ends = (
             date_format(timezone.localtime(renewal.renews.valid_until), "j F Y") if renewal.renews.valid_until else ""
         )

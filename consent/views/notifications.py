@@ -24,7 +24,12 @@ def preferences(request: HttpRequest) -> HttpResponse:
         request.POST or None, initial={"notify": citizen.notify, "email": citizen.email or ""}
     )
     if request.method == "POST" and form.is_valid():
-        citizen_notifications_set(citizen=citizen, notify=form.cleaned_data["notify"], email=form.cleaned_data["email"])
+        citizen_notifications_set(
+            citizen=citizen,
+            notify=form.cleaned_data["notify"],
+            email=form.cleaned_data["email"],
+            language=getattr(request, "LANGUAGE_CODE", ""),
+        )
         messages.success(request, _("Your choice is saved."))
         return HttpResponseRedirect(reverse("consent:notifications"))
     context = {"title": _("Being told of accesses to my data"), "form": form, "citizen": citizen}

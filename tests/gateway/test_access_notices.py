@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from consent.auth import SESSION_CITIZEN
 from consent.models import AccessNotice, Citizen, Consent
 from consent.services.notices import access_digests_send, access_notice_send, access_notices_collect, access_notices_due
 from consent.tasks import access_notices_collect as access_notices_collect_task
@@ -158,3 +159,38 @@ class TestDailyDigest:
             assert_no_values(body, attestation)
         assert set(AccessNotice.objects.values_list("status", flat=True)) == {"sent"}
         assert access_digests_send() == 0
+
+
+class TestLanguage:
+    def test_the_e_mail_speaks_the_language_the_citizen_last_used(
+        self,
+        client: Client,
+        mairie_token: str,
+        alice: Citizen,
+        mairie: Organisation,
+        make_consent: Callable[..., Consent],
+        smtp: SmtpServer,
+    ) -> None:
+        told(alice, Citizen.Notify.DAILY)
+        alice.language = "en"
+        alice.save(update_fields=["language"])
+        get(client, mairie_token, make_consent(alice, mairie))
+        assert access_notices_collect() == 1
+
+        assert access_digests_send() == 1
+
+        [message] = smtp.wait_for(1)
+        assert subject(message) == "Your data was obtained once today"
+        assert "Mairie de Villeurbanne obtained" in text(message)
+
+    def test_logging_in_and_choosing_notifications_remember_the_page_s_language(self, db: None) -> None:
+        browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+        assert browser.post("/connexion/demo/", {"citizen": "0", "eidas_level": "eidas2"}).status_code == 302
+        citizen = Citizen.objects.get(pk=browser.session[SESSION_CITIZEN])
+        assert citizen.language == "en"
+
+        browser.cookies["django_language"] = "fr"
+        response = browser.post("/mes-consentements/notifications/", {"notify": "daily", "email": ADDRESS})
+        assert response.status_code == 302
+        citizen.refresh_from_db()
+        assert (citizen.language, citizen.notify) == ("fr", "daily")
