@@ -82,6 +82,8 @@ def accessibility_problems(page: Page) -> list[str]:
     vendored, and CI is offline): one h1, <html lang>, a skip link to the content, one main
     landmark, unique ids, every form control labelled, every button and link named, tables with a
     caption and header cells."""
+    # Right after a click the new document may be committed but not parsed yet (no <html>).
+    page.wait_for_load_state("domcontentloaded")
     return list(
         page.evaluate(
             """() => {
