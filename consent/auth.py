@@ -21,7 +21,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from consent.models import Citizen
-from consent.services.citizens import citizen_language_remember, citizen_session_end, citizen_session_extend
+from consent.services.citizens import citizen_session_end, citizen_session_extend
+from core.languages import language_remember
 from providers.models import EidasLevel
 
 SESSION_CITIZEN = "citizen_id"
@@ -62,7 +63,7 @@ def login_citizen(
         request.session[SESSION_PROVIDER] = provider
         request.session[SESSION_ID_TOKEN] = id_token
     setattr(request, _CACHE_ATTR, citizen)
-    citizen_language_remember(citizen=citizen, language=getattr(request, "LANGUAGE_CODE", ""))
+    language_remember(citizen, getattr(request, "LANGUAGE_CODE", ""))
 
 
 def logout_citizen(request: HttpRequest) -> ProviderSession | None:

@@ -24,6 +24,7 @@ from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
 from consent.models import Citizen, Consent
 from core.errors import ValidationError
+from core.languages import is_supported
 from core.oidc import LoginFailed
 from providers.adapters.base import Subject
 from providers.adapters.demo import demo_population
@@ -221,20 +222,7 @@ def citizen_notifications_set(*, citizen: Citizen, notify: str, email: str, lang
         raise ValidationError("Unknown choice.", errors={"notify": [{"code": "invalid_choice", "message": notify}]})
     citizen.notify = notify
     citizen.email = email.strip() or None
-    citizen.language = citizen_language(language) or citizen.language
+    if is_supported(language):
+        citizen.language = language
     citizen.save(update_fields=["notify", "email", "language"])
     return citizen
-
-
-def citizen_language(language: str) -> str:
-    """One of the gateway's languages, or empty."""
-    code = (language or "").split("-")[0].lower()
-    return code if code in dict(settings.LANGUAGES) else ""
-
-
-def citizen_language_remember(*, citizen: Citizen, language: str) -> None:
-    """The language of the pages the citizen logs in with, for the e-mails they will get."""
-    code = citizen_language(language)
-    if code and code != citizen.language:
-        Citizen.objects.filter(pk=citizen.pk).update(language=code)
-        citizen.language = code

@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from core.languages import is_supported, language_remember
 from core.tasks import enqueue_on_commit
 from providers import rules
 from providers.models import Agent, AgentEmail, AgentRole, Habilitation, Organisation
@@ -63,7 +64,7 @@ def absolute(path: str) -> str:
 
 
 def _language(agent: Agent) -> str:
-    return agent.language if agent.language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+    return agent.language if is_supported(agent.language) else settings.LANGUAGE_CODE
 
 
 def habilitation_notify(*, habilitation: Habilitation, action: str, reason: str = "") -> int:
@@ -197,6 +198,4 @@ def emails_due(*, limit: int = 500) -> list[uuid.UUID]:
 def agent_language_remember(*, agent: Agent, language: str) -> None:
     """The language an agent reads the portal in, for the emails to come (a preference, not an
     action: no event)."""
-    if language in dict(settings.LANGUAGES) and agent.language != language:
-        Agent.objects.filter(pk=agent.pk).update(language=language)
-        agent.language = language
+    language_remember(agent, language)
