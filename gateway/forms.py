@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from django import forms
@@ -70,11 +69,14 @@ class ClientCreateForm(RedirectUrisForm):
         ],
         required=False,
     )
-    jwks = forms.CharField(
+    jwks = forms.JSONField(
         label=gettext_lazy("Public keys (JWK set, in JSON)"),
         help_text=gettext_lazy("Only with a key pair: the public keys, never the private ones."),
         widget=forms.Textarea(attrs={"rows": 4}),
         required=False,
+        error_messages={
+            "invalid": gettext_lazy("This is not valid JSON: paste the key set as your software wrote it.")
+        },
     )
     jwks_uri = forms.URLField(
         label=gettext_lazy("Or the https address where the software publishes them (jwks_uri)"),
@@ -91,15 +93,9 @@ class ClientCreateForm(RedirectUrisForm):
         return str(self.cleaned_data.get("authentication") or settings.OAUTH_NEW_CLIENT_AUTH_METHOD)
 
     def clean_jwks(self) -> dict[str, Any] | None:
-        text = (self.cleaned_data.get("jwks") or "").strip()
-        if not text:
+        value = self.cleaned_data.get("jwks")
+        if value is None:
             return None
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise DjangoValidationError(
-                _("This is not valid JSON: paste the key set as your software wrote it.")
-            ) from None
         if not isinstance(value, dict):
             raise DjangoValidationError(_("A key set is a JSON object with a “keys” list."))
         return value
