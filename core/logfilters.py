@@ -1,4 +1,4 @@
-"""Logging filters that keep personal data out of application logs.
+"""Logging filters that keep personal data out of application logs, and the log lines' format.
 
 Exception messages and tracebacks can carry whatever the failing code held (names, identities,
 provider answers). Logs keep the exception type and where it was raised, nothing more.
@@ -7,6 +7,7 @@ provider answers). Logs keep the exception type and where it was raised, nothing
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 
 from core.correlation import get_correlation_id
@@ -35,3 +36,15 @@ class CorrelationId(logging.Filter):
         request_id = getattr(getattr(record, "request", None), "correlation_id", "")
         record.correlation_id = get_correlation_id() or request_id or "-"
         return True
+
+
+class UtcFormatter(logging.Formatter):
+    """Log times in UTC, ISO 8601 with a `Z` (`2026-11-30T18:38:45.123Z`): Django sets the process's
+    time zone to TIME_ZONE (Paris, for the pages), and a log read beside another machine's, a
+    database's or a trail event's (all UTC) must not be an hour or two off."""
+
+    default_time_format = "%Y-%m-%dT%H:%M:%S"
+    default_msec_format = "%s.%03dZ"
+
+    def converter(self, seconds: float | None) -> time.struct_time:
+        return time.gmtime(seconds)

@@ -612,7 +612,12 @@ SANDBOX_POPULATION_SIZE = env_int("SANDBOX_POPULATION_SIZE", 1000)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"}},
+    "formatters": {
+        "plain": {
+            "()": "core.logfilters.UtcFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s",
+        }
+    },
     "filters": {
         "redact_exceptions": {"()": "core.logfilters.RedactExceptions"},
         "correlation_id": {"()": "core.logfilters.CorrelationId"},
