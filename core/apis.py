@@ -30,10 +30,17 @@ class SideEffectingGetApi(APIView):
 
 class QuerySerializer(serializers.Serializer[Any]):
     """The parameters of a query string. DRF reads `?status=` as if `status` were left out; the
-    schema says an empty value is not one of the values allowed, so it is refused like another."""
+    schema says an empty value is not one of the values allowed, so it is refused like another.
+    A parameter the operation does not know is refused too: `?stauts=revoked` would otherwise
+    answer every consent as if it had filtered them."""
 
     def to_internal_value(self, data: Any) -> Any:
         names = [str(name) for name in self.fields]
+        unknown = sorted(set(data) - set(names)) if hasattr(data, "keys") else []
+        if unknown:
+            raise drf_exceptions.ValidationError(
+                {name: [ErrorDetail("This operation has no such parameter.", code="unknown")] for name in unknown}
+            )
         empty = [name for name in names if hasattr(data, "getlist") and "" in data.getlist(name)]
         if empty:
             raise drf_exceptions.ValidationError(

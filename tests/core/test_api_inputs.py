@@ -1,5 +1,5 @@
 """What the API takes is what its schema says: no empty value passed off as a missing one, no
-`?format=` that answers 404, a problem's own members never replaced."""
+unknown parameter ignored, no `?format=` that answers 404, a problem's own members never replaced."""
 
 from __future__ import annotations
 
@@ -21,6 +21,22 @@ class TestQueryParameters:
         assert response.status_code == 400
         assert response.json()["code"] == "validation_error"
         assert query.rstrip("=") in response.json()["errors"]
+
+    def test_a_parameter_the_operation_does_not_know_is_refused_not_ignored(
+        self, client: Client, mairie_caller: Any
+    ) -> None:
+        # A misspelt filter would otherwise answer every consent as if it had filtered them.
+        response = client.get("/api/v1/consents?stauts=revoked", headers=mairie_caller.headers)
+
+        assert response.status_code == 400
+        assert response.json()["code"] == "validation_error"
+        assert response.json()["errors"]["stauts"][0]["code"] == "unknown"
+
+    def test_an_unknown_parameter_of_the_statistics_is_refused(self, client: Client) -> None:
+        response = client.get("/api/v1/stats/exchanges?from=2026-01-01")
+
+        assert response.status_code == 400
+        assert "from" in response.json()["errors"]
 
     def test_an_empty_date_of_the_statistics_is_refused(self, client: Client) -> None:
         response = client.get("/api/v1/stats/exchanges?until=")
