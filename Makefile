@@ -62,7 +62,7 @@ messages: install
 # PYTEST_ARGS="-m 'not slow'", PYTEST_ARGS="tests/audit -n 0" (README, "Tests").
 PYTEST_ARGS ?=
 pytest: install-dev services
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -n auto $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 test: install-dev services lint migrations-check typecheck pytest
 
