@@ -22,12 +22,13 @@ from audit.sealer import log_verifier_key
 from audit.selectors import events_for_citizen, proof_bundle
 from consent.auth import citizen_required, required_citizen
 from consent.models import Citizen
-from consent.presentation import status_sentence
+from consent.presentation import identity_lines, status_sentence
 from consent.selectors import consent_get_for_citizen, consents_for_citizen
 from consent.services.artefacts import consent_receipt
 from consent.terms import purpose_of, terms_for_consent
 from consent.views import not_found_as_404
 from core.errors import NotFound
+from core.places import place_name
 
 # The proofs put in an archive: the newest events' (each is a few small queries).
 ARCHIVE_PROOFS_MAX = 500
@@ -64,6 +65,7 @@ def _identity(citizen: Citizen) -> dict[str, Any]:
         "date_naissance": citizen.date_naissance,
         "sexe": citizen.sexe,
         "code_cog_lieu_naissance": citizen.code_cog_lieu_naissance,
+        "lieu_naissance": place_name(citizen.code_cog_lieu_naissance) if citizen.code_cog_lieu_naissance else None,
         "email": citizen.email,
         "notification": citizen.notify,
         "fournisseur_identite": citizen.issuer or "demo",
@@ -147,7 +149,8 @@ def archive(request: HttpRequest) -> HttpResponse:
 @citizen_required
 def my_data(request: HttpRequest) -> HttpResponse:
     citizen = required_citizen(request)
-    return render(request, "consent/my_data.html", {"title": _("My data"), "citizen": citizen})
+    context = {"title": _("My data"), "citizen": citizen, "identity": identity_lines(citizen)}
+    return render(request, "consent/my_data.html", context)
 
 
 @require_GET

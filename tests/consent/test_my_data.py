@@ -27,6 +27,14 @@ from tests.consent.test_history import logged_in
 pytestmark = pytest.mark.django_db
 
 
+def test_my_data_shows_my_identity_with_my_birthplace_by_name(alice: Citizen) -> None:
+    alice.code_cog_lieu_naissance = "99134"
+    alice.save(update_fields=["code_cog_lieu_naissance"])
+    page = logged_in(alice).get("/mes-consentements/mes-donnees/").content.decode()
+    assert "Lieu de naissance" in page and "Espagne" in page and "99134" not in page
+    assert str(alice.nom_naissance) in page
+
+
 @pytest.fixture
 def mine(alice: Citizen, make_request: Callable[..., Consent]) -> Consent:
     return consent_approve(consent=make_request(), citizen=alice, eidas_level="eidas2")
