@@ -182,5 +182,17 @@ def proof_verification(request: HttpRequest, event_id: int) -> HttpResponse:
     bundle = proof_bundle(event_id=event_id, citizen_ref=required_citizen(request).ref)
     key = log_verifier_key()
     check = proof_check(bundle, key)
-    context = {"title": _("Checking a proof"), "check": check, "event_id": event_id, "key": key}
+    context = {
+        "title": _("Checking a proof"),
+        "check": check,
+        "event_id": event_id,
+        "key": key,
+        # The steps the browser checks again (consent/static/consent/proof-check.js), in words.
+        "step_texts": [
+            ("fingerprint", _("The event's fingerprint is computed from its content.")),
+            ("signature", _("The log's checkpoint carries a valid signature of the log's public key.")),
+            ("size", _("The event's place lies within the signed log.")),
+            ("path", _("The path of hashes leads from the event's fingerprint to the signed root.")),
+        ],
+    }
     return render(request, "consent/proof_check.html", context)

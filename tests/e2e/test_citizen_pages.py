@@ -117,7 +117,8 @@ def test_every_citizen_page_is_accessible_in_both_languages_at_any_width(
     check(page, language, "history")
 
     page.locator("a[href$='/verification/']").first.click()
-    expect(page.locator(".fr-alert--success")).to_be_visible()
+    page.wait_for_function("() => document.getElementById('browser-check').dataset.outcome")
+    expect(page.locator("#browser-check [data-result='verified']")).to_be_visible()
     check(page, language, "proof check")
 
     page.goto(f"{live_server.url}/mes-consentements/historique/")
