@@ -193,9 +193,10 @@
       const done = steps.find((s) => s.code === code);
       const state = !done ? "pending" : done.ok ? "holds" : "fails";
       item.querySelectorAll("[data-state]").forEach((el) => { el.hidden = el.dataset.state !== state; });
+      // What a step computed, when it holds; why one failed is the page's own words, not these.
       const detail = item.querySelector("[data-detail]");
-      detail.textContent = done ? done.detail : "";
-      detail.hidden = !done;
+      detail.textContent = done && done.ok ? done.detail : "";
+      detail.hidden = !(done && done.ok);
     }
     const failed = steps.find((s) => !s.ok);
     const verified = steps.length === STEPS.length && !failed;
