@@ -96,4 +96,8 @@ def code_entry(request: HttpRequest) -> HttpResponse:
 @not_found_as_404
 def approval_code(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
     """The code, entered on the page of the request's link."""
-    return _enter(request, consent=consent_get_pending(consent_id=consent_id))
+    consent = consent_get_pending(consent_id=consent_id)
+    if consent.citizen_id is not None and consent.citizen_id == required_citizen(request).pk:
+        # Already theirs (the form sent twice, the back button): straight to the request.
+        return HttpResponseRedirect(reverse("consent:approval", args=[consent.pk]))
+    return _enter(request, consent=consent)

@@ -126,6 +126,10 @@ class TestTheLink:
         assert "Quotient familial" in page and "fr-alert--success" in page
         assert approval_path(consent) in browser.get("/mes-consentements/").content.decode()
 
+        # The form sent again by its owner leads to the request, nothing more.
+        assert enter(browser, code, consent)["Location"] == approval_path(consent)
+        assert len(bound_events(consent)) == 1
+
         login(browser, 0)
         assert browser.get(approval_path(consent)).status_code == 404
         assert enter(browser, code, consent).status_code == 400
