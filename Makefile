@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gateway
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install install-dev lock run test lint typecheck services migrations-check pytest messages bench sandbox verifier clean
+.PHONY: install install-dev lock run test lint typecheck services migrations-check pytest messages bench sandbox verifier places clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ sandbox: install
 verifier:
 	$(PYTHON) -m audit.verifier var/verifier.pyz
 	sha256sum var/verifier.pyz
+
+# INSEE place codes → names (core/data/places.tsv), from the pinned npm package and INSEE's country
+# file: core/data/places/README.md says which versions and when to refresh.
+places:
+	cd core/data/places && npm ci --no-audit --no-fund && $(PYTHON) build.py
 
 # Benchmarks (not part of the tests): the exchange API under wrk, then the audit trail at 1M events.
 bench: install-dev services

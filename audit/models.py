@@ -15,6 +15,9 @@ class EventType(models.TextChoices):
     CONSENT_RESUMED = "consent.resumed"
     CONSENT_REVOKED = "consent.revoked"
     CONSENT_EXPIRED = "consent.expired"
+    # A pending request became a citizen's: the first to open its link, the person it names on
+    # opening it, or the person who entered its one-time code (detail: by link | identity | code).
+    CONSENT_BOUND = "consent.bound"
     EXCHANGE_SUCCEEDED = "exchange.succeeded"
     EXCHANGE_DENIED = "exchange.denied"
     EXCHANGE_FAILED = "exchange.failed"
@@ -25,6 +28,8 @@ class EventType(models.TextChoices):
     CITIZEN_LOGIN_FAILED = "citizen.login_failed"
     # The citizen's pivot identity erased once no session or consent needed it any longer.
     CITIZEN_IDENTITY_ERASED = "citizen.identity_erased"
+    # The citizen chose how they are told of accesses (detail: the choice; never the address).
+    CITIZEN_NOTIFICATIONS_SET = "citizen.notifications_set"
     AGENT_LOGIN_FAILED = "agent.login_failed"
     HABILITATION_DRAFTED = "habilitation.drafted"
     HABILITATION_SUBMITTED = "habilitation.submitted"

@@ -29,11 +29,12 @@ from rest_framework.views import APIView
 from audit.models import ActorKind
 from audit.services import Actor
 from consent.models import Consent
+from consent.rules import one_time_code_ref, one_time_code_shown
 from consent.selectors import consent_get_for_consumer, consents_for_consumer
 from consent.services import approval_url, consent_request_create, consent_revoke
-from consent.services.requests import MAX_DURATION_DAYS, MAX_USES, consent_renewal_request
+from consent.services.requests import MAX_DURATION_DAYS, MAX_USES, consent_renewal_request, one_time_code_new
 from consent.services.webhooks import webhook_public_keys
-from core.apis import QuerySerializer, StrictCharField, StrictIntegerField
+from core.apis import QuerySerializer, StrictBooleanField, StrictCharField, StrictIntegerField
 from core.authentication import caller_of
 from core.errors import ScopeMissing, ValidationError
 from providers.models import Organisation
@@ -138,6 +139,12 @@ class ConsentOutputSerializer(serializers.Serializer[Consent]):
     created_at = serializers.DateTimeField()
     version = serializers.IntegerField()
     artefact = serializers.SerializerMethodField(help_text="Compact JWS over the terms (while active).")
+    one_time_code = serializers.SerializerMethodField(
+        help_text=(
+            "The code to give the person, by your own channel, when the request asked for one: in the "
+            "response that created the request only (the gateway keeps a hash of it, never the code)."
+        )
+    )
 
     def get_approval_url(self, consent: Consent) -> str:
         return approval_url(consent)
@@ -152,6 +159,14 @@ class ConsentOutputSerializer(serializers.Serializer[Consent]):
     @extend_schema_field(PurposeSerializer)
     def get_purpose(self, consent: Consent) -> dict[str, str]:
         return {"code": consent.purpose_code, "text": consent.purpose_text}
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_one_time_code(self, consent: Consent) -> str | None:
+        code = self.context.get("one_time_code")
+        # A replay under the same Idempotency-Key returns the first request, whose code is gone.
+        if not code or consent.code_ref != one_time_code_ref(code):
+            return None
+        return one_time_code_shown(code)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_artefact(self, consent: Consent) -> str | None:
@@ -192,6 +207,15 @@ class ConsentRequestCreateApi(ConsumerApi):
                 "INSEE code of the place of birth; names in upper case. Only that person may then decide it."
             ),
         )
+        one_time_code = StrictBooleanField(
+            required=False,
+            default=False,
+            help_text=(
+                "Addresses the request by a one-time code instead: the response carries the code, which you "
+                "give the person by your own channel. Its link opens nothing until the code is entered; then "
+                "only the person who entered it may decide it. Not with pivot_identity_hash."
+            ),
+        )
 
         class Meta:
             # The OpenAPI component name; "Input" alone collides with other APIs' inputs.
@@ -227,6 +251,7 @@ class ConsentRequestCreateApi(ConsumerApi):
     )
     def post(self, request: Request) -> Response:
         data = validated(self.InputSerializer(data=request.data))
+        code = one_time_code_new() if data["one_time_code"] else ""
         consent = consent_request_create(
             consumer=self.consumer(request),
             client=request.auth.application,  # type: ignore[union-attr]
@@ -240,10 +265,12 @@ class ConsentRequestCreateApi(ConsumerApi):
             reference=data["reference"],
             idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
             pivot_identity_hash=data["pivot_identity_hash"],
+            one_time_code=code,
         )
         consent = consent_get_for_consumer(consumer=consent.consumer, consent_id=consent.pk)
         location = request.build_absolute_uri(reverse("consent:api-consent-detail", args=[consent.pk]))
-        return Response(ConsentOutputSerializer(consent).data, status=201, headers={"Location": location})
+        output = ConsentOutputSerializer(consent, context={"one_time_code": code})
+        return Response(output.data, status=201, headers={"Location": location})
 
 
 class ConsentCursorPagination(CursorPagination):

@@ -58,3 +58,14 @@ class ObjectionForm(DsfrBaseForm):
             "The auditors and the administration's data protection officer will read it."
         ),
     )
+
+
+class OneTimeCodeForm(DsfrBaseForm):
+    code = forms.CharField(
+        max_length=40,
+        label=_("Code"),
+        help_text=_("Twelve letters and digits, as the administration gave them to you, for example K7P2-XQ9M-4TRD."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "characters", "spellcheck": "false"}
+        ),
+    )

@@ -96,6 +96,10 @@ class Consent(models.Model):
     # The person a request is addressed to (named by the consumer, or the first to open it): keyed
     # hash of their pivot identity hash (consent.rules.addressee_ref); empty until then.
     addressee = models.CharField(max_length=64, blank=True, default="")
+    # A request addressed by a one-time code the consumer gave the person by its own channel: the
+    # keyed hash of the code (consent.rules.one_time_code_ref), never the code; emptied once the
+    # code is entered and the request bound to whoever entered it.
+    code_ref = models.CharField(max_length=64, blank=True, default="")
     # A renewal request names the consent it would follow (consent.services.requests).
     renews = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="renewals")
     consumer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="consents")
@@ -138,6 +142,8 @@ class Consent(models.Model):
                 condition=models.Q(status="pending") & ~models.Q(addressee=""),
                 name="consent_addressed_pending",
             ),
+            # "I have a code": the request waiting for the code entered.
+            models.Index(fields=["code_ref"], condition=~models.Q(code_ref=""), name="consent_awaiting_code"),
         ]
         constraints = [
             models.CheckConstraint(

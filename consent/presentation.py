@@ -1,6 +1,6 @@
 """Values as people read them: a consent's state with its dates, and attestation values (dates in
-words, months by name, amounts in euros, codes by their names, lists of people as small cards;
-never JSON).
+words, months by name, amounts in euros, codes by their names, INSEE place codes by the commune's
+or country's name, lists of people as small cards; never JSON).
 
 For attestation values, everything comes from the field's JSON Schema and its annotations
 (`x-display`, `x-value-labels`, `x-label`, written by the catalogue): a type published later reads
@@ -23,7 +23,8 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from audit.selectors import Accesses
-from consent.models import Consent
+from consent.models import Citizen, Consent
+from core.places import place_name
 
 # One card's lines: (label, text).
 Lines = tuple[tuple[str, str], ...]
@@ -93,6 +94,8 @@ def text_of(value: Any, schema: Mapping[str, Any]) -> str:
             return _money(value)
         return _number(value)
     if isinstance(value, str):
+        if display == "place":
+            return place_shown(value)
         return _date(value) if schema.get("format") == "date" else value
     if isinstance(value, Mapping):
         return "; ".join(
@@ -101,6 +104,27 @@ def text_of(value: Any, schema: Mapping[str, Any]) -> str:
     if isinstance(value, list):
         return sentence([text_of(member, schema.get("items") or {}) for member in value])
     return str(value)
+
+
+def place_shown(code: str) -> str:
+    """An INSEE code of a commune or a country as its name; never the code, even when the table
+    does not know it."""
+    return place_name(code) or _("A place whose name the gateway does not know")
+
+
+def identity_lines(citizen: Citizen) -> Lines:
+    """The pivot identity the gateway holds, as labelled lines (none once erased)."""
+    if not citizen.has_identity:
+        return ()
+    born = date_format(citizen.date_naissance, "j F Y") if citizen.date_naissance else _("Not provided")
+    sexes = dict(Citizen.Sex.choices)
+    return (
+        (_("Birth name"), str(citizen.nom_naissance)),
+        (_("Given names"), str(citizen.prenoms or "")),
+        (_("Date of birth"), born),
+        (_("Place of birth"), place_shown(str(citizen.code_cog_lieu_naissance or ""))),
+        (_("Sex"), str(sexes.get(str(citizen.sexe), _("Not provided")))),
+    )
 
 
 def sentence(parts: list[str]) -> str:

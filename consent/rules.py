@@ -1,7 +1,8 @@
 """The consents' rules, each stated once as a pure function over plain values.
 
 `consent_denial` decides whether a consent may serve an exchange right now; `expiry_due` whether
-its time is up; `may_decide` who may open and decide a request. The exchange (sync and async),
+its time is up; `may_decide` who may open and decide a request, `awaits_code` whether a request
+waits for its one-time code first. The exchange (sync and async),
 the expiry task, the selectors and the pages all call these; selectors and the expiry sweep only
 narrow down candidates in the database.
 """
@@ -109,13 +110,52 @@ def citizen_addressee(citizen: Citizen) -> str:
     )
 
 
-def may_decide(*, bound_to: object | None, addressee: str, citizen: object, citizen_addressee: str) -> bool:
+# One-time codes: Crockford's base32 (no I, L, O, U: nothing to misread when copied by hand),
+# 12 characters, 60 bits; entered attempts are rate-limited on top (consent.views.codes).
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 12
+_CODE_READS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def one_time_code_normalized(text: str) -> str:
+    """The code as typed, in its one form: case, spaces and dashes do not matter, and the letters
+    people take for digits (O, I, L) read as those digits, as Crockford's base32 says."""
+    return "".join(text.split()).replace("-", "").upper().translate(_CODE_READS)
+
+
+def one_time_code_shown(code: str) -> str:
+    """XXXX-XXXX-XXXX: easier to read out and type."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def one_time_code_ref(code: str) -> str:
+    """How the gateway keeps a one-time code: keyed and hashed, so that the table does not hold
+    codes anyone could enter."""
+    key = settings.AUDIT_HMAC_KEY.encode()
+    return hmac.new(key, b"one-time-code\n" + one_time_code_normalized(code).encode(), hashlib.sha256).hexdigest()
+
+
+def one_time_code_wellformed(text: str) -> bool:
+    code = one_time_code_normalized(text)
+    return len(code) == CODE_LENGTH and all(c in CODE_ALPHABET for c in code)
+
+
+def awaits_code(*, code_ref: str, bound_to: object | None) -> bool:
+    """A request addressed by a one-time code that nobody has entered yet: its link alone opens
+    nothing but the form that asks for the code."""
+    return bool(code_ref) and bound_to is None
+
+
+def may_decide(
+    *, bound_to: object | None, addressee: str, citizen: object, citizen_addressee: str, code_ref: str = ""
+) -> bool:
     """Whether this citizen may open and decide a request: the person it is addressed to (named by
-    the consumer, or the first to open it), whichever identity provider they log in with now;
-    else the login it is bound to; anyone holding the link while it is addressed to nobody and
-    unopened (the first to open it is then bound to it)."""
+    the consumer, or the first to open it, or the one who entered its code), whichever identity
+    provider they log in with now; else the login it is bound to; nobody while it waits for its
+    one-time code; anyone holding the link while it is addressed to nobody and unopened (the first
+    to open it is then bound to it)."""
     if addressee:
         return bool(citizen_addressee) and hmac.compare_digest(addressee, citizen_addressee)
     if bound_to is not None:
         return bound_to == citizen
-    return True
+    return not awaits_code(code_ref=code_ref, bound_to=bound_to)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from consent import apis
-from consent.views import approval, dashboard, history, login, mydata, notifications, objections
+from consent.views import approval, codes, dashboard, history, login, mydata, notifications, objections
 
 app_name = "consent"
 
@@ -23,7 +23,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("consentements/demandes/<uuid:consent_id>/apercu/", approval.approval_preview, name="approval-preview"),
     path("consentements/demandes/<uuid:consent_id>/accepter/", approval.approval_approve, name="approval-approve"),
     path("consentements/demandes/<uuid:consent_id>/refuser/", approval.approval_reject, name="approval-reject"),
+    path("consentements/demandes/<uuid:consent_id>/code/", codes.approval_code, name="approval-code"),
     path("mes-consentements/", dashboard.dashboard, name="dashboard"),
+    path("mes-consentements/code/", codes.code_entry, name="code"),
     path("mes-consentements/historique/", history.history, name="history"),
     path("mes-consentements/notifications/", notifications.preferences, name="notifications"),
     path("mes-consentements/mes-donnees/", mydata.my_data, name="my-data"),

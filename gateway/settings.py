@@ -535,6 +535,9 @@ CONSENT_REQUEST_TTL_DAYS = env_int("CONSENT_REQUEST_TTL_DAYS", 7)
 # How long before a consent ends its administration may send a renewal request (the citizen sees
 # the renewal waiting for their decision on their dashboard).
 CONSENT_RENEWAL_WINDOW_DAYS = env_int("CONSENT_RENEWAL_WINDOW_DAYS", 30)
+# One-time codes a citizen may enter per minute, counted per citizen and per request (a code has
+# 60 bits: the limit keeps guessing hopeless, and a slip of the keyboard harmless).
+CONSENT_CODE_ATTEMPTS_PER_MINUTE = env_int("CONSENT_CODE_ATTEMPTS_PER_MINUTE", 5)
 
 # Requests per minute per OAuth client; Organisation.rate_limit_per_minute overrides it.
 RATE_LIMIT_PER_MINUTE = env_int("RATE_LIMIT_PER_MINUTE", 600)

@@ -217,12 +217,21 @@ def citizen_login_failed_record(*, reason: str, provider: str) -> int:
 @transaction.atomic
 def citizen_notifications_set(*, citizen: Citizen, notify: str, email: str, language: str = "") -> Citizen:
     """How the citizen wants to be told of accesses to their data, where, and in which language
-    (that of the page they chose it on)."""
+    (that of the page they chose it on); records `citizen.notifications_set` (the choice, whether
+    the address changed; never the address)."""
     if notify not in Citizen.Notify.values:
         raise ValidationError("Unknown choice.", errors={"notify": [{"code": "invalid_choice", "message": notify}]})
+    address = email.strip() or None
+    address_changed = address != citizen.email
     citizen.notify = notify
-    citizen.email = email.strip() or None
+    citizen.email = address
     if is_supported(language):
         citizen.language = language
     citizen.save(update_fields=["notify", "email", "language"])
+    event_record(
+        type=EventType.CITIZEN_NOTIFICATIONS_SET,
+        actor=Actor(ActorKind.CITIZEN, citizen.ref),
+        citizen_ref=citizen.ref,
+        detail={"notify": notify, "email_changed": address_changed, "email_given": address is not None},
+    )
     return citizen

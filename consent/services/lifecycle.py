@@ -77,6 +77,7 @@ def _require_decider(consent: Consent, citizen: Citizen) -> None:
         addressee=consent.addressee,
         citizen=citizen.pk,
         citizen_addressee=rules.citizen_addressee(citizen),
+        code_ref=consent.code_ref,
     )
     if not allowed:
         raise NotFound("No such consent.")

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import ipaddress
 import json
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,8 +22,17 @@ from oauth2_provider.models import Application
 from audit.models import ActorKind, EventType
 from audit.services import Actor
 from consent.models import Citizen, Consent, ConsentItem
-from consent.rules import PIVOT_HASH, addressee_ref, citizen_addressee, may_decide
-from consent.services.trail import consent_event_record
+from consent.rules import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    PIVOT_HASH,
+    addressee_ref,
+    citizen_addressee,
+    may_decide,
+    one_time_code_ref,
+    one_time_code_wellformed,
+)
+from consent.services.trail import citizen_actor, consent_event_record, consent_items
 from core.errors import HabilitationMissing, IdempotencyConflict, InvalidTransition, NotFound, ValidationError
 from core.tasks import enqueue_on_commit
 from core.text import text_storable
@@ -130,9 +140,12 @@ def consent_request_create(
     reference: str = "",
     idempotency_key: str = "",
     pivot_identity_hash: str = "",
+    one_time_code: str = "",
 ) -> Consent:
     """Creates a pending consent and records `consent.requested`. With a `pivot_identity_hash`
-    (consent.rules.pivot_identity_hash), only that person may open and decide it.
+    (consent.rules.pivot_identity_hash), only that person may open and decide it. With a
+    `one_time_code` (one_time_code_new; kept only as a keyed hash), the link opens nothing until
+    someone enters the code, and then only they may decide it.
 
     With an `idempotency_key` (scoped to the client), the same request again returns the consent
     the first one created; the same key with a different request raises IdempotencyConflict.
@@ -148,6 +161,8 @@ def consent_request_create(
         return_url=return_url,
         reference=reference,
         pivot_identity_hash=pivot_identity_hash,
+        # Whether, not which: each request gets a new code, and a replay must still match.
+        one_time_code=bool(one_time_code),
     )
     # A key the database cannot hold is never looked up: it is refused with the other errors below.
     key_storable = text_storable(idempotency_key, max_length=MAX_IDEMPOTENCY_KEY)
@@ -178,6 +193,12 @@ def consent_request_create(
         error_add(
             errors, "pivot_identity_hash", "invalid", "A SHA-256 of the pivot identity, as 64 lower-case hex digits."
         )
+    if one_time_code and pivot_identity_hash:
+        error_add(
+            errors, "one_time_code", "conflict", "Address a request by pivot_identity_hash or one_time_code, not both."
+        )
+    elif one_time_code and not one_time_code_wellformed(one_time_code):
+        error_add(errors, "one_time_code", "invalid", "Not a one-time code of this gateway.")
     if len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
         error_add(
             errors, "idempotency_key", "too_long", f"The Idempotency-Key is at most {MAX_IDEMPOTENCY_KEY} characters."
@@ -224,6 +245,7 @@ def consent_request_create(
         return_url=return_url,
         reference=reference,
         addressee=addressee_ref(pivot_identity_hash) if pivot_identity_hash else "",
+        code_ref=one_time_code_ref(one_time_code) if one_time_code else "",
         request_expires_at=now + dt.timedelta(days=settings.CONSENT_REQUEST_TTL_DAYS),
         created_at=now,
         updated_at=now,
@@ -282,27 +304,81 @@ def _habilitations(consumer: Organisation, types: list[AttestationType]) -> dict
     return found
 
 
+def one_time_code_new() -> str:
+    """A new one-time code (consent.rules: Crockford's base32, 60 bits), for the consumer to give
+    the person by its own channel."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _bind(consent: Consent, citizen: Citizen, *, by: str, **conditions: Any) -> bool:
+    """Binds a pending request bound to nobody (and matching `conditions`) to the citizen's login,
+    addressed to their person (who may come back through another identity provider, e.g. to log
+    in at a higher level), and records `consent.bound`. Only while still unbound: of two racing,
+    one binds and the other gets False."""
+    addressee = consent.addressee or citizen_addressee(citizen)
+    now = timezone.now()
+    bound = Consent.objects.filter(
+        pk=consent.pk, citizen__isnull=True, status=Consent.Status.PENDING, **conditions
+    ).update(citizen=citizen, addressee=addressee, code_ref="", updated_at=now)
+    if not bound:
+        return False
+    consent.citizen, consent.addressee, consent.code_ref, consent.updated_at = citizen, addressee, "", now
+    consent_event_record(
+        type=EventType.CONSENT_BOUND,
+        actor=citizen_actor(citizen),
+        consent=consent,
+        items=consent_items(consent),
+        detail={"by": by},
+    )
+    return True
+
+
+@transaction.atomic
 def consent_request_open(*, consent: Consent, citizen: Citizen) -> Consent:
     """The citizen opens a request: allowed when `may_decide` says so (NotFound otherwise, as for
     any consent that is not theirs). A pending request bound to nobody is bound to them now, so
-    that from then on only they see it and may decide it."""
+    that from then on only they see it and may decide it (`consent.bound`, by link, or by
+    identity when the consumer named the person)."""
     person = citizen_addressee(citizen)
     if not may_decide(
-        bound_to=consent.citizen_id, addressee=consent.addressee, citizen=citizen.pk, citizen_addressee=person
+        bound_to=consent.citizen_id,
+        addressee=consent.addressee,
+        citizen=citizen.pk,
+        citizen_addressee=person,
+        code_ref=consent.code_ref,
     ):
         raise NotFound("No such consent.")
     if consent.citizen_id is None and consent.status == Consent.Status.PENDING:
-        # Bound to the login and addressed to the person (who may come back through another
-        # identity provider, e.g. to log in at a higher level). Only while still unbound: of two
-        # first openers racing, one binds and the other is refused.
-        addressee = consent.addressee or person
-        bound = Consent.objects.filter(pk=consent.pk, citizen__isnull=True, status=Consent.Status.PENDING).update(
-            citizen=citizen, addressee=addressee, updated_at=timezone.now()
-        )
-        if not bound:
+        by = "identity" if consent.addressee else "link"
+        if not _bind(consent, citizen, by=by, code_ref=""):
             raise NotFound("No such consent.")
-        consent.citizen, consent.addressee = citizen, addressee
     return consent
+
+
+@transaction.atomic
+def consent_code_enter(*, citizen: Citizen, code: str, consent: Consent | None = None) -> Consent:
+    """The citizen enters the one-time code an administration gave them (for `consent`, when they
+    came through its link): the request waiting for that code becomes theirs (`consent.bound`, by
+    code) and shows on their dashboard. A wrong, spent or expired code changes nothing and raises
+    ValidationError; the pages limit how often one may try."""
+    wrong = ValidationError(
+        "This code does not open any request waiting for a decision.",
+        errors={"code": [{"code": "wrong_code", "message": "No request waits for this code."}]},
+    )
+    if not one_time_code_wellformed(code):
+        raise wrong
+    waiting = Consent.objects.filter(
+        code_ref=one_time_code_ref(code),
+        citizen__isnull=True,
+        status=Consent.Status.PENDING,
+        request_expires_at__gt=timezone.now(),
+    )
+    if consent is not None:
+        waiting = waiting.filter(pk=consent.pk)
+    found = waiting.select_related("consumer").first()
+    if found is None or not _bind(found, citizen, by="code", code_ref=found.code_ref):
+        raise wrong
+    return found
 
 
 def renewal_due(consent: Consent, now: dt.datetime) -> bool:

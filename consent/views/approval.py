@@ -15,7 +15,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from consent.auth import citizen_required, current_citizen, current_level, required_citizen
+from consent.forms import OneTimeCodeForm
 from consent.models import Consent
+from consent.rules import awaits_code
 from consent.selectors import consent_get_pending
 from consent.services import (
     PreviewItem,
@@ -26,6 +28,7 @@ from consent.services import (
 )
 from consent.terms import terms_for_consent
 from consent.views import CitizenTransition, not_found_as_404
+from consent.views.codes import code_page
 from consent.views.decision import decision_context
 from core.errors import GatewayError
 
@@ -72,7 +75,11 @@ def _decision_redirect(request: HttpRequest, consent: Consent) -> HttpResponse:
 @citizen_required
 @not_found_as_404
 def approval(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    return _render(request, _opened(request, consent_id))
+    consent = consent_get_pending(consent_id=consent_id)
+    if consent.status == Consent.Status.PENDING and awaits_code(code_ref=consent.code_ref, bound_to=consent.citizen_id):
+        # Addressed by a one-time code nobody entered yet: the link asks for it first.
+        return code_page(request, OneTimeCodeForm(), consent=consent)
+    return _render(request, consent_request_open(consent=consent, citizen=required_citizen(request)))
 
 
 def _opened(request: HttpRequest, consent_id: uuid.UUID) -> Consent:

@@ -46,6 +46,7 @@ SENTENCES: dict[tuple[str, str], Promise] = {
     (EventType.CONSENT_REVOKED, ActorKind.CONSUMER): _("{consumer} ended the consent you had given it"),
     (EventType.CONSENT_REVOKED, ""): _("The consent given to {consumer} was withdrawn"),
     (EventType.CONSENT_EXPIRED, ""): _("The consent given to {consumer} expired"),
+    (EventType.CONSENT_BOUND, ""): _("The request of {consumer} for {what} became yours: only you may decide it"),
     (EventType.EXCHANGE_SUCCEEDED, ""): _("{consumer} obtained {what}"),
     (EventType.EXCHANGE_DENIED, ""): _("The gateway refused {consumer} access to {what}"),
     (EventType.EXCHANGE_FAILED, ""): _("{consumer} asked for {what}, but the provider could not answer"),
@@ -54,6 +55,7 @@ SENTENCES: dict[tuple[str, str], Promise] = {
     (EventType.CITIZEN_IDENTITY_ERASED, ""): _(
         "The gateway erased your identity, which no session or consent of yours needed any longer"
     ),
+    (EventType.CITIZEN_NOTIFICATIONS_SET, ""): _("You chose how you are told of accesses to your data"),
     (EventType.TOKEN_ISSUED, ""): _("{consumer} received an access right"),
     (EventType.TOKEN_REVOKED, ""): _("{consumer}'s access was cut off"),
     (EventType.AUDITOR_SEARCHED, ""): _("An auditor searched the trail with your reference (justification recorded)"),

@@ -22,12 +22,13 @@ from audit.sealer import log_verifier_key
 from audit.selectors import events_for_citizen, proof_bundle
 from consent.auth import citizen_required, required_citizen
 from consent.models import Citizen
-from consent.presentation import status_sentence
+from consent.presentation import identity_lines, status_sentence
 from consent.selectors import consent_get_for_citizen, consents_for_citizen
 from consent.services.artefacts import consent_receipt
 from consent.terms import purpose_of, terms_for_consent
 from consent.views import not_found_as_404
 from core.errors import NotFound
+from core.places import place_name
 
 # The proofs put in an archive: the newest events' (each is a few small queries).
 ARCHIVE_PROOFS_MAX = 500
@@ -64,6 +65,7 @@ def _identity(citizen: Citizen) -> dict[str, Any]:
         "date_naissance": citizen.date_naissance,
         "sexe": citizen.sexe,
         "code_cog_lieu_naissance": citizen.code_cog_lieu_naissance,
+        "lieu_naissance": place_name(citizen.code_cog_lieu_naissance) if citizen.code_cog_lieu_naissance else None,
         "email": citizen.email,
         "notification": citizen.notify,
         "fournisseur_identite": citizen.issuer or "demo",
@@ -147,7 +149,8 @@ def archive(request: HttpRequest) -> HttpResponse:
 @citizen_required
 def my_data(request: HttpRequest) -> HttpResponse:
     citizen = required_citizen(request)
-    return render(request, "consent/my_data.html", {"title": _("My data"), "citizen": citizen})
+    context = {"title": _("My data"), "citizen": citizen, "identity": identity_lines(citizen)}
+    return render(request, "consent/my_data.html", context)
 
 
 @require_GET
@@ -179,5 +182,17 @@ def proof_verification(request: HttpRequest, event_id: int) -> HttpResponse:
     bundle = proof_bundle(event_id=event_id, citizen_ref=required_citizen(request).ref)
     key = log_verifier_key()
     check = proof_check(bundle, key)
-    context = {"title": _("Checking a proof"), "check": check, "event_id": event_id, "key": key}
+    context = {
+        "title": _("Checking a proof"),
+        "check": check,
+        "event_id": event_id,
+        "key": key,
+        # The steps the browser checks again (consent/static/consent/proof-check.js), in words.
+        "step_texts": [
+            ("fingerprint", _("The event's fingerprint is computed from its content.")),
+            ("signature", _("The log's checkpoint carries a valid signature of the log's public key.")),
+            ("size", _("The event's place lies within the signed log.")),
+            ("path", _("The path of hashes leads from the event's fingerprint to the signed root.")),
+        ],
+    }
     return render(request, "consent/proof_check.html", context)

@@ -58,7 +58,8 @@ class FieldSpec:
     properties: tuple[FieldSpec, ...] = ()
     items: FieldSpec | None = None
     # How people read the value (annotations the validator ignores): "money" (euros), "month"
-    # (1 to 12), "hidden" (a code beside its own label); and the names of enumerated codes.
+    # (1 to 12), "hidden" (a code beside its own label), "place" (an INSEE code of a commune or a
+    # country, shown by its name); and the names of enumerated codes.
     display: str | None = None
     value_labels: Mapping[Any, tuple[str, str]] | None = None
 
@@ -431,9 +432,10 @@ STATUT_ETUDIANT = AttestationTypeSpec(
         ),
         FieldSpec(
             "code_cog_insee_commune",
-            "Commune des études (code COG INSEE)",
-            "Municipality of study (INSEE COG code)",
+            "Commune des études",
+            "Municipality of study",
             "string",
+            display="place",
         ),
     ),
     min_eidas_level="eidas1",

@@ -27,6 +27,14 @@ from tests.consent.test_history import logged_in
 pytestmark = pytest.mark.django_db
 
 
+def test_my_data_shows_my_identity_with_my_birthplace_by_name(alice: Citizen) -> None:
+    alice.code_cog_lieu_naissance = "99134"
+    alice.save(update_fields=["code_cog_lieu_naissance"])
+    page = logged_in(alice).get("/mes-consentements/mes-donnees/").content.decode()
+    assert "Lieu de naissance" in page and "Espagne" in page and "99134" not in page
+    assert str(alice.nom_naissance) in page
+
+
 @pytest.fixture
 def mine(alice: Citizen, make_request: Callable[..., Consent]) -> Consent:
     return consent_approve(consent=make_request(), citizen=alice, eidas_level="eidas2")
@@ -104,8 +112,14 @@ class TestProofCheck:
         page = logged_in(alice).get(f"/mes-consentements/historique/{sealed_access.pk}/verification/")
         assert page.status_code == 200
         text = page.content.decode()
-        assert "fr-alert--success" in text and "Vérifié" in text
-        assert text.count("fr-badge--success") == 4
+        # The gateway's own check, which stands when the browser runs no script.
+        server = text[text.index('id="server-check"') :]
+        assert "fr-alert--success" in server and "Vérifié" in server
+        assert server.count("fr-badge--success") == 4 and "fr-badge--error" not in server
+        # The browser's check, with its steps to fill in and where to fetch the proof and the key.
+        assert 'src="/static/consent/proof-check.js"' in text
+        assert f'data-proof-url="/mes-consentements/historique/{sealed_access.pk}/preuve.json"' in text
+        assert 'data-key-url="/api/v1/audit/public-key"' in text
 
     def test_it_says_verified_only_when_every_step_holds(self, alice: Citizen, sealed_access: AuditEvent) -> None:
         bundle = proof_bundle(event_id=sealed_access.pk, citizen_ref=alice.ref)

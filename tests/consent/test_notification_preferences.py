@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from audit.models import AuditEvent, EventType
 from consent.models import Citizen
 from tests.consent.test_pages import csrf, login
 
@@ -31,6 +32,25 @@ def test_each_access_is_the_default_and_the_choice_is_saved(browser: Client) -> 
     assert (citizen.notify, citizen.email) == ("daily", "moi@example.fr")
     page = browser.get(PAGE).content.decode()
     assert "Votre choix est enregistré." in page and 'value="moi@example.fr"' in page
+
+
+def test_the_choice_is_recorded_in_the_trail_without_the_address(browser: Client) -> None:
+    citizen = login(browser)
+    token = csrf(browser, PAGE)
+    browser.post(PAGE, {"csrfmiddlewaretoken": token, "notify": "daily", "email": "moi@example.fr"})
+    [event] = AuditEvent.objects.filter(type=EventType.CITIZEN_NOTIFICATIONS_SET)
+    assert (event.actor_kind, event.actor, event.citizen_ref) == ("citizen", citizen.ref, citizen.ref)
+    assert event.detail == {"notify": "daily", "email_changed": True, "email_given": True}
+    assert "moi@example.fr" not in str(AuditEvent.objects.filter(pk=event.pk).values().get())
+    history = browser.get("/mes-consentements/historique/").content.decode()
+    assert "Vous avez choisi comment être prévenu des accès à vos données" in history
+
+
+def test_a_refused_choice_records_nothing(browser: Client) -> None:
+    login(browser)
+    token = csrf(browser, PAGE)
+    browser.post(PAGE, {"csrfmiddlewaretoken": token, "notify": "hourly", "email": "a@example.fr"})
+    assert not AuditEvent.objects.filter(type=EventType.CITIZEN_NOTIFICATIONS_SET).exists()
 
 
 def test_e_mails_need_an_address_and_a_bad_choice_changes_nothing(browser: Client) -> None:

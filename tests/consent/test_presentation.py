@@ -40,6 +40,31 @@ class TestValues:
             }[language]
         )
 
+    @pytest.mark.parametrize(
+        ("code", "names"),
+        [
+            ("69123", {"fr": "Lyon", "en": "Lyon"}),
+            ("2A004", {"fr": "Ajaccio", "en": "Ajaccio"}),
+            # Communes sharing a name are told apart by their département.
+            ("97411", {"fr": "Saint-Denis (La Réunion)", "en": "Saint-Denis (La Réunion)"}),
+            ("99134", {"fr": "Espagne", "en": "Spain"}),
+            ("99132", {"fr": "Royaume-Uni", "en": "United Kingdom"}),
+        ],
+    )
+    def test_it_turns_insee_place_codes_into_names(self, language: str, code: str, names: dict[str, str]):
+        assert value_shown(code, schema("code_cog_insee_commune", STATUT_ETUDIANT)).text == names[language]
+
+    @pytest.mark.parametrize("code", ["00000", "99999", "2C001", ""])
+    def test_an_unknown_place_code_reads_as_a_sentence_never_as_the_code(self, language: str, code: str):
+        text = value_shown(code, schema("code_cog_insee_commune", STATUT_ETUDIANT)).text
+        assert (
+            text
+            == {
+                "fr": "Un lieu dont la passerelle ne connaît pas le nom",
+                "en": "A place whose name the gateway does not know",
+            }[language]
+        )
+
     def test_it_shows_a_list_of_people_as_cards(self, language: str):
         children = [
             {"prenoms": "Léa Marie", "date_naissance": "2015-03-07", "sexe": "F"},

@@ -5,8 +5,10 @@ and no page shows a JSON structure, an internal code or the other language's wor
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from django.db import transaction
 from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
@@ -15,6 +17,9 @@ from audit.models import ActorKind, EventType
 from audit.sealer import log_seal
 from audit.services import Actor, event_record
 from consent.models import Citizen
+from core.places import place_name
+from providers.adapters.demo import demo_population
+from providers.demodata.population import ETUDIANT, demo_citizens
 from tests.conftest import ApiCaller
 from tests.e2e.conftest import DESKTOP, PHONE, axe_violations, horizontal_overflow, too_wide
 from tests.e2e.test_consent_journey import QF, request_consent
@@ -27,8 +32,12 @@ OTHER_LANGUAGE = {
     "fr": re.compile(r"\b(your|the|Withdraw|Pause|Resume|Consent|History|approve|reject)\b"),
     "en": re.compile(r"\b(vos|votre|les|Retirer|Suspendre|Reprendre|Consentement|Historique|données)\b", re.I),
 }
-# A JSON structure, a snake_case key, a catalogue slug or purpose code, an error code.
-CODES = re.compile(r'[{}\[\]]|"\w+"\s*:|\b[a-z]+_[a-z_]+\b|\bcnaf\.|tarification-sociale')
+# A JSON structure, a snake_case key, a catalogue slug or purpose code, an error code, an INSEE
+# place code (a commune's, 2A/2B for Corsica, or a country's 99xxx; ISO/IEC TS 27560 is no place).
+CODES = re.compile(
+    r'[{}\[\]]|"\w+"\s*:|\b[a-z]+_[a-z_]+\b|\bcnaf\.|\bmesr\.|tarification-sociale|tarif-etudiant'
+    r"|(?<!TS )\b\d[\dAB]\d{3}\b"
+)
 
 MAIN_TEXT = """() => {
     const main = document.querySelector('main').cloneNode(true);
@@ -117,7 +126,8 @@ def test_every_citizen_page_is_accessible_in_both_languages_at_any_width(
     check(page, language, "history")
 
     page.locator("a[href$='/verification/']").first.click()
-    expect(page.locator(".fr-alert--success")).to_be_visible()
+    page.wait_for_function("() => document.getElementById('browser-check').dataset.outcome")
+    expect(page.locator("#browser-check [data-result='verified']")).to_be_visible()
     check(page, language, "proof check")
 
     page.goto(f"{live_server.url}/mes-consentements/historique/")
@@ -167,3 +177,77 @@ def test_the_pages_every_public_service_has(axe: Page, live_server: LiveServer, 
     for path in ("/mentions-legales/", "/donnees-personnelles/", "/accessibilite/", "/aide/"):
         page.goto(live_server.url + path)
         check(page, language, path)
+
+
+def post_request(live_server: LiveServer, caller: ApiCaller, **extra: object) -> tuple[str, dict[str, object]]:
+    """A consent request over real HTTP; the approval path on the live server, and the body."""
+    data: dict[str, object] = {
+        "attestation_types": [QF],
+        "purpose": {"code": "tarification-sociale", "text": "Tarif de la cantine scolaire"},
+        "duration_days": 90,
+        **extra,
+    }
+    url = f"{live_server.url}/api/v1/consent-requests"
+    response = requests.post(url, json=data, headers=caller.headers, timeout=10)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return live_server.url + urlsplit(body["approval_url"]).path, body
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_request_addressed_by_a_one_time_code(
+    axe: Page, live_server: LiveServer, mairie_caller: ApiCaller, language: str, size: str
+) -> None:
+    page = axe
+    page.set_viewport_size(PHONE if size == "phone" else DESKTOP)
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    approval, body = post_request(live_server, mairie_caller, one_time_code=True)
+    log_in(page, live_server, "/mes-consentements/", index=1)
+    expect(page).to_have_url(f"{live_server.url}/mes-consentements/")
+
+    page.locator("a[href='/mes-consentements/code/']").click()
+    check(page, language, "I have a code")
+    page.locator("input[name='code']").fill("AAAA-BBBB-CCCC")
+    page.locator("main form button[type='submit']").click()
+    expect(page.locator(".fr-input-group--error")).to_be_visible()
+    check(page, language, "a wrong code")
+
+    page.goto(approval)
+    expect(page.locator("input[name='code']")).to_be_visible()
+    check(page, language, "the link asks for its code")
+    page.locator("input[name='code']").fill(str(body["one_time_code"]).lower())
+    page.locator("main form button[type='submit']").click()
+    expect(page).to_have_url(approval)
+    expect(page.locator(".fr-alert--success")).to_be_visible()
+    check(page, language, "the request, once its code entered")
+
+    page.goto(f"{live_server.url}/mes-consentements/")
+    expect(page.locator(f"#group-waiting ~ ul a[href='{urlsplit(approval).path}']").first).to_be_visible()
+    check(page, language, "the dashboard with the request waiting")
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_preview_names_places_never_their_codes(
+    axe: Page, live_server: LiveServer, mairie_caller: ApiCaller, language: str
+) -> None:
+    page = axe
+    page.set_viewport_size(PHONE)
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+    approval, _body = post_request(
+        live_server,
+        mairie_caller,
+        attestation_types=[ETUDIANT],
+        purpose={"code": "tarif-etudiant", "text": "Tarif étudiant des transports"},
+    )
+    log_in(page, live_server, approval.removeprefix(live_server.url), index=0)  # an enrolled student
+    page.locator("button[name='preview']").click()
+    expect(page.locator("button[name='allow']")).to_be_visible()
+    population = demo_population()
+    commune_code = population.institution(demo_citizens(population)[0])[2]
+    expect(page.locator("main")).to_contain_text(str(place_name(commune_code)))
+    check(page, language, "a preview with a municipality")
+
+    page.goto(f"{live_server.url}/mes-consentements/mes-donnees/")
+    expect(page.locator("main")).to_contain_text("Grenoble")  # her birthplace, 38185
+    check(page, language, "my data, with my birthplace")

@@ -141,13 +141,15 @@ class TestConsentJourney:
             "consent.paused",
             "consent.approved",
             "citizen.previewed",
+            # Opening the link bound the request to her.
+            "consent.bound",
         ]
         expect(rows.first).to_contain_text("Preuve disponible dans quelques secondes")
         expect(page.get_by_role("link", name=re.compile("^Télécharger la preuve"))).to_have_count(0)
 
         log_seal()
         page.reload()
-        expect(page.get_by_role("link", name=re.compile("^Télécharger la preuve"))).to_have_count(5)
+        expect(page.get_by_role("link", name=re.compile("^Télécharger la preuve"))).to_have_count(6)
         assert_accessible(page)
         shoot(page, "history-fr")
         with page.expect_download() as download_info:
