@@ -36,7 +36,7 @@ from consent.services.requests import MAX_DURATION_DAYS, MAX_USES, consent_renew
 from consent.services.webhooks import webhook_public_keys
 from core.apis import QuerySerializer, StrictBooleanField, StrictCharField, StrictIntegerField
 from core.authentication import caller_of
-from core.errors import ScopeMissing, ValidationError
+from core.errors import ScopeMissing, ValidationError, field_errors
 from providers.models import Organisation
 from providers.selectors import organisation_get
 
@@ -69,24 +69,10 @@ class ConsumerTokenHasScope(TokenHasScope):
         return True
 
 
-def _flatten(errors: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
-    """DRF's nested error details as {"purpose.code": [{"code", "message"}]}, like the services'."""
-    flat: dict[str, list[dict[str, str]]] = {}
-    if isinstance(errors, dict):
-        for key, value in errors.items():
-            flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(errors, list) and errors and all(isinstance(e, dict) and "code" in e for e in errors):
-        flat[prefix or "non_field_errors"] = [{"code": str(e["code"]), "message": str(e["message"])} for e in errors]
-    elif isinstance(errors, list):
-        for index, value in enumerate(errors):
-            flat.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
-    return flat
-
-
 def validated(serializer: serializers.Serializer[Any]) -> dict[str, Any]:
     if not serializer.is_valid():
         details = drf_exceptions.ValidationError(serializer.errors).get_full_details()
-        raise ValidationError("Some fields are missing or invalid.", errors=_flatten(details))
+        raise ValidationError("Some fields are missing or invalid.", errors=field_errors(details))
     return dict(serializer.validated_data)
 
 

@@ -410,7 +410,7 @@ def _from_drf(exc: Exception) -> GatewayError | None:
     if isinstance(exc, GatewayError):
         return exc
     if isinstance(exc, drf_exceptions.ValidationError):
-        return ValidationError("Some fields are missing or invalid.", errors=_as_dict(exc.detail))
+        return ValidationError("Some fields are missing or invalid.", errors=field_errors(exc.get_full_details()))
     if isinstance(exc, drf_exceptions.ParseError):
         return ValidationError("The body is not valid JSON.")
     if isinstance(exc, RequestDataTooBig):
@@ -439,10 +439,19 @@ def _origin(exc: BaseException) -> str:
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
 
 
-def _as_dict(detail: Any) -> dict[str, Any]:
-    if isinstance(detail, dict):
-        return {str(k): v for k, v in detail.items()}
-    return {"non_field_errors": detail}
+def field_errors(details: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
+    """DRF's nested error details (`ValidationError.get_full_details()`) in the one shape every
+    operation answers with: {"purpose.code": [{"code", "message"}]}, as the services raise them."""
+    flat: dict[str, list[dict[str, str]]] = {}
+    if isinstance(details, dict):
+        for key, value in details.items():
+            flat.update(field_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(details, list) and details and all(isinstance(e, dict) and "code" in e for e in details):
+        flat[prefix or "non_field_errors"] = [{"code": str(e["code"]), "message": str(e["message"])} for e in details]
+    elif isinstance(details, list):
+        for index, value in enumerate(details):
+            flat.update(field_errors(value, f"{prefix}.{index}" if prefix else str(index)))
+    return flat
 
 
 def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:

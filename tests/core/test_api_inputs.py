@@ -88,3 +88,35 @@ class TestJsonBodies:
 
         assert response.status_code == 400, response.content
         assert field in response.json()["errors"]
+
+
+class TestOneLanguageOneShape:
+    """The API's texts for machines are English whatever Accept-Language says, and every operation
+    gives field errors in one shape: {"field": [{"code", "message"}]}."""
+
+    def test_a_field_message_is_english_even_for_a_french_client(self, client: Client, mairie_caller: Any) -> None:
+        response = client.post(
+            "/api/v1/consent-requests",
+            {},
+            content_type="application/json",
+            headers={**mairie_caller.headers, "Accept-Language": "fr"},
+        )
+
+        assert response.status_code == 400
+        required = response.json()["errors"]["attestation_types"][0]
+        assert required == {"code": "required", "message": "This field is required."}
+
+    def test_a_query_parameter_s_error_has_the_same_shape(self, client: Client, mairie_caller: Any) -> None:
+        response = client.get(
+            "/api/v1/attestations/cnaf.quotient-familial?consent=abc",
+            headers={**mairie_caller.headers, "Accept-Language": "fr-FR,fr;q=0.9"},
+        )
+
+        assert response.status_code == 400
+        assert response.json()["errors"]["consent"] == [{"code": "invalid", "message": "Must be a valid UUID."}]
+
+    def test_the_error_catalogue_s_page_still_speaks_the_reader_s_language(self, client: Client) -> None:
+        response = client.get("/api/v1/errors/", headers={"Accept": "text/html", "Accept-Language": "fr"})
+
+        assert response.status_code == 200
+        assert response["Content-Language"] == "fr"
