@@ -6,10 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import email.header
 import email.message
+import io
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
@@ -194,3 +197,35 @@ class TestLanguage:
         assert response.status_code == 302
         citizen.refresh_from_db()
         assert (citizen.language, citizen.notify) == ("fr", "daily")
+
+
+class TestEmbeddedDefault:
+    def test_make_run_s_periodic_tasks_send_the_notice(
+        self,
+        client: Client,
+        mairie_token: str,
+        alice: Citizen,
+        mairie: Organisation,
+        make_consent: Callable[..., Consent],
+        smtp: SmtpServer,
+        settings: Any,
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        # `make run` has no broker and no beat: `manage.py beat_embedded` runs the schedule in place.
+        settings.CELERY_TASK_ALWAYS_EAGER = True
+        consent = make_consent(told(alice, Citizen.Notify.EACH), mairie)
+        assert get(client, mairie_token, consent).status_code == 200
+
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("beat_embedded", "--once", stdout=io.StringIO())
+
+        [message] = smtp.wait_for(1)
+        assert message["To"] == ADDRESS
+        assert subject(message) == "Mairie de Villeurbanne a obtenu vos données"
+        assert AccessNotice.objects.get().status == "sent"
+
+    def test_it_leaves_a_broker_s_deployment_to_celery_s_own_beat(self, settings: Any) -> None:
+        settings.CELERY_TASK_ALWAYS_EAGER = False
+
+        with pytest.raises(CommandError, match="celery -A gateway beat"):
+            call_command("beat_embedded", "--once")

@@ -1,11 +1,12 @@
 """The README's walk-through, as a newcomer runs it after `make run`, over real HTTP.
 
 The product is started exactly as `make run` starts it (DEBUG and demo mode, `migrate`,
-`seed_demo`, then the server), with no Redis (Celery in eager mode), once on the embedded SQLite
-default and once on PostgreSQL. Then: a token for the demo consumer's client, a consent request,
-the citizen's demo login and approval through the pages, the signed attestation (checked with
-joserfc against the JWKS), the consumer ending the consent and the next request refused, the
-citizen's history and one event's proof checked offline, and every page the README names.
+`seed_demo`, then the server and the periodic tasks' process), with no Redis (Celery in eager
+mode), once on the embedded SQLite default and once on PostgreSQL. Then: a token for the demo
+consumer's client, a consent request, the citizen's demo login and approval through the pages,
+the signed attestation (checked with joserfc against the JWKS), the consumer ending the consent
+and the next request refused, the citizen's history and one event's proof checked offline, and
+every page the README names.
 """
 
 from __future__ import annotations
@@ -98,15 +99,28 @@ def gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Gateway]
             stderr=(tmp_path / "server.log").open("wb"),
             start_new_session=True,
         )
+        # As `make run`: the periodic tasks in their own process, on the same database.
+        beat = subprocess.Popen(
+            [sys.executable, "manage.py", "beat_embedded"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "beat.log").open("wb"),
+            start_new_session=True,
+        )
         try:
             wait_for_http(f"http://127.0.0.1:{port}/healthz")
             yield Gateway(f"http://127.0.0.1:{port}/", credentials[1], credentials[2], env)
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
+            for process in (server, beat):
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=20)
             log = (tmp_path / "server.log").read_text(errors="replace")
             # A 500 anywhere in the walk-through is a failure even if the step's assert missed it.
             assert " 500 " not in log and "Traceback" not in log, log[-3000:]
+            # Nor may a periodic task fail beside it (a locked SQLite file, say).
+            beat_log = (tmp_path / "beat.log").read_text(errors="replace")
+            assert "Traceback" not in beat_log and "failed" not in beat_log, beat_log[-3000:]
     finally:
         if database:
             with psycopg.connect(f"{database.rsplit('/', 1)[0]}/postgres", autocommit=True) as connection:
