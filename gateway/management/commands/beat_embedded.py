@@ -36,9 +36,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.CELERY_TASK_ALWAYS_EAGER:
-            raise CommandError(
-                "A broker is configured (REDIS_URL): run `celery -A gateway beat` and workers instead."
-            )
+            raise CommandError("A broker is configured (REDIS_URL): run `celery -A gateway beat` and workers instead.")
         if options["once"]:
             self._run_once()
             return
