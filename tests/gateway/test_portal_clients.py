@@ -189,6 +189,13 @@ class TestClientsWithKeys:
     """A client that proves who it is with its own key pair (private_key_jwt): the portal takes its
     public keys, shows no secret, and refuses anything that is not a public key set."""
 
+    def test_the_key_set_box_starts_empty(self, adele: Agent) -> None:
+        page = client_for(adele).get(reverse("portal-client-new")).content.decode()
+
+        box = re.search(r'<textarea[^>]*name="jwks"[^>]*>(.*?)</textarea>', page, re.DOTALL)
+        assert box is not None, page[:3000]
+        assert box.group(1).strip() == ""
+
     def test_it_creates_a_client_with_its_public_keys_and_shows_no_secret(self, adele: Agent) -> None:
         key = new_key("ES256", kid="demarches-1")
         browser = client_for(adele)
