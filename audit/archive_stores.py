@@ -5,8 +5,9 @@
 `AUDIT_ARCHIVE_DIR`. An archive is first written to a staging file (in the directory itself, or
 in `AUDIT_ARCHIVE_STAGING_DIR` for a bucket) while it is verified, and stored only once verified:
 a directory's file is renamed into place (atomic, fsynced), a bucket's is uploaded with its
-SHA-256 checked by the server (`ChecksumSHA256`). A location names the archive for people and
-for the 410 answers of archived leaves (a path, or `s3://bucket/key`): it holds no credentials.
+SHA-256 for the server to check (`ChecksumSHA256`; S3 and most compatible stores do). A location
+names the archive for people and for the 410 answers of archived leaves (a path, or
+`s3://bucket/key`): it holds no credentials.
 The bucket's credentials come from the environment as the S3 client reads them
 (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, or an instance role).
 """
