@@ -206,6 +206,10 @@ if DATABASE_URL:
         DATABASE_REPLICA_ALIASES.append(alias)
 DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
 DATABASE_REPLICA_STICKY_SECONDS = env_int("DATABASE_REPLICA_STICKY_SECONDS", 5)
+# A replica further behind than this (seconds of replay lag), or unreachable, leaves the read
+# rotation until it catches up; each process measures the lag at most every LAG_CHECK seconds.
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 30)
+DATABASE_REPLICA_LAG_CHECK_SECONDS = env_int("DATABASE_REPLICA_LAG_CHECK_SECONDS", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Seconds during which a PostgreSQL connection that just worked is not health-checked again.
 DATABASE_HEALTH_CHECK_DELAY = env_int("DATABASE_HEALTH_CHECK_DELAY", 1)
