@@ -137,7 +137,8 @@ def leaf_partition_archive(*, number: int, actor: Actor, store: ArchiveStore | N
 
     One transaction from the checks to the detachment, under the archive lock: if anything fails
     (the export does not verify, the store refuses the file, the database), nothing is recorded,
-    the partition stays attached, a stored file is removed, and running it again starts afresh.
+    the partition stays attached, and running it again starts afresh (a file already stored is
+    removed, or, if the commit itself failed, replaced by the next run's under the same name).
     """
     if connection.vendor != "postgresql":
         raise ValidationError("Archiving needs the partitioned trail of PostgreSQL.")
