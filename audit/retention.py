@@ -13,23 +13,37 @@ store, `audit.archived` event, detach, one transaction under an advisory lock. T
 it at once: one archives, the other finds the lock taken and stops; a partition archived
 meanwhile is skipped. A failure (the store refuses the file, say) leaves the partition attached,
 and the next run tries again.
+
+Then the months of events: a month partition of `audit_auditevent` is detached (recorded as
+`audit.events_detached`) once every event in it is in an archived leaf partition — it ended
+before the newest archived event, and its highest id is below every live leaf's event — and it
+holds no `audit.archived` event (the 410 answers of archived leaves read those). Its events
+passed their retention with their partitions. The detached tables are the operator's to drop.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Mapping
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.archives import AlreadyArchived, Archive, ArchiveBusy, archived_partitions, leaf_partition_archive
-from audit.models import AuditEvent, LogLeaf
+from audit.archives import (
+    ARCHIVE_LOCK_KEY,
+    AlreadyArchived,
+    Archive,
+    ArchiveBusy,
+    archived_partitions,
+    leaf_partition_archive,
+)
+from audit.models import AuditEvent, EventType, LogLeaf
 from audit.partitions import range_partition_name
-from audit.sealer import log_size
-from audit.services import Actor
+from audit.sealer import archived_until, log_size
+from audit.services import Actor, event_record
 
 logger = logging.getLogger(__name__)
 
@@ -96,3 +110,73 @@ def retention_apply(*, now: dt.datetime | None = None) -> list[Archive]:
             logger.info("Retention: another archive of the trail is running; this run stops.")
             break
     return archives
+
+
+_MONTH = re.compile(r"_p(\d{4})_(\d{2})$")
+
+
+def _attached_months() -> list[tuple[str, dt.datetime]]:
+    """The attached month partitions of the events, oldest first, with the start of each."""
+    table = AuditEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass",
+            [table],
+        )
+        names = [name for (name,) in cursor.fetchall()]
+    months = []
+    for name in names:
+        found = _MONTH.search(name)
+        if found and name == f"{table}_p{found[1]}_{found[2]}":
+            months.append((name, dt.datetime(int(found[1]), int(found[2]), 1, tzinfo=dt.UTC)))
+    return sorted(months, key=lambda month: month[1])
+
+
+def _month_end(start: dt.datetime) -> dt.datetime:
+    return (start + dt.timedelta(days=32)).replace(day=1)
+
+
+def _month_detachable(name: str, *, ended: bool, until: dt.datetime, lowest_live: int | None) -> bool:
+    """Whether month partition `name` is wholly archived: over (no event is recorded in a past
+    month), its newest event no newer than the newest archived one, its highest id below every
+    live leaf's event, and no `audit.archived` event in it."""
+    if not ended:
+        return False
+    with connection.cursor() as cursor:
+        # Only partition names read from the catalogue are interpolated.
+        cursor.execute(f"SELECT max(id), max(occurred_at) FROM {name}")  # noqa: S608
+        highest, newest = cursor.fetchone()
+        if highest is None or newest > until or (lowest_live is not None and highest >= lowest_live):
+            return False
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {name} WHERE type = %s)", [EventType.AUDIT_ARCHIVED])  # noqa: S608
+        (holds_archives,) = cursor.fetchone()
+    return not holds_archives
+
+
+def event_months_detach(*, now: dt.datetime | None = None) -> list[str]:
+    """Detaches every month of events wholly in archives (oldest first); returns their names."""
+    if connection.vendor != "postgresql":
+        return []
+    now = now or timezone.now()
+    detached = []
+    for name, start in _attached_months():
+        end = _month_end(start)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ARCHIVE_LOCK_KEY])
+                if not cursor.fetchone()[0]:
+                    break
+                cursor.execute(f"SELECT min(event_id) FROM {LogLeaf._meta.db_table}")  # noqa: S608
+                (lowest_live,) = cursor.fetchone()
+            if not _month_detachable(name, ended=end <= now, until=archived_until(), lowest_live=lowest_live):
+                break
+            event_record(
+                type=EventType.AUDIT_EVENTS_DETACHED,
+                actor=Actor.system(),
+                detail={"partition": name, "from": start.isoformat(), "to": end.isoformat()},
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(f"ALTER TABLE {AuditEvent._meta.db_table} DETACH PARTITION {name}")
+        detached.append(name)
+    return detached

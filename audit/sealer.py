@@ -306,7 +306,7 @@ def _candidates_postgresql(max_batch: int, sweep: bool) -> list[tuple[int, str]]
             f"SELECT {PROJECTION_SQL} FROM {events} e WHERE {unsealed} AND e.occurred_at > %s"  # noqa: S608
             " ORDER BY e.id LIMIT %s"
         )
-        params: list[Any] = [_archived_until(), max_batch]
+        params: list[Any] = [archived_until(), max_batch]
     else:
         highest = LogLeaf.objects.aggregate(top=Max("event_id"))["top"] or 0
         cutoff = timezone.now() - dt.timedelta(seconds=settings.AUDIT_SEAL_LOOKBACK_SECONDS)
@@ -323,7 +323,7 @@ def _candidates_postgresql(max_batch: int, sweep: bool) -> list[tuple[int, str]]
     return list(zip((row[0] for row in rows), projection_json_rows(rows), strict=True))
 
 
-def _archived_until() -> dt.datetime:
+def archived_until() -> dt.datetime:
     """When the newest event of an archived leaf partition happened (the distant past if none)."""
     details = AuditEvent.objects.filter(type=EventType.AUDIT_ARCHIVED).values_list("detail", flat=True)
     until = [dt.datetime.fromisoformat(detail["events_until"]) for detail in details]

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from audit.exports import log_verification_status
 from audit.partitions import partitions_ensure as partitions_create_ahead
+from audit.retention import event_months_detach
 from audit.retention import retention_apply as retention_archive_due
 from audit.sealer import log_seal, log_size
 
@@ -50,9 +51,10 @@ def partitions_ensure() -> list[str]:
     time_limit=settings.AUDIT_ARCHIVE_TIME_LIMIT + 60,
 )
 def retention_apply() -> list[str]:
-    """Archives and detaches the leaf partitions whose records have served their retention.
+    """Archives and detaches the leaf partitions whose records have served their retention, then
+    the months of events wholly archived; returns the archives' locations and the months' names.
 
     Idempotent and safe on several nodes: one archive at a time (advisory lock), a redelivered
     message (a run longer than the broker's visibility timeout) finds the lock taken or nothing due.
     """
-    return [archive.location for archive in retention_archive_due()]
+    return [archive.location for archive in retention_archive_due()] + event_months_detach()

@@ -11,13 +11,14 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit import tasks
 from audit.archives import ARCHIVE_LOCK_KEY
-from audit.models import AuditEvent, EventType, LogLeaf
-from audit.retention import retention_apply, retention_of
+from audit.models import ActorKind, AuditEvent, EventType, LogLeaf
+from audit.partitions import event_partitions_ensure
+from audit.retention import event_months_detach, retention_apply, retention_of
 from audit.sealer import log_seal, log_size
 from tests.audit.conftest import leaf_partitions
 
@@ -170,3 +171,66 @@ def test_the_beat_task_archives_what_is_due_now(fill: Callable[..., int], archiv
 
     assert locations == [str(archive_dir / "audit_logleaf_p000000.jsonl")]
     assert archived_events()[0]["location"] == locations[0]
+
+
+@pytest.fixture
+def old_month() -> Iterator[dt.datetime]:
+    """A month of events two months back, its partition made as the beat task would have."""
+    start = (timezone.now().astimezone(dt.UTC).replace(day=1) - dt.timedelta(days=40)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    event_partitions_ensure(since=start.date(), until=start.date())
+    yield start
+    # Detached months are committed DDL: drop them, as an operator would once the archives are safe.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c WHERE c.relname LIKE 'audit\\_auditevent\\_p%%' AND c.relkind = 'r' "
+            "AND NOT c.relispartition"
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f"DROP TABLE {name}")
+
+
+def event_months() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'audit_auditevent'::regclass ORDER BY 1"
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+def test_a_month_of_events_wholly_archived_is_detached_after_its_leaves(
+    durations: None, fill: Callable[..., int], archive_dir: Path, old_month: dt.datetime
+) -> None:
+    size = settings.AUDIT_LEAF_PARTITION_SIZE
+    month = f"audit_auditevent_p{old_month.year:04d}_{old_month.month:02d}"
+    with transaction.atomic():
+        for i in range(size):
+            AuditEvent.objects.create(
+                type=EventType.EXCHANGE_SUCCEEDED,
+                occurred_at=old_month + dt.timedelta(hours=i),
+                actor_kind=ActorKind.CONSUMER,
+                actor="21690123100011",
+                citizen_ref=f"old-{i}",
+            )
+    fill(3)  # this month's, in the next leaf partition
+    assert log_size() == size + 3
+
+    # Its leaves are not archived yet: the month stays.
+    assert event_months_detach() == []
+    assert month in event_months()
+
+    archives = retention_apply(now=timezone.now() + 11 * DAY)
+    assert [a.number for a in archives] == [0]
+
+    assert event_months_detach() == [month]
+    assert month not in event_months()
+    detached = AuditEvent.objects.get(type=EventType.AUDIT_EVENTS_DETACHED)
+    assert detached.detail["partition"] == month
+    # The current month (it holds the archive's own event and live leaves' events) stays.
+    assert any(name.endswith(f"{timezone.now():_p%Y_%m}") for name in event_months())
+    assert AuditEvent.objects.filter(citizen_ref__startswith="old-").count() == 0
+    assert AuditEvent.objects.filter(citizen_ref__startswith="ref-").count() == 3
+    # Idempotent.
+    assert event_months_detach() == []
