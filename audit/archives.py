@@ -186,9 +186,10 @@ def _export_staged(store: ArchiveStore, first: int, end: int, partition: str) ->
 def _record_and_detach(archive: Archive, partition: str, actor: Actor) -> Archive:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT max(e.occurred_at) FROM {partition} l JOIN {AuditEvent._meta.db_table} e ON e.id = l.event_id"  # noqa: S608
+            f"SELECT max(e.occurred_at), max(e.id) FROM {partition} l "  # noqa: S608
+            f"JOIN {AuditEvent._meta.db_table} e ON e.id = l.event_id"
         )
-        events_until = cursor.fetchone()[0]
+        events_until, events_max_id = cursor.fetchone()
     event_record(
         type=EventType.AUDIT_ARCHIVED,
         actor=actor,
@@ -198,8 +199,10 @@ def _record_and_detach(archive: Archive, partition: str, actor: Actor) -> Archiv
             "end_index": archive.end_index,
             "sha256": archive.sha256,
             "location": archive.location,
-            # The hourly sweep of unsealed events starts after this (audit/sealer.py).
+            # The sealer looks for unsealed events after these (audit/sealer.py): the archived
+            # events have no live leaf any more.
             "events_until": events_until.isoformat(),
+            "events_max_id": events_max_id,
         },
     )
     with connection.cursor() as cursor:

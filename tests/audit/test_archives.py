@@ -100,3 +100,20 @@ def test_a_changed_export_fails_verification(two_partitions: int) -> None:
         export_verified(forged, 0, size, io.BytesIO())
     with pytest.raises(ValidationError, match="every leaf"):
         export_verified([line for line in lines if '"index":3,' not in line], 0, size, io.BytesIO())
+
+
+def test_archiving_the_last_full_partition_seals_only_the_archive_event_next(
+    record: Callable[..., AuditEvent], archive_dir: Path
+) -> None:
+    # No live leaf is left once the partition goes: the sealer must still know its events are sealed.
+    size = settings.AUDIT_LEAF_PARTITION_SIZE
+    for i in range(size):
+        record(citizen_ref=f"ref-{i}")
+    log_seal()
+    assert log_size() == size
+    leaf_partition_archive(number=0, actor=Actor.system())
+
+    log_seal()
+
+    assert log_size() == size + 1
+    assert LogLeaf.objects.get(index=size).event.type == EventType.AUDIT_ARCHIVED
