@@ -4,17 +4,21 @@ A leaf partition holds AUDIT_LEAF_PARTITION_SIZE leaves, a power of two: one per
 the log. Archiving it:
 
 1. exports its leaves (the verifier's `gateway-audit-export/1` lines, with the latest checkpoint),
-   streamed to the archive file (memory stays small: a partition holds millions of leaves);
+   streamed to a staging file (memory stays small: a partition holds millions of leaves);
 2. verifies the export, as it is written, against the signed log: the leaves' hashes are recomputed from the
    exported events, folded into the subtree, and the inclusion of the range's first leaf is
    checked against the latest signed checkpoint, with the proof's part inside the subtree
    computed from the export and the part above it read from the stored nodes: every exported
    event takes part, and a single changed byte fails the check;
-3. stores the file in AUDIT_ARCHIVE_DIR (a file path; an S3-compatible bucket is mounted there
-   or the file copied to it by the operator) and records its SHA-256 and place as an
-   `audit.archived` event (itself sealed into the log like any event);
+3. stores the file where AUDIT_ARCHIVE_URL says (a directory, or an S3-compatible bucket:
+   audit/archive_stores.py) and records its SHA-256 and place as an `audit.archived` event
+   (itself sealed into the log like any event);
 4. detaches the partition from the leaves table (`ALTER TABLE … DETACH PARTITION`): the rows leave
    the live table but stay in the detached table until the operator drops it.
+
+All of it runs in one transaction under an advisory lock (one archive at a time, whichever node
+runs it), so a failure at any step leaves the partition attached and unrecorded. The beat task of
+retention (audit/retention.py) calls the same function for each partition whose time has come.
 
 The nodes stay: the log's root, consistency proofs and the proofs of later leaves are unaffected.
 An inclusion proof of an archived leaf answers 410 `leaf_archived`, naming the archive and its
@@ -26,15 +30,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from django.conf import settings
 from django.db import connection, transaction
 
 from audit import merkle
+from audit.archive_stores import ArchiveStore, configured_store
 from audit.exports import export_lines
 from audit.models import AuditEvent, Checkpoint, EventType, LogLeaf
 from audit.partitions import range_partition_name
@@ -83,7 +89,7 @@ def _verify(folder: _SubtreeFolder, first_leaf: bytes | None, first: int, end: i
         raise ValidationError("The export does not match the signed log.")
 
 
-def export_verified(lines: Iterable[str], first: int, end: int, out: BinaryIO) -> str:
+def export_verified(lines: Iterable[str], first: int, end: int, out: IO[bytes]) -> str:
     """Writes `lines` (an export of leaves [first, end)) to `out` while checking them against the
     signed log; returns the SHA-256 of what was written. Memory stays small whatever the size."""
     folder = _SubtreeFolder()
@@ -105,50 +111,100 @@ def export_verified(lines: Iterable[str], first: int, end: int, out: BinaryIO) -
     return digest.hexdigest()
 
 
-def leaf_partition_archive(*, number: int, actor: Actor) -> Archive:
-    """Archives leaf partition `number` (leaves number·size to (number+1)·size − 1)."""
+# pg_try_advisory_xact_lock key: "archive" as a 64-bit integer, fixed forever. One archive of the
+# trail at a time, whichever node or command runs it: taken in the archive's transaction, it is
+# released at its commit or rollback, also behind PgBouncer in transaction mode.
+ARCHIVE_LOCK_KEY = 0x61726368697665
+
+
+class ArchiveBusy(ValidationError):
+    """Another archive of the trail is running (another node's beat, or an operator)."""
+
+
+class AlreadyArchived(ValidationError):
+    """The partition was archived already."""
+
+
+def archived_partitions() -> set[str]:
+    """The names of the leaf partitions archived so far (from their `audit.archived` events)."""
+    details = AuditEvent.objects.filter(type=EventType.AUDIT_ARCHIVED).values_list("detail", flat=True)
+    return {str(detail["partition"]) for detail in details}
+
+
+def leaf_partition_archive(*, number: int, actor: Actor, store: ArchiveStore | None = None) -> Archive:
+    """Archives leaf partition `number` (leaves number·size to (number+1)·size − 1) to `store`
+    (default: AUDIT_ARCHIVE_URL, else AUDIT_ARCHIVE_DIR).
+
+    One transaction from the checks to the detachment, under the archive lock: if anything fails
+    (the export does not verify, the store refuses the file, the database), nothing is recorded,
+    the partition stays attached, and running it again starts afresh (a file already stored is
+    removed, or, if the commit itself failed, replaced by the next run's under the same name).
+    """
     if connection.vendor != "postgresql":
         raise ValidationError("Archiving needs the partitioned trail of PostgreSQL.")
+    store = store or configured_store()
     size = settings.AUDIT_LEAF_PARTITION_SIZE
     first, end = number * size, (number + 1) * size
     partition = range_partition_name(LogLeaf._meta.db_table, number)
-    if log_size() < end:
-        raise ValidationError(f"Leaf partition {number} is not full yet.")
-    if AuditEvent.objects.filter(type=EventType.AUDIT_ARCHIVED, detail__partition=partition).exists():
-        raise ValidationError(f"Leaf partition {number} is already archived.")
-    directory = Path(settings.AUDIT_ARCHIVE_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{partition}.jsonl"
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ARCHIVE_LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                raise ArchiveBusy("Another archive of the trail is running; try again later.")
+        if log_size() < end:
+            raise ValidationError(f"Leaf partition {number} is not full yet.")
+        if partition in archived_partitions():
+            raise AlreadyArchived(f"Leaf partition {number} is already archived.")
+        sha256, staged = _export_staged(store, first, end, partition)
+        location = store.put(f"{partition}.jsonl", staged, sha256)
+        try:
+            archive = _record_and_detach(Archive(number, first, end, sha256, location), partition, actor)
+        except BaseException:
+            store.remove(location)
+            raise
+    return archive
+
+
+def _export_staged(store: ArchiveStore, first: int, end: int, partition: str) -> tuple[str, Path]:
+    """Exports leaves [first, end) to a staging file while verifying them; (SHA-256, file)."""
     lines = export_lines(from_index=first, to_index=end, checkpoints="latest")
-    try:
-        with path.open("wb") as file:
+    with tempfile.NamedTemporaryFile(
+        "wb", dir=store.staging_dir(), prefix=f".{partition}.", suffix=".partial", delete=False
+    ) as file:
+        staged = Path(file.name)
+        try:
             sha256 = export_verified(lines, first, end, file)
             file.flush()
             # On disk before the rows leave the live table.
             os.fsync(file.fileno())
-    except ValidationError:
-        path.unlink(missing_ok=True)
-        raise
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+    return sha256, staged
+
+
+def _record_and_detach(archive: Archive, partition: str, actor: Actor) -> Archive:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT max(e.occurred_at) FROM {partition} l JOIN {AuditEvent._meta.db_table} e ON e.id = l.event_id"  # noqa: S608
+            f"SELECT max(e.occurred_at), max(e.id) FROM {partition} l "  # noqa: S608
+            f"JOIN {AuditEvent._meta.db_table} e ON e.id = l.event_id"
         )
-        events_until = cursor.fetchone()[0]
-    archive = Archive(number, first, end, sha256, str(path))
-    with transaction.atomic():
-        event_record(
-            type=EventType.AUDIT_ARCHIVED,
-            actor=actor,
-            detail={
-                "partition": partition,
-                "first_index": first,
-                "end_index": end,
-                "sha256": archive.sha256,
-                "location": archive.location,
-                # The hourly sweep of unsealed events starts after this (audit/sealer.py).
-                "events_until": events_until.isoformat(),
-            },
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(f"ALTER TABLE {LogLeaf._meta.db_table} DETACH PARTITION {partition}")
+        events_until, events_max_id = cursor.fetchone()
+    event_record(
+        type=EventType.AUDIT_ARCHIVED,
+        actor=actor,
+        detail={
+            "partition": partition,
+            "first_index": archive.first_index,
+            "end_index": archive.end_index,
+            "sha256": archive.sha256,
+            "location": archive.location,
+            # The sealer looks for unsealed events after these (audit/sealer.py): the archived
+            # events have no live leaf any more.
+            "events_until": events_until.isoformat(),
+            "events_max_id": events_max_id,
+        },
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {LogLeaf._meta.db_table} DETACH PARTITION {partition}")
     return archive

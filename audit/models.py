@@ -65,6 +65,8 @@ class EventType(models.TextChoices):
     AUDITOR_EXPORTED = "auditor.exported"
     # A full leaf partition exported, verified, stored and detached (detail: where, its SHA-256).
     AUDIT_ARCHIVED = "audit.archived"
+    # A month of events detached from the live table once all of it was in archives (detail: which).
+    AUDIT_EVENTS_DETACHED = "audit.events_detached"
     # A citizen's "I don't recognise this access", and its case in the auditor console.
     OBJECTION_OPENED = "objection.opened"
     OBJECTION_ANSWERED = "objection.answered"

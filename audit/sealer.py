@@ -306,28 +306,40 @@ def _candidates_postgresql(max_batch: int, sweep: bool) -> list[tuple[int, str]]
             f"SELECT {PROJECTION_SQL} FROM {events} e WHERE {unsealed} AND e.occurred_at > %s"  # noqa: S608
             " ORDER BY e.id LIMIT %s"
         )
-        params: list[Any] = [_archived_until(), max_batch]
+        params: list[Any] = [archived_until(), max_batch]
     else:
-        highest = LogLeaf.objects.aggregate(top=Max("event_id"))["top"] or 0
+        # The events of archived partitions have no live leaf either: above the highest of them,
+        # and (for late commits) newer than the newest of them.
+        until, archived_highest = _archived_bounds()
+        highest = max(LogLeaf.objects.aggregate(top=Max("event_id"))["top"] or 0, archived_highest)
         cutoff = timezone.now() - dt.timedelta(seconds=settings.AUDIT_SEAL_LOOKBACK_SECONDS)
         sql = (
             f"(SELECT {PROJECTION_SQL} FROM {events} e WHERE e.id > %s ORDER BY e.id LIMIT %s)"  # noqa: S608
             f" UNION ALL (SELECT {PROJECTION_SQL} FROM {events} e"
-            f" WHERE e.occurred_at >= %s AND e.id <= %s AND {unsealed} ORDER BY e.id LIMIT %s)"
+            f" WHERE e.occurred_at >= %s AND e.occurred_at > %s AND e.id <= %s AND {unsealed} ORDER BY e.id LIMIT %s)"
             " ORDER BY 1 LIMIT %s"
         )
-        params = [highest, max_batch, cutoff, highest, max_batch, max_batch]
+        params = [highest, max_batch, cutoff, until, highest, max_batch, max_batch]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return list(zip((row[0] for row in rows), projection_json_rows(rows), strict=True))
 
 
-def _archived_until() -> dt.datetime:
+def _archived_bounds() -> tuple[dt.datetime, int]:
+    """When the newest event of the archived leaf partitions happened (the distant past if none),
+    and the highest id among their events (0 if none)."""
+    details = list(AuditEvent.objects.filter(type=EventType.AUDIT_ARCHIVED).values_list("detail", flat=True))
+    until = max(
+        (dt.datetime.fromisoformat(detail["events_until"]) for detail in details),
+        default=dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+    )
+    return until, max((int(detail.get("events_max_id", 0)) for detail in details), default=0)
+
+
+def archived_until() -> dt.datetime:
     """When the newest event of an archived leaf partition happened (the distant past if none)."""
-    details = AuditEvent.objects.filter(type=EventType.AUDIT_ARCHIVED).values_list("detail", flat=True)
-    until = [dt.datetime.fromisoformat(detail["events_until"]) for detail in details]
-    return max(until, default=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+    return _archived_bounds()[0]
 
 
 def _pending(max_batch: int, sweep: bool) -> list[tuple[int, bytes]]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from audit.exports import log_verification_status
 from audit.partitions import partitions_ensure as partitions_create_ahead
+from audit.retention import event_months_detach
+from audit.retention import retention_apply as retention_archive_due
 from audit.sealer import log_seal, log_size
 
 
@@ -38,3 +41,20 @@ def verify() -> bool:
 def partitions_ensure() -> list[str]:
     """Creates the trail's partitions for the next months and the next leaves; idempotent."""
     return partitions_create_ahead(tree_size=log_size())
+
+
+@shared_task(
+    name="audit.tasks.retention_apply",
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=settings.AUDIT_ARCHIVE_TIME_LIMIT,
+    time_limit=settings.AUDIT_ARCHIVE_TIME_LIMIT + 60,
+)
+def retention_apply() -> list[str]:
+    """Archives and detaches the leaf partitions whose records have served their retention, then
+    the months of events wholly archived; returns the archives' locations and the months' names.
+
+    Idempotent and safe on several nodes: one archive at a time (advisory lock), a redelivered
+    message (a run longer than the broker's visibility timeout) finds the lock taken or nothing due.
+    """
+    return [archive.location for archive in retention_archive_due()] + event_months_detach()

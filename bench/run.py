@@ -14,7 +14,7 @@ and prints the ratios, then writes everything as JSON to bench/results/.
     .venv/bin/python bench/run.py --citizens 5000 --duration 20
 
 Needs PostgreSQL and Redis on 127.0.0.1 (bin/ensure-services) and Debian's wrk. It creates and
-drops its own database, `gateway_bench`.
+drops its own database, `gateway_bench` (BENCH_DATABASE; also BENCH_REDIS_URL and BENCH_LEAN_DATABASE).
 """
 
 from __future__ import annotations
@@ -51,7 +51,11 @@ from tests.scale.deployment import PgBouncer, Server  # noqa: E402 - after the p
 
 PY = sys.executable
 SANDBOX_TOKEN = "bench-sandbox-token"  # noqa: S105
-DB_NAME = "gateway_bench"
+# Its own database, Redis database and lean-ceiling database; override them when several runs share
+# one PostgreSQL and one Redis (the run drops and recreates its database).
+DB_NAME = os.environ.get("BENCH_DATABASE", "gateway_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
+LEAN_DB = os.environ.get("BENCH_LEAN_DATABASE", "gw_lean_ceiling")
 
 WRK_SCRIPT = r"""
 local lines = {}
@@ -118,7 +122,7 @@ def bench_env(args: argparse.Namespace) -> dict[str, str]:
             "SECRET_KEY": "bench-only-secret-key-0123456789abcdef0123456789",
             "AUDIT_HMAC_KEY": "bench-only-audit-key",
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-            "REDIS_URL": "redis://127.0.0.1:6379/8",
+            "REDIS_URL": REDIS_URL,
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
             "SECURE_SSL_REDIRECT": "0",
             "SESSION_COOKIE_SECURE": "0",
@@ -299,7 +303,7 @@ def lean_ceiling(args: argparse.Namespace) -> dict[str, dict[str, object]]:
     script = Path(args.lean_ceiling) / "run.sh"
     if not script.exists():
         raise SystemExit(f"No lean ceiling at {script}: pass --lean-ceiling DIR")
-    env = dict(os.environ, LEAN_PORT=str(free_port()), LEAN_DB="gw_lean_ceiling")
+    env = dict(os.environ, LEAN_PORT=str(free_port()), LEAN_DB=LEAN_DB)
     out = subprocess.run(
         ["bash", str(script), PY, str(args.workers), str(args.threads), str(args.duration)],
         env=env,

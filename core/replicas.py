@@ -12,15 +12,21 @@ primary's changes with a lag (usually well under a second, more under load), so:
 - A read inside a transaction on the primary stays on the primary (a service validating before
   it writes never reads a replica's older copy).
 - One request reads from one replica (chosen at random), so its reads agree with each other.
+- **Lag**: a replica further behind than DATABASE_REPLICA_MAX_LAG_SECONDS (or unreachable) is out
+  of the rotation until it catches up; each process measures each replica's replay lag at most
+  every DATABASE_REPLICA_LAG_CHECK_SECONDS, and /readyz reports it.
 """
 
 from __future__ import annotations
 
 import functools
 import random
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
@@ -41,11 +47,80 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+@dataclass(frozen=True)
+class ReplicaLag:
+    """A replica's replay lag as last measured: seconds behind the primary, or the error that
+    kept it from being measured."""
+
+    alias: str
+    seconds: float | None
+    error: str = ""
+    measured_at: float = 0.0
+
+    @property
+    def in_rotation(self) -> bool:
+        return self.seconds is not None and self.seconds <= settings.DATABASE_REPLICA_MAX_LAG_SECONDS
+
+    def as_json(self) -> dict[str, object]:
+        status = "fail" if self.seconds is None else ("ok" if self.in_rotation else "lagging")
+        found: dict[str, object] = {"status": status, "in_rotation": self.in_rotation}
+        if self.seconds is not None:
+            found["lag_seconds"] = round(self.seconds, 3)
+        if self.error:
+            found["error"] = self.error
+        return found
+
+
+# Lag of the standby, by the primary's current WAL position: none when the standby has replayed
+# all of it (an idle primary writes nothing, so the last replayed commit may be old); otherwise
+# the time since the last commit it replayed (NULL, unknown, if none since it started).
+_STANDBY_LAG = """
+    SELECT CASE
+        WHEN NOT pg_is_in_recovery() THEN 0
+        WHEN pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn()) <= 0 THEN 0
+        ELSE EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp())
+    END
+"""
+
+_lags: dict[str, ReplicaLag] = {}
+_lags_lock = threading.Lock()
+
+
+def replica_lag_measure(alias: str) -> ReplicaLag:
+    """Measures `alias`'s replay lag now (pg_current_wal_lsn on the primary,
+    pg_last_wal_replay_lsn and pg_last_xact_replay_timestamp on the replica)."""
+    try:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_lsn()")
+            (position,) = cursor.fetchone()
+        with connections[alias].cursor() as cursor:
+            cursor.execute(_STANDBY_LAG, [str(position)])
+            (seconds,) = cursor.fetchone()
+    except Exception as exc:  # an unreachable replica is out of the rotation, not an error page
+        lag = ReplicaLag(alias, None, type(exc).__name__, time.monotonic())
+    else:
+        lag = ReplicaLag(alias, max(0.0, float(seconds)) if seconds is not None else None, "", time.monotonic())
+        if seconds is None:
+            lag = ReplicaLag(alias, None, "replay time unknown", lag.measured_at)
+    with _lags_lock:
+        _lags[alias] = lag
+    return lag
+
+
+def replica_lag(alias: str) -> ReplicaLag:
+    """`alias`'s lag as measured at most DATABASE_REPLICA_LAG_CHECK_SECONDS ago."""
+    known = _lags.get(alias)
+    if known is not None and time.monotonic() - known.measured_at < settings.DATABASE_REPLICA_LAG_CHECK_SECONDS:
+        return known
+    return replica_lag_measure(alias)
+
+
 def _choose() -> str | None:
     aliases: list[str] = settings.DATABASE_REPLICA_ALIASES
     if not aliases or _recently_acted.get():
         return None
-    return random.choice(aliases)  # noqa: S311 - spreading load, not a secret
+    fresh = [alias for alias in aliases if replica_lag(alias).in_rotation]
+    return random.choice(fresh) if fresh else None  # noqa: S311 - spreading load, not a secret
 
 
 @contextmanager

@@ -2,8 +2,9 @@
 
 One query on the path every successful exchange takes: the consent item for the requested type
 (of the consent the token is bound to, else the consent named in the request), joined with its
-consent, citizen, attestation type, holder and the habilitation it was granted under, and the
-token's bound consent. Nothing is cached: a revocation, a pause or a withdrawn habilitation a
+consent, citizen, attestation type, holder and the habilitation it was granted under, the
+token's bound consent and, for an adapter that checks the provider's answer (HTTP), the type's
+fields' schemas. Nothing is cached: a revocation, a pause or a withdrawn habilitation a
 moment ago is read now. When that finds nothing, a second query (denials only) gathers what tells
 the denials apart: does the type exist, does the consumer hold a habilitation for it, is the
 consent this consumer's at all.
@@ -17,7 +18,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Avg, BigIntegerField, CharField, Count, Max, Q, QuerySet, Subquery, UUIDField, Value
+from django.db.models import (
+    Avg,
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    JSONField,
+    Max,
+    Q,
+    QuerySet,
+    Subquery,
+    UUIDField,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from audit.refs import citizen_ref
@@ -26,8 +41,10 @@ from core.authentication import Caller
 from core.compiled import CompiledQuery
 from core.errors import NotFound
 from gateway.models import Exchange
+from providers.adapters import KINDS_CHECKING_FIELD_SCHEMAS
 from providers.adapters.base import Subject, Target
 from providers.models import SLUG_RE, ApiClient, AttestationType, Habilitation, Organisation
+from providers.selectors import field_schemas_from, field_schemas_subquery
 
 
 @dataclass(frozen=True)
@@ -113,6 +130,8 @@ def _type_terms(row: Mapping[str, Any], prefix: str = "") -> TypeTerms:
             base_url=str(get("adapter_base_url")),
             timeout_ms=int(get("adapter_timeout_ms")),
             token_env=str(get("adapter_token_env")),
+            # Annotated by both readers of a type, unprefixed.
+            field_schemas=field_schemas_from(row["field_schemas"]),
         ),
     )
 
@@ -155,6 +174,16 @@ def _consent_terms(row: Mapping[str, Any], prefix: str = "") -> ConsentTerms:
     )
 
 
+def _field_schemas(*, kind: str, type_id: str) -> Case:
+    """The type's fields' schemas, for the adapter kinds that check them (the HTTP adapter): read
+    by the grant's own query, never cached, so a field edited in the admin counts from the next
+    exchange on."""
+    return Case(
+        When(**{f"{kind}__in": KINDS_CHECKING_FIELD_SCHEMAS}, then=field_schemas_subquery(type_id)),
+        output_field=JSONField(),
+    )
+
+
 def _bound_consent(access_token_id: int | None) -> Subquery:
     return Subquery(TokenBinding.objects.filter(access_token_id=access_token_id).values("consent_id")[:1])
 
@@ -166,7 +195,10 @@ def _grant_query(*, access_token_id: int, consent_id: uuid.UUID, organisation_id
             consent__consumer_id=organisation_id,
             attestation_type__slug=slug,
         )
-        .annotate(bound=_bound_consent(access_token_id))
+        .annotate(
+            bound=_bound_consent(access_token_id),
+            field_schemas=_field_schemas(kind="attestation_type__adapter_kind", type_id="attestation_type_id"),
+        )
         .order_by()
         .values(
             "bound",
@@ -174,6 +206,7 @@ def _grant_query(*, access_token_id: int, consent_id: uuid.UUID, organisation_id
             *(f"consent__{name}" for name in _CONSENT),
             *(f"consent__citizen__{name}" for name in _CITIZEN),
             *(f"attestation_type__{name}" for name in (*_TYPE, *_ADAPTER)),
+            "field_schemas",
             *(f"habilitation__{name}" for name in _HABILITATION),
         )
     )
@@ -219,8 +252,11 @@ def _grant_denied(*, caller: Caller, slug: str, consent_id: uuid.UUID | None) ->
     """What tells the denials apart when the consent item was not found (cold path)."""
     type_row = (
         AttestationType.objects.filter(slug=slug)
-        .annotate(bound=_bound_consent(caller.access_token_id))
-        .values("bound", *_TYPE, *_ADAPTER)
+        .annotate(
+            bound=_bound_consent(caller.access_token_id),
+            field_schemas=_field_schemas(kind="adapter_kind", type_id="id"),
+        )
+        .values("bound", *_TYPE, *_ADAPTER, "field_schemas")
         .first()
     )
     if type_row is None:

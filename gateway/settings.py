@@ -53,6 +53,17 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def env_days(name: str) -> dict[str, int]:
+    """`key=days` pairs, comma-separated (`consent=2192,auditor=365`)."""
+    pairs: dict[str, int] = {}
+    for item in env_list(name):
+        key, _, days = item.partition("=")
+        if not key.strip() or not days.strip().isdigit():
+            raise ImproperlyConfigured(f"{name} is a list of key=days pairs, got {item!r}.")
+        pairs[key.strip()] = int(days)
+    return pairs
+
+
 def env_secret(name: str, *, dev_default: str) -> str:
     """A secret that production must provide; development gets a fixed, clearly unsafe value."""
     value = env_str(name)
@@ -195,6 +206,10 @@ if DATABASE_URL:
         DATABASE_REPLICA_ALIASES.append(alias)
 DATABASE_ROUTERS = ["core.replicas.ReplicaRouter"]
 DATABASE_REPLICA_STICKY_SECONDS = env_int("DATABASE_REPLICA_STICKY_SECONDS", 5)
+# A replica further behind than this (seconds of replay lag), or unreachable, leaves the read
+# rotation until it catches up; each process measures the lag at most every LAG_CHECK seconds.
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 30)
+DATABASE_REPLICA_LAG_CHECK_SECONDS = env_int("DATABASE_REPLICA_LAG_CHECK_SECONDS", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Seconds during which a PostgreSQL connection that just worked is not health-checked again.
 DATABASE_HEALTH_CHECK_DELAY = env_int("DATABASE_HEALTH_CHECK_DELAY", 1)
@@ -256,6 +271,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "audit-verify": {"task": "audit.tasks.verify", "schedule": 300.0},
     # The trail's partitions for the next months and the next leaves (idempotent).
     "audit-partitions": {"task": "audit.tasks.partitions_ensure", "schedule": 3600.0, "options": {"expires": 3500}},
+    # Leaf partitions whose records have all served their retention: archived, then detached.
+    "audit-retention": {"task": "audit.tasks.retention_apply", "schedule": 86400.0, "options": {"expires": 3600}},
     # Citizens told of each access to their data (consent/services/notices.py): new accesses read
     # from the trail, retries of the e-mails not sent yet, and the daily digests.
     "access-notices-collect": {
@@ -600,8 +617,32 @@ AUDIT_LEAF_PARTITION_SIZE = env_int("AUDIT_LEAF_PARTITION_SIZE", 2**24)
 if AUDIT_LEAF_PARTITION_SIZE < 2 or AUDIT_LEAF_PARTITION_SIZE & (AUDIT_LEAF_PARTITION_SIZE - 1):
     raise ImproperlyConfigured("AUDIT_LEAF_PARTITION_SIZE must be a power of two.")
 AUDIT_PARTITION_MONTHS_AHEAD = env_int("AUDIT_PARTITION_MONTHS_AHEAD", 3)
-# Where `manage.py audit_archive` writes the archives of full leaf partitions (audit/archives.py).
+# Where the archives of full leaf partitions go (audit/archive_stores.py): AUDIT_ARCHIVE_URL, a
+# directory or s3://bucket/prefix?endpoint=…&region=…; without it, the directory AUDIT_ARCHIVE_DIR.
 AUDIT_ARCHIVE_DIR = env_str("AUDIT_ARCHIVE_DIR", str(BASE_DIR / "var" / "audit-archives"))
+AUDIT_ARCHIVE_URL = env_str("AUDIT_ARCHIVE_URL")
+# Where an archive for a bucket is written while it is verified (the system's temporary directory
+# if empty): room for one partition's export.
+AUDIT_ARCHIVE_STAGING_DIR = env_str("AUDIT_ARCHIVE_STAGING_DIR")
+# How long records stay in the live trail, in days, by event type or family (audit/retention.py;
+# the grounds of each duration: docs/operations.md, "Retention"). AUDIT_RETENTION_DAYS overrides
+# or adds pairs (`consent=2192,citizen.login_failed=180`).
+AUDIT_RETENTION_DEFAULT_DAYS = env_int("AUDIT_RETENTION_DEFAULT_DAYS", 1827)
+AUDIT_RETENTION_DAYS: dict[str, int] = {
+    "consent": 2192,
+    "exchange": 1827,
+    "objection": 1827,
+    "habilitation": 3653,
+    "audit": 3653,
+    "auditor": 365,
+    "token": 365,
+    "oauth": 365,
+    "citizen.login_failed": 365,
+    "agent.login_failed": 365,
+    **env_days("AUDIT_RETENTION_DAYS"),
+}
+# An archive of a full partition (millions of leaves) runs far longer than an ordinary task.
+AUDIT_ARCHIVE_TIME_LIMIT = env_int("AUDIT_ARCHIVE_TIME_LIMIT", 6 * 3600)
 # Test-only escape from the audit tables' TRUNCATE trigger, for Django's test flush (audit/apps.py).
 # Needs the variable that only pyproject's [tool.pytest_env] sets AND a running pytest.
 AUDIT_ALLOW_TEST_TRUNCATE = env_bool("GATEWAY_AUDIT_TEST_TRUNCATE", False) and "pytest" in sys.modules

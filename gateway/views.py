@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from core.errors import MethodNotAllowed, NotFound, internal_error, problem_response, wants_problem
 from core.jose import jwks
+from core.replicas import replica_lag_measure
 from gateway.celery import app as celery_app
 
 # Readiness probes must answer quickly even when a dependency hangs.
@@ -70,7 +71,11 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if not settings.REDIS_URL:
         results["redis"] = {"status": "ok", "mode": "embedded (eager tasks, local cache)"}
     failed = sorted(name for name, result in results.items() if result["status"] != "ok")
-    body = {"status": "fail" if failed else "ok", "failed": failed, "checks": results}
+    body: dict[str, object] = {"status": "fail" if failed else "ok", "failed": failed, "checks": results}
+    if settings.DATABASE_REPLICA_ALIASES:
+        # Reported, never failing the node: a replica that lags or is down leaves the read
+        # rotation and its reads go to the primary (core/replicas.py).
+        body["replicas"] = {alias: replica_lag_measure(alias).as_json() for alias in settings.DATABASE_REPLICA_ALIASES}
     return JsonResponse(body, status=503 if failed else 200)
 
 

@@ -244,12 +244,17 @@ class AttestationField(models.Model):
         return f"{self.attestation_type_id}:{self.name}"
 
     def json_schema(self) -> dict[str, Any]:
-        if self.schema:
-            return dict(self.schema)
-        schema: dict[str, Any] = {"type": self.json_type}
-        if self.format:
-            schema["format"] = self.format
-        return schema
+        return field_json_schema(json_type=self.json_type, format=self.format, schema=self.schema)
+
+
+def field_json_schema(*, json_type: str, format: str, schema: dict[str, Any] | None) -> dict[str, Any]:
+    """A field's JSON Schema: its own when it says more than type and format, else those two."""
+    if schema:
+        return dict(schema)
+    derived: dict[str, Any] = {"type": json_type}
+    if format:
+        derived["format"] = format
+    return derived
 
 
 class Habilitation(models.Model):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import F, JSONField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from core.errors import NotFound
+from core.sqljson import JSONArrayAgg, JSONColumn
 from providers import rules
 from providers.models import (
     SLUG_RE,
@@ -22,6 +24,7 @@ from providers.models import (
     Habilitation,
     HabilitationStep,
     Organisation,
+    field_json_schema,
 )
 
 
@@ -64,9 +67,30 @@ def attestation_type_slugs_held(*, holder_id: int) -> set[str]:
     return set(AttestationType.objects.filter(holder_id=holder_id).values_list("slug", flat=True))
 
 
-def field_schemas(*, type_id: int) -> dict[str, dict[str, Any]]:
-    """The JSON Schema of each field of an attestation type, by field name."""
-    return {field.name: field.json_schema() for field in AttestationField.objects.filter(attestation_type_id=type_id)}
+def field_schemas_subquery(type_id: str) -> Subquery:
+    """The fields of the attestation type whose id is the outer query's column `type_id`, as one
+    JSON array (NULL without fields): a query reading a type reads its fields' schemas with it,
+    in the same round trip and as fresh as the type itself. `field_schemas_from` reads it."""
+    return Subquery(
+        AttestationField.objects.filter(attestation_type_id=OuterRef(type_id))
+        .order_by()
+        .values("attestation_type_id")
+        .annotate(
+            fields=JSONArrayAgg(
+                JSONObject(name="name", json_type="json_type", format="format", schema=JSONColumn("schema"))
+            )
+        )
+        .values("fields"),
+        output_field=JSONField(),
+    )
+
+
+def field_schemas_from(rows: Iterable[Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """The JSON Schema of each field, by name, from what `field_schemas_subquery` read."""
+    return {
+        row["name"]: field_json_schema(json_type=row["json_type"], format=row["format"], schema=row["schema"])
+        for row in rows or ()
+    }
 
 
 def organisation_get(*, organisation_id: int) -> Organisation:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,9 @@ class Target:
     timeout_ms: int = 5000
     # The environment variable holding the bearer token the provider expects, if any.
     token_env: str = ""
+    # The JSON Schema of each of the type's fields, by name, read with the target for the adapter
+    # kinds that check a provider's answer (`Adapter.checks_field_schemas`); empty for the others.
+    field_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class ProviderResult:
 
 class Adapter:
     kind: str = ""
+    # Whether `fetch` checks the provider's values against `Target.field_schemas`: the readers of
+    # a target load the schemas only for these kinds.
+    checks_field_schemas: bool = False
 
     def __init__(self, target: Target) -> None:
         self.target = target

@@ -18,13 +18,13 @@ from core.errors import ProviderError, ProviderTimeout, SubjectNotFound, Validat
 from core.outbound import OutboundError, OutboundRefused, OutboundTimeout, OutboundTooLarge, post_json
 from providers.adapters.base import Adapter, FetchContext, ProviderResult, Subject
 from providers.schemas import value_is_valid
-from providers.selectors import field_schemas
 
 MAX_REFERENCE_LENGTH = 200
 
 
 class HttpAdapter(Adapter):
     kind = "http"
+    checks_field_schemas = True
 
     def url(self) -> str:
         return f"{self.target.base_url.rstrip('/')}/attestations/{self.target.slug}"
@@ -41,7 +41,8 @@ class HttpAdapter(Adapter):
         return headers
 
     def fetch(self, subject: Subject, fields: Sequence[str], context: FetchContext) -> ProviderResult:
-        schemas = field_schemas(type_id=self.target.type_id)
+        # Read with the target (the exchange's grant, or the loaded type): no query of its own.
+        schemas = self.target.field_schemas
         requested = list(dict.fromkeys(fields))
         unknown = [name for name in requested if name not in schemas]
         if unknown or not requested:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from audit.models import ActorKind, AuditEvent, EventType
 from audit.services import Actor, event_record
@@ -27,3 +28,28 @@ def record(db: None) -> Callable[..., AuditEvent]:
         return AuditEvent.objects.get(pk=event_id)
 
     return make
+
+
+@pytest.fixture
+def archive_dir(tmp_path: Path, settings: object) -> Iterator[Path]:
+    settings.AUDIT_ARCHIVE_DIR = str(tmp_path / "archives")  # type: ignore[attr-defined]
+    settings.AUDIT_ARCHIVE_URL = ""  # type: ignore[attr-defined]
+    yield tmp_path / "archives"
+    # A detachment is committed DDL: drop the detached tables, as an operator would once the
+    # archives are safe, so that the next test's sealer makes the partitions again.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c WHERE c.relname LIKE 'audit\\_logleaf\\_p%%' AND c.relkind = 'r' "
+            "AND NOT c.relispartition"
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f"DROP TABLE {name}")
+
+
+def leaf_partitions() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'audit_logleaf'::regclass ORDER BY 1"
+        )
+        return [name for (name,) in cursor.fetchall()]

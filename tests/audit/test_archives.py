@@ -6,12 +6,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 
 from audit.archives import export_verified, leaf_partition_archive
@@ -20,23 +19,9 @@ from audit.models import AuditEvent, EventType, LogLeaf
 from audit.sealer import log_seal, log_size
 from audit.services import Actor
 from core.errors import ValidationError
+from tests.audit.conftest import leaf_partitions
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def archive_dir(tmp_path: Path, settings: object) -> Iterator[Path]:
-    settings.AUDIT_ARCHIVE_DIR = str(tmp_path / "archives")  # type: ignore[attr-defined]
-    yield tmp_path / "archives"
-    # A detachment is committed DDL: drop the detached tables, as an operator would once the
-    # archives are safe, so that the next test's sealer makes the partitions again.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.relname FROM pg_class c WHERE c.relname LIKE 'audit\\_logleaf\\_p%%' AND c.relkind = 'r' "
-            "AND NOT c.relispartition"
-        )
-        for (name,) in cursor.fetchall():
-            cursor.execute(f"DROP TABLE {name}")
 
 
 @pytest.fixture
@@ -48,15 +33,6 @@ def two_partitions(record: Callable[..., AuditEvent]) -> int:
     log_seal()
     assert log_size() == size + 3
     return size
-
-
-def leaf_partitions() -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'audit_logleaf'::regclass ORDER BY 1"
-        )
-        return [name for (name,) in cursor.fetchall()]
 
 
 def test_it_archives_a_full_partition_and_detaches_it(two_partitions: int, archive_dir: Path) -> None:
@@ -124,3 +100,20 @@ def test_a_changed_export_fails_verification(two_partitions: int) -> None:
         export_verified(forged, 0, size, io.BytesIO())
     with pytest.raises(ValidationError, match="every leaf"):
         export_verified([line for line in lines if '"index":3,' not in line], 0, size, io.BytesIO())
+
+
+def test_archiving_the_last_full_partition_seals_only_the_archive_event_next(
+    record: Callable[..., AuditEvent], archive_dir: Path
+) -> None:
+    # No live leaf is left once the partition goes: the sealer must still know its events are sealed.
+    size = settings.AUDIT_LEAF_PARTITION_SIZE
+    for i in range(size):
+        record(citizen_ref=f"ref-{i}")
+    log_seal()
+    assert log_size() == size
+    leaf_partition_archive(number=0, actor=Actor.system())
+
+    log_seal()
+
+    assert log_size() == size + 1
+    assert LogLeaf.objects.get(index=size).event.type == EventType.AUDIT_ARCHIVED

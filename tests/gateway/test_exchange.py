@@ -21,7 +21,7 @@ from consent.services.lifecycle import consent_pause, consent_revoke
 from core.jose import canonical_payload
 from gateway.models import Exchange
 from providers.demo import catalogue_load
-from providers.models import AttestationType, EidasLevel, Habilitation, Organisation
+from providers.models import AttestationField, AttestationType, EidasLevel, Habilitation, Organisation
 from tests.gateway.conftest import QF, Consumer, bearer, citizen_actor, habilitation_grant
 
 URL = f"/api/v1/attestations/{QF}"
@@ -373,6 +373,39 @@ class TestExchangeOverHttp:
         assert response.status_code == 200, response.content
         assert response.json()["attestation"]["fields"]
         assert Exchange.objects.get().status == Exchange.Status.SUCCEEDED
+
+    def test_it_reads_the_database_as_often_as_the_demo_adapter(
+        self,
+        client: Client,
+        http_catalogue: str,
+        mairie_token: str,
+        alice_consent: Consent,
+        django_assert_num_queries: Any,
+    ) -> None:
+        # The fields' schemas that the HTTP adapter checks the provider's answer against come with
+        # the grant's own query: the token, the grant, then the one write statement, as with the
+        # demo adapter (test_it_reads_and_writes_the_database_a_fixed_number_of_times).
+        with django_assert_num_queries(3) as queries:
+            response = get(client, mairie_token, alice_consent)
+
+        assert response.status_code == 200, response.content
+        assert [query["sql"].split()[0] for query in queries.captured_queries] == ["SELECT", "SELECT", "WITH"]
+        assert "providers_attestationfield" in queries.captured_queries[1]["sql"]
+
+    def test_it_checks_the_provider_against_a_field_schema_edited_a_moment_ago(
+        self, client: Client, http_catalogue: str, mairie_token: str, alice_consent: Consent
+    ) -> None:
+        assert get(client, mairie_token, alice_consent).status_code == 200
+        # As an operator would in the admin: the sandbox's integer no longer matches.
+        field = AttestationField.objects.get(attestation_type__slug=QF, name="quotient_familial")
+        field.schema = {"type": "string"}
+        field.save()
+
+        response = get(client, mairie_token, alice_consent)
+
+        assert response.status_code == 502
+        assert response.json()["code"] == "provider_error"
+        assert Exchange.objects.filter(status=Exchange.Status.FAILED).count() == 1
 
     def test_it_hides_a_provider_error_behind_a_stable_problem(
         self, client: Client, http_catalogue: str, mairie_token: str, alice_consent: Consent

@@ -69,6 +69,24 @@ class TestSettings:
         assert result.returncode != 0
         assert "DEBUG must be a boolean" in result.stderr
 
+    def test_it_reads_retention_durations_over_the_defaults(self) -> None:
+        probe = (
+            "import json, django; django.setup(); from django.conf import settings as s; "
+            "print(json.dumps(s.AUDIT_RETENTION_DAYS))"
+        )
+        result = run_python(
+            {**PRODUCTION_ENV, "AUDIT_RETENTION_DAYS": "consent=3000, citizen.previewed=90"}, "-c", probe
+        )
+        assert result.returncode == 0, result.stderr
+        durations = json.loads(result.stdout)
+        assert durations["consent"] == 3000
+        assert durations["citizen.previewed"] == 90
+        assert durations["exchange"] == 1827
+
+        refused = run_python({**PRODUCTION_ENV, "AUDIT_RETENTION_DAYS": "consent=six-years"}, "-c", probe)
+        assert refused.returncode != 0
+        assert "AUDIT_RETENTION_DAYS is a list of key=days pairs" in refused.stderr
+
     def test_it_passes_the_deployment_checklist_with_production_settings(self) -> None:
         result = run_python(PRODUCTION_ENV, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
         assert result.returncode == 0, result.stdout + result.stderr

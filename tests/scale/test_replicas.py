@@ -81,3 +81,52 @@ def test_it_reads_the_trail_from_the_standby_and_the_primary_after_acting(
         replication.replay_resume()
         wait_until(replication.caught_up, what="the standby catching up")
         assert tree_size(reader, base) == latest
+
+
+def test_a_replica_past_the_lag_threshold_leaves_the_read_rotation_and_readyz_says_so(
+    tmp_path: Path, replication: StreamingPair
+) -> None:
+    with deployed(
+        tmp_path,
+        primary=replication.primary,
+        replica=replication.standby,
+        DATABASE_REPLICA_MAX_LAG_SECONDS="1",
+        DATABASE_REPLICA_LAG_CHECK_SECONDS="0",
+    ) as gateway:
+        seeded = gateway.seed(3)
+        base = gateway.web(workers=1, threads=2)
+        token = access_token(base, seeded, f"attestations:{SLUG}")
+        consumer = requests.Session()
+        consumer.headers["Authorization"] = f"Bearer {token}"
+        reader = requests.Session()
+
+        def replica_state() -> dict[str, object]:
+            response = reader.get(f"{base}/readyz", timeout=30)
+            # The node stays ready whatever its replicas do: their reads go to the primary.
+            assert response.status_code == 200, response.text
+            replicas: dict[str, dict[str, object]] = response.json()["replicas"]
+            return replicas["replica_0"]
+
+        gateway.manage("audit_seal")
+        wait_until(replication.caught_up, what="the standby replaying the first seal")
+        assert replica_state() == {"status": "ok", "in_rotation": True, "lag_seconds": 0.0}
+
+        replication.replay_pause()
+        response = consumer.get(
+            f"{base}/api/v1/attestations/{SLUG}", params={"consent": seeded["consents"][0]}, timeout=60
+        )
+        assert response.status_code == 200, response.text
+        gateway.manage("audit_seal")
+        [(latest,)] = gateway.query("SELECT max(tree_size) FROM audit_checkpoint")
+
+        wait_until(lambda: replica_state()["status"] == "lagging", timeout=30, what="readyz reporting the lag")
+        lagging = replica_state()
+        assert lagging["in_rotation"] is False
+        assert float(lagging["lag_seconds"]) > 1  # type: ignore[arg-type]
+        # Out of the rotation: a client that has not acted reads the new checkpoint, from the primary.
+        assert tree_size(reader, base) == latest
+
+        replication.replay_resume()
+        wait_until(replication.caught_up, what="the standby catching up")
+        assert replica_state()["in_rotation"] is True
+        assert tree_size(reader, base) == latest

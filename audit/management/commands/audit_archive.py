@@ -12,7 +12,8 @@ from core.errors import ValidationError
 class Command(BaseCommand):
     help = (
         "Archive a full leaf partition of the trail: export it, verify the export against the signed "
-        "log, store it in AUDIT_ARCHIVE_DIR, record its SHA-256 as an audit event, detach the partition."
+        "log, store it where AUDIT_ARCHIVE_URL (or AUDIT_ARCHIVE_DIR) says, record its SHA-256 as an "
+        "audit event, detach the partition."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
