@@ -46,12 +46,12 @@ class RedirectUrisForm(DsfrBaseForm):
         return _redirect_uris(self.cleaned_data.get("redirect_uris") or "")
 
 
-
 class OptionalJSONField(forms.JSONField):
     """Django's JSONField shows an empty value as the JSON `null`: an empty box reads better."""
 
     def prepare_value(self, value: Any) -> str:
         return "" if value is None else str(super().prepare_value(value))
+
 
 class ClientCreateForm(RedirectUrisForm):
     name = forms.CharField(label=gettext_lazy("Name of the client"), max_length=200)
