@@ -280,7 +280,9 @@ class GatewayOAuth2Validator(OAuth2Validator):
     def validate_scopes(
         self, client_id: str, scopes: list[str], client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        return set(scopes) <= scope_ceiling(client)
+        # No default scope (RFC 6749 §3.3): a request that names none is refused (invalid_scope)
+        # rather than answered with a token that can do nothing.
+        return bool(scopes) and set(scopes) <= scope_ceiling(client)
 
     # --- Redirect URIs -----------------------------------------------------------------------
 

@@ -77,6 +77,16 @@ class TestClientCredentials:
         assert response.json()["error"] == "invalid_scope"
         assert not AccessToken.objects.exists()
 
+    def test_it_refuses_a_request_naming_no_scope(self, client: Client, mairie_client: Consumer) -> None:
+        # No default scope: a token that could do nothing is no answer (RFC 6749 §3.3).
+        response = client.post(
+            "/oauth/token/", {"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=mairie_client.basic
+        )
+
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_scope"
+        assert not AccessToken.objects.exists()
+
     def test_it_takes_a_revoked_habilitation_out_of_the_ceiling_at_once(
         self, client: Client, mairie_client: Consumer
     ) -> None:
