@@ -153,6 +153,19 @@ class TestOperations:
         assert f"/api/v1/attestations/{QF}" in page and "import requests" in page
         assert created.client_secret not in page
 
+    def test_the_guide_numbers_its_steps_and_speaks_the_page_s_language(
+        self, adele: Agent, cd_rhone: Organisation
+    ) -> None:
+        client_create(organisation=cd_rhone, name="Démarches", actor=agent_actor(adele))
+        habilitation_grant(cd_rhone, QF)
+        habilitation_grant(cd_rhone, "dgfip.avis-imposition")
+
+        page = client_for(adele).get(reverse("portal-integration")).content.decode()
+
+        headings = [re.sub(r"\s+", " ", h).strip() for h in re.findall(r"<h2>(.*?)</h2>", page, re.DOTALL)]
+        assert [h.split(".")[0] for h in headings] == ["1", "2", "3"], headings
+        assert "where the person approves" not in page and "où la personne donne son accord" in page
+
 
 class TestIsolation:
     def test_an_agent_without_any_role_is_refused_everywhere(self, adele: Agent, cd_rhone: Organisation) -> None:
