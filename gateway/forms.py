@@ -14,6 +14,7 @@ from dsfr.forms import DsfrBaseForm
 from oauth2_provider.models import Application
 
 from gateway.oauth.validators import redirect_uri_problem
+from providers.models import validate_webhook_url
 
 
 def _redirect_uris(text: str) -> list[str]:
@@ -153,6 +154,17 @@ class WebhookEndpointForm(DsfrBaseForm):
         max_length=500,
         required=False,
     )
+
+    def clean_url(self) -> str:
+        url = str(self.cleaned_data.get("url") or "").strip()
+        if url:
+            try:
+                validate_webhook_url(url)
+            except DjangoValidationError:
+                raise DjangoValidationError(
+                    _("Give an address that starts with https://, names a server and holds no user name or password.")
+                ) from None
+        return url
 
 
 class ExchangeFilterForm(DsfrBaseForm):

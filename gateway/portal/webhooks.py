@@ -40,6 +40,7 @@ def _page(
     *,
     form: WebhookEndpointForm | None = None,
     secret: str = "",
+    rotated: bool = False,
     status: int = 200,
 ) -> HttpResponse:
     context = {
@@ -51,6 +52,8 @@ def _page(
             for delivery in webhook_deliveries_for_organisation(organisation=organisation)
         ],
         "secret": secret,
+        # A first secret replaces none: only a rotation has a previous one signing beside it.
+        "rotated": rotated,
         "overlap_hours": int(WEBHOOK_SECRET_OVERLAP.total_seconds() // 3600),
     }
     return render(request, "gateway/portal/webhooks.html", context, status=status)
@@ -90,7 +93,7 @@ def webhook_endpoint(request: HttpRequest) -> HttpResponse:
 def webhook_key_rotate(request: HttpRequest) -> HttpResponse:
     agent = administrator(request)
     secret = organisation_webhook_key_rotate(organisation=agent.organisation, actor=agent_actor(agent))
-    return _page(request, agent.organisation, secret=secret)
+    return _page(request, agent.organisation, secret=secret, rotated=True)
 
 
 @require_POST

@@ -62,6 +62,7 @@ class TestWebhooks:
         admin = client_for(adele)
         refused = admin.post(reverse("portal-webhook-endpoint"), {"endpoint-url": "http://recepteur.example.fr/hooks"})
         assert refused.status_code == 400 and list(refused.context["form"].errors) == ["url"]
+        assert "commence par https://" in refused.content.decode()
         cd_rhone.refresh_from_db()
         assert (
             cd_rhone.webhook_url == "" and not AuditEvent.objects.filter(type=EventType.WEBHOOK_ENDPOINT_SET).exists()
@@ -69,11 +70,13 @@ class TestWebhooks:
 
         page = admin.post(reverse("portal-webhook-endpoint"), {"endpoint-url": "https://recepteur.example.fr/hooks"})
         assert page.status_code == 200 and re.search(r'id="webhook-secret"[^>]*>whsec_', page.content.decode())
+        assert "Le précédent" not in page.content.decode()  # a first secret replaces none
         cd_rhone.refresh_from_db()
         assert cd_rhone.webhook_url == "https://recepteur.example.fr/hooks" and cd_rhone.webhook_secret
 
         rotated = admin.post(reverse("portal-webhook-key"))
         assert re.search(r'id="webhook-secret"[^>]*>whsec_', rotated.content.decode())
+        assert "Le précédent continue de signer" in rotated.content.decode()
         cd_rhone.refresh_from_db()
         assert cd_rhone.webhook_secret_previous
         assert AuditEvent.objects.filter(type=EventType.WEBHOOK_KEY_ROTATED, actor=adele.actor_id).count() == 1
