@@ -159,10 +159,17 @@ def client_redirect_uris(request: HttpRequest, api_client_id: int) -> HttpRespon
     return _detail(request, api_client, status=400, redirect_form=form)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
+@never_cache
 @agent_page
 def client_disable_view(request: HttpRequest, api_client_id: int) -> HttpResponse:
+    """GET asks to confirm (disabling cannot be undone), POST disables."""
     agent, api_client = _client(request, api_client_id)
+    if request.method == "GET":
+        if api_client.disabled_at is not None:
+            return HttpResponseRedirect(reverse("portal-client", args=[api_client.pk]))
+        context = {"title": _("Disable the client %(name)s?") % {"name": api_client.application.name}}
+        return render(request, "gateway/portal/client_disable.html", {**context, "api_client": api_client})
     # Already disabled: the page it returns to says so.
     with suppress(InvalidTransition):
         client_disable(api_client=api_client, actor=agent_actor(agent))

@@ -112,6 +112,21 @@ class TestClients:
         assert Client().get("/api/v1/consents", HTTP_AUTHORIZATION=bearer).status_code == 401
         assert "Désactivé" in client_for(adele).get(reverse("portal-client", args=[api_client.pk])).content.decode()
 
+    def test_disabling_asks_to_confirm_first_and_changes_nothing_until_then(self, adele: Agent) -> None:
+        api_client, secret = create(adele)
+        detail = client_for(adele).get(reverse("portal-client", args=[api_client.pk])).content.decode()
+        confirm_url = reverse("portal-client-disable", args=[api_client.pk])
+        assert f'href="{confirm_url}"' in detail  # a link to the question, not a button that acts
+
+        page = client_for(adele).get(confirm_url)
+
+        assert page.status_code == 200
+        assert "Oui, désactiver le client" in page.content.decode()
+        api_client.refresh_from_db()
+        assert api_client.disabled_at is None
+        assert token_status(api_client.application.client_id, secret) == 200
+        assert not AuditEvent.objects.filter(type=EventType.CLIENT_DISABLED).exists()
+
     def test_redirect_uris_are_set_on_an_authorization_code_client(self, adele: Agent) -> None:
         api_client, _secret = create(
             adele, grant="authorization-code", redirect_uris="https://demarches.cd-rhone.example.fr/retour"
