@@ -14,7 +14,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/audit/verifier.pyz", apis.VerifierApi.as_view(), name="api-verifier"),
     path("api/v1/audit/events", apis.EventsApi.as_view(), name="api-events"),
     path("api/v1/stats/exchanges", apis.ExchangeStatsApi.as_view(), name="api-stats-exchanges"),
-    path("statistiques/", views.statistics, name="statistics"),
     path("audit/console/login/", views.console_login, name="console-login"),
     path("audit/console/logout/", views.console_logout, name="console-logout"),
     path("audit/console/", views.console, name="console"),

@@ -15,7 +15,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.cache import never_cache
@@ -30,7 +29,6 @@ from audit.selectors import (
     checkpoint_latest,
     events_matching,
     events_search,
-    exchange_stats_daily,
     objections_for_auditors,
     validate_trail_date,
 )
@@ -240,31 +238,3 @@ def console_login(request: HttpRequest) -> HttpResponse:
 def console_logout(request: HttpRequest) -> HttpResponse:
     logout(request)
     return redirect(resolve_url(settings.LOGIN_URL))
-
-
-@require_GET
-@replica_view
-def statistics(request: HttpRequest) -> HttpResponse:
-    until = timezone.now().astimezone(dt.UTC).date()
-    since = until - dt.timedelta(days=30)
-    rows = exchange_stats_daily(since=since, until=until)
-    # django-dsfr's table: a caption, header cells and rows of plain (escaped) cells.
-    table = {
-        "caption": _("Succeeded exchanges per day"),
-        "header": [_("Date"), _("Attestation type"), _("Consumer (SIRET)"), _("Provider (SIRET)"), _("Count")],
-        "content": [
-            [
-                row["date"],
-                row["attestation_type"],
-                row["consumer"],
-                row["provider"],
-                "<10" if row["suppressed"] else row["count"],
-            ]
-            for row in rows
-        ],
-    }
-    return render(
-        request,
-        "audit/statistics.html",
-        {"title": _("Statistics"), "table": table, "since": since, "until": until},
-    )

@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("catalogue/", catalogue.catalogue_page, name="catalogue"),
     path("catalogue/<str:slug>/", catalogue.attestation_type_page, name="catalogue-type"),
+    path("statistiques/", catalogue.statistics, name="statistics"),
     path("agents/", agents.space, name="agent-space"),
     path("agents/connexion/", agents.login_page, name="agent-login"),
     path("agents/connexion/proconnect/", agents.proconnect_start, name="agent-login-start"),

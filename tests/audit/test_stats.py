@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import formats, timezone
 
 from audit.models import EventType
+from providers.models import Organisation
 
 URL = "/api/v1/stats/exchanges"
 
@@ -60,3 +63,18 @@ class TestStats:
 
         assert response.status_code == 400
         assert response.json()["code"] == "validation_error"
+
+
+def test_the_page_names_types_and_administrations_and_gives_dates_in_words(
+    client: Client, record: Callable[..., Any], mairie: Organisation, cnaf: Organisation
+) -> None:
+    for _ in range(10):
+        record(consumer=mairie.siret, provider=cnaf.siret)
+
+    page = client.get("/statistiques/", headers={"Accept-Language": "fr"}).content.decode()
+
+    cells = re.findall(r"<td>\s*(.*?)\s*</td>", page)
+    assert "Quotient familial CAF / MSA" in cells and mairie.name in cells and cnaf.name in cells
+    assert not {"cnaf.quotient-familial", mairie.siret, cnaf.siret} & set(cells)
+    today = timezone.now().astimezone(dt.UTC).date()
+    assert formats.date_format(today, "j F Y") in cells and today.isoformat() not in page
