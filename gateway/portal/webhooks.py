@@ -24,6 +24,17 @@ from providers.services import WEBHOOK_SECRET_OVERLAP
 from providers.services.agents import agent_actor
 from providers.views.portal import add_service_errors, agent_page
 
+# Why the last attempt failed, for the agent who fixes the receiver (consent.services.webhooks).
+REASONS = {
+    "no_webhook_url": gettext_lazy("No address is set."),
+    "refused": gettext_lazy("The address is not one the gateway may call (a private or local address, say)."),
+    "timeout": gettext_lazy("Your server did not answer in time."),
+    "response_too_large": gettext_lazy("Your server's answer was too large."),
+    "connection_failed": gettext_lazy("Your server could not be reached."),
+    "http_status": gettext_lazy("Your server answered with an error."),
+    "attempt_lost": gettext_lazy("The attempt was interrupted on the gateway's side."),
+}
+
 EVENTS = {
     "consent.approved": gettext_lazy("Consent given"),
     "consent.rejected": gettext_lazy("Consent refused"),
@@ -48,7 +59,11 @@ def _page(
         "organisation": organisation,
         "form": form or WebhookEndpointForm(initial={"url": organisation.webhook_url}),
         "deliveries": [
-            {"delivery": delivery, "event": EVENTS.get(delivery.event_type, delivery.event_type)}
+            {
+                "delivery": delivery,
+                "event": EVENTS.get(delivery.event_type, delivery.event_type),
+                "reason": REASONS.get(delivery.last_error_code, "") if delivery.status != "delivered" else "",
+            }
             for delivery in webhook_deliveries_for_organisation(organisation=organisation)
         ],
         "secret": secret,

@@ -105,6 +105,17 @@ class TestWebhooks:
         assert (theirs.status, theirs.attempts) == (WebhookDelivery.Status.FAILED, 8)
         assert AuditEvent.objects.filter(type=EventType.WEBHOOK_REDELIVERED).count() == 1
 
+    def test_a_failed_delivery_says_why_in_plain_words(
+        self, adele: Agent, cd_rhone: Organisation, alice: Citizen, make_consent: Callable[..., Consent]
+    ) -> None:
+        habilitation_grant(cd_rhone, QF)
+        delivery = delivery_for(cd_rhone, make_consent(alice, cd_rhone), WebhookDelivery.Status.FAILED)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(last_error_code="connection_failed")
+
+        page = client_for(adele).get(reverse("portal-webhooks")).content.decode()
+
+        assert "pas pu être joint." in page and "connection_failed" not in page
+
 
 class TestOperations:
     def test_the_organisation_sees_its_own_exchanges_and_why_they_were_refused(
