@@ -114,6 +114,10 @@ class PurposeSerializer(serializers.Serializer[Any]):
     text = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
+class CompanySubjectSerializer(serializers.Serializer[Any]):
+    siret = StrictCharField(max_length=14, min_length=14)
+
+
 class ConsentOutputSerializer(serializers.Serializer[Consent]):
     class Meta:
         ref_name = "Consent"
@@ -138,6 +142,15 @@ class ConsentOutputSerializer(serializers.Serializer[Consent]):
     created_at = serializers.DateTimeField()
     version = serializers.IntegerField()
     artefact = serializers.SerializerMethodField(help_text="Compact JWS over the terms (while active).")
+    subject = serializers.SerializerMethodField(
+        help_text='The subject: {"kind": "person"}, or {"kind": "company", "siren", "siret", "name"}.'
+    )
+    decided_by = serializers.SerializerMethodField(
+        help_text=(
+            "Who decided, by role, never by identity: subject, legal_representative (the companies register "
+            "listed them when they acted), delegate or legal_mandate; null while pending."
+        )
+    )
 
     def get_approval_url(self, consent: Consent) -> str:
         return approval_url(consent)
@@ -152,6 +165,28 @@ class ConsentOutputSerializer(serializers.Serializer[Consent]):
     @extend_schema_field(PurposeSerializer)
     def get_purpose(self, consent: Consent) -> dict[str, str]:
         return {"code": consent.purpose_code, "text": consent.purpose_text}
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_subject(self, consent: Consent) -> dict[str, str]:
+        company = consent.company
+        if company is None:
+            return {"kind": "person"}
+        return {"kind": "company", "siren": company.siren, "siret": company.siret, "name": company.name}
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_decided_by(self, consent: Consent) -> dict[str, Any] | None:
+        if not consent.ground:
+            return None
+        decided: dict[str, Any] = {"role": consent.ground}
+        if consent.register_check is not None:
+            decided["register_checked_at"] = consent.register_check.checked_at
+        if consent.mandate is not None:
+            decided["mandate"] = {
+                "kind": consent.mandate.kind,
+                "valid_until": consent.mandate.valid_until,
+                **({"legal_source": consent.mandate.legal_source} if consent.mandate.legal_source else {}),
+            }
+        return decided
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_artefact(self, consent: Consent) -> str | None:
@@ -191,6 +226,13 @@ class ConsentRequestCreateApi(ConsumerApi):
                 "identity, one line each: birth name, given names, date of birth (YYYY-MM-DD), sex (F/M), "
                 "INSEE code of the place of birth; names in upper case. Only that person may then decide it."
             ),
+        )
+
+        subject = CompanySubjectSerializer(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="A company subject (types whose subject_kind is company): the SIRET of an open company.",
         )
 
         class Meta:
@@ -240,6 +282,7 @@ class ConsentRequestCreateApi(ConsumerApi):
             reference=data["reference"],
             idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
             pivot_identity_hash=data["pivot_identity_hash"],
+            company_siret=data["subject"]["siret"] if data["subject"] else "",
         )
         consent = consent_get_for_consumer(consumer=consent.consumer, consent_id=consent.pk)
         location = request.build_absolute_uri(reverse("consent:api-consent-detail", args=[consent.pk]))

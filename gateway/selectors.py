@@ -2,11 +2,11 @@
 
 One query on the path every successful exchange takes: the consent item for the requested type
 (of the consent the token is bound to, else the consent named in the request), joined with its
-consent, citizen, attestation type, holder and the habilitation it was granted under, and the
-token's bound consent. Nothing is cached: a revocation, a pause or a withdrawn habilitation a
-moment ago is read now. When that finds nothing, a second query (denials only) gathers what tells
-the denials apart: does the type exist, does the consumer hold a habilitation for it, is the
-consent this consumer's at all.
+consent, its subject (citizen or company: two outer joins on keys, one of them null), attestation
+type, holder and the habilitation it was granted under, and the token's bound consent. Nothing is
+cached: a revocation, a pause or a withdrawn habilitation a moment ago is read now. When that
+finds nothing, a second query (denials only) gathers what tells the denials apart: does the type
+exist, does the consumer hold a habilitation for it, is the consent this consumer's at all.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from typing import Any
 from django.db.models import Avg, BigIntegerField, CharField, Count, Max, Q, QuerySet, Subquery, UUIDField, Value
 from django.db.models.functions import Coalesce
 
-from audit.refs import citizen_ref
+from audit.refs import citizen_ref, company_ref
 from consent.models import Consent, ConsentItem, TokenBinding
 from core.authentication import Caller
 from core.compiled import CompiledQuery
 from core.errors import NotFound
 from gateway.models import Exchange
-from providers.adapters.base import Subject, Target
+from providers.adapters.base import CompanySubject, Subject, Target
 from providers.models import SLUG_RE, ApiClient, AttestationType, Habilitation, Organisation
 
 
@@ -50,9 +50,12 @@ class HabilitationTerms:
 
 
 @dataclass(frozen=True)
-class CitizenTerms:
+class SubjectTerms:
+    """The consent's subject as the trail names it (keyed reference) and as its provider finds it
+    (a citizen's pivot identity, or a company's SIREN and SIRET)."""
+
     ref: str
-    subject: Subject
+    subject: Subject | CompanySubject
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class ConsentTerms:
     version: int
     eidas_level: str
     purpose_code: str
-    citizen: CitizenTerms | None
+    subject: SubjectTerms | None
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ _ADAPTER = ("adapter_base_url", "adapter_timeout_ms", "adapter_token_env")
 _HABILITATION = ("id", "status", "valid_until", "fields")
 _CONSENT = ("id", "status", "valid_from", "valid_until", "max_uses", "uses", "version", "eidas_level", "purpose_code")
 _CITIZEN = ("issuer", "subject", "nom_naissance", "prenoms", "date_naissance", "sexe", "code_cog_lieu_naissance")
+_COMPANY = ("siren", "siret")
 
 
 def _type_terms(row: Mapping[str, Any], prefix: str = "") -> TypeTerms:
@@ -131,7 +135,7 @@ def _consent_terms(row: Mapping[str, Any], prefix: str = "") -> ConsentTerms:
     # The pivot identity is decrypted by its field's converter; an erased one serves no exchange.
     if row[prefix + "citizen__subject"] is not None and row[prefix + "citizen__nom_naissance"] is not None:
         subject = str(row[prefix + "citizen__subject"])
-        citizen = CitizenTerms(
+        citizen = SubjectTerms(
             ref=citizen_ref(subject, str(row[prefix + "citizen__issuer"])),
             subject=Subject(
                 nom_naissance=str(row[prefix + "citizen__nom_naissance"]),
@@ -151,7 +155,17 @@ def _consent_terms(row: Mapping[str, Any], prefix: str = "") -> ConsentTerms:
         version=int(row[prefix + "version"]),
         eidas_level=str(row[prefix + "eidas_level"]),
         purpose_code=str(row[prefix + "purpose_code"]),
-        citizen=citizen,
+        subject=citizen or _company_terms(row, prefix),
+    )
+
+
+def _company_terms(row: Mapping[str, Any], prefix: str) -> SubjectTerms | None:
+    siren = row[prefix + "company__siren"]
+    if siren is None:
+        return None
+    return SubjectTerms(
+        ref=company_ref(str(siren)),
+        subject=CompanySubject(siren=str(siren), siret=str(row[prefix + "company__siret"])),
     )
 
 
@@ -173,6 +187,7 @@ def _grant_query(*, access_token_id: int, consent_id: uuid.UUID, organisation_id
             "fields",
             *(f"consent__{name}" for name in _CONSENT),
             *(f"consent__citizen__{name}" for name in _CITIZEN),
+            *(f"consent__company__{name}" for name in _COMPANY),
             *(f"attestation_type__{name}" for name in (*_TYPE, *_ADAPTER)),
             *(f"habilitation__{name}" for name in _HABILITATION),
         )
@@ -239,7 +254,7 @@ def _grant_denied(*, caller: Caller, slug: str, consent_id: uuid.UUID | None) ->
     named = bound_consent_id or consent_id
     consent_row = (
         Consent.objects.filter(pk=named, consumer_id=caller.organisation_id)
-        .values(*_CONSENT, *(f"citizen__{name}" for name in _CITIZEN))
+        .values(*_CONSENT, *(f"citizen__{name}" for name in _CITIZEN), *(f"company__{name}" for name in _COMPANY))
         .first()
         if named is not None
         else None

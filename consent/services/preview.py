@@ -26,7 +26,7 @@ from core.errors import (
     SubjectNotFound,
 )
 from providers.adapters import adapter_for, target_for
-from providers.adapters.base import FetchContext, Subject
+from providers.adapters.base import CompanySubject, FetchContext, Subject
 from providers.models import Organisation
 from providers.rules import eidas_highest, eidas_satisfies
 
@@ -83,10 +83,13 @@ def item_preview(
     in its own short transaction (after the call: a provider call never holds one open). The event
     names `consent` when there is one; `detail` adds to its outcome."""
     context = FetchContext(purpose=purpose_code, consumer_siret=consumer.siret, exchange_id=uuid.uuid4(), preview=True)
+    company = consent.company if consent is not None else None
+    # A company's request previews the company's data, to whoever may act for it.
+    subject: Subject | CompanySubject = (
+        CompanySubject(siren=company.siren, siret=company.siret) if company is not None else citizen_subject(citizen)
+    )
     try:
-        result = adapter_for(target_for(item.attestation_type)).fetch(
-            citizen_subject(citizen), list(item.fields), context
-        )
+        result = adapter_for(target_for(item.attestation_type)).fetch(subject, list(item.fields), context)
     except (SubjectNotFound, ProviderTimeout) as error:
         preview = PreviewItem(item=item, error=error.code)
     except GatewayError:
@@ -98,7 +101,7 @@ def item_preview(
         event_record(
             type=EventType.CITIZEN_PREVIEWED,
             actor=citizen_actor(citizen),
-            citizen_ref=citizen.ref,
+            citizen_ref=company.ref if company is not None else citizen.ref,
             consumer=consumer.siret,
             provider=item.attestation_type.holder.siret,
             attestation_type=item.attestation_type.slug,
