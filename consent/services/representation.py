@@ -478,9 +478,20 @@ def acting_still_holds(*, acting: ActingGround, now: dt.datetime | None = None) 
     return mandate is not None and mandate_in_force(mandate_terms(mandate), now or timezone.now())
 
 
-def companies_for(*, citizen: Citizen) -> list[tuple[Company, str]]:
-    """The companies `citizen` may act for, and how: those the register listed them for at their
-    latest check, and those they hold a delegation for."""
+@dataclass(frozen=True)
+class ActingChoices:
+    """Whom a person may act for, besides themselves (the dashboard's "acting for" switch)."""
+
+    companies: list[tuple[Company, str]]
+    legal_mandates: list[Mandate]
+    # The legal mandates others hold for this person: they may see who acts for them.
+    acting_for_me: list[Mandate]
+
+
+def acting_choices(*, citizen: Citizen) -> ActingChoices:
+    """The companies `citizen` may act for, and how (the register listed them at their latest
+    check, or they hold a delegation in force), and the legal mandates in force they hold for
+    other people, and those others hold for them. Two queries."""
     found: dict[int, tuple[Company, str]] = {}
     latest: dict[int, RegisterCheck] = {}
     for check in RegisterCheck.objects.filter(citizen=citizen).select_related("company").order_by("checked_at"):
@@ -488,30 +499,18 @@ def companies_for(*, citizen: Citizen) -> list[tuple[Company, str]]:
     for company_id, check in latest.items():
         if check.listed:
             found[company_id] = (check.company, Ground.LEGAL_REPRESENTATIVE)
-    now = timezone.now()
+    legal: list[Mandate] = []
+    for_me: list[Mandate] = []
     for mandate in Mandate.objects.filter(
-        agent=citizen, principal_company__isnull=False, status=Mandate.Status.ACTIVE, valid_until__gt=now
-    ).select_related("principal_company"):
-        assert mandate.principal_company is not None
-        found.setdefault(mandate.principal_company.pk, (mandate.principal_company, Ground.DELEGATE))
-    return sorted(found.values(), key=lambda pair: pair[0].name)
-
-
-def legal_mandates_held(*, citizen: Citizen) -> list[Mandate]:
-    """The legal mandates in force `citizen` holds for other people."""
-    return list(
-        Mandate.objects.filter(
-            agent=citizen,
-            kind=Mandate.Kind.LEGAL,
-            status=Mandate.Status.ACTIVE,
-            valid_until__gt=timezone.now(),
-        ).select_related("principal_citizen")
-    )
-
-
-def mandates_given(*, citizen: Citizen) -> list[Mandate]:
-    """The legal mandates others hold for `citizen` (they may see who acts for them)."""
-    return list(Mandate.objects.filter(principal_citizen=citizen).select_related("agent").order_by("-created_at"))
+        Q(agent=citizen) | Q(principal_citizen=citizen), status=Mandate.Status.ACTIVE, valid_until__gt=timezone.now()
+    ).select_related("principal_company", "principal_citizen", "agent"):
+        if mandate.principal_citizen_id == citizen.pk:
+            for_me.append(mandate)
+        elif mandate.principal_company is not None:
+            found.setdefault(mandate.principal_company.pk, (mandate.principal_company, Ground.DELEGATE))
+        else:
+            legal.append(mandate)
+    return ActingChoices(sorted(found.values(), key=lambda pair: pair[0].name), legal, for_me)
 
 
 def company_get(*, siren: str) -> Company:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from functools import partial
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.contrib import messages
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from consent.auth import citizen_required, current_citizen, current_level, required_citizen
 from consent.models import Consent
+from consent.rules import ActingGround, ActingRefused
 from consent.selectors import consent_get_pending
 from consent.services import (
     PreviewItem,
@@ -24,8 +24,9 @@ from consent.services import (
     consent_reject,
     consent_request_open,
 )
+from consent.services.representation import APPROVE, acting_for_company
 from consent.terms import terms_for_consent
-from consent.views import CitizenTransition, not_found_as_404
+from consent.views import acting_refused_as_page, not_found_as_404
 from consent.views.decision import decision_context
 from core.errors import GatewayError
 
@@ -36,14 +37,17 @@ def _render(
     *,
     preview: list[PreviewItem] | None = None,
     error: GatewayError | None = None,
+    acting: ActingGround | None = None,
 ) -> HttpResponse:
     terms = terms_for_consent(consent)
     citizen = current_citizen(request)
     context = {
         "title": _("Consent request"),
         "consent": consent,
+        "acting": acting,
+        "company": consent.company,
         "decidable": consent.status == Consent.Status.PENDING,
-        "decided_by_me": citizen is not None and consent.citizen_id == citizen.pk,
+        "decided_by_me": citizen is not None and (consent.citizen_id == citizen.pk or consent.actor_id == citizen.pk),
         **decision_context(request, terms, preview=preview, relogin_next=request.path),
         "error": error,
     }
@@ -64,6 +68,8 @@ def _decision_redirect(request: HttpRequest, consent: Consent) -> HttpResponse:
     else:
         done = _("Request refused: %(consumer)s will not obtain your data.")
     messages.success(request, done % {"consumer": consent.consumer.name})
+    if consent.company is not None:
+        return HttpResponseRedirect(reverse("consent:company", args=[consent.company.siren]))
     return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
 
 
@@ -71,49 +77,70 @@ def _decision_redirect(request: HttpRequest, consent: Consent) -> HttpResponse:
 @never_cache
 @citizen_required
 @not_found_as_404
+@acting_refused_as_page
 def approval(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    return _render(request, _opened(request, consent_id))
+    consent, acting = _opened(request, consent_id)
+    return _render(request, consent, acting=acting)
 
 
-def _opened(request: HttpRequest, consent_id: uuid.UUID) -> Consent:
-    """The request, if this citizen may see it (binding it to them if nobody opened it yet)."""
-    return consent_request_open(consent=consent_get_pending(consent_id=consent_id), citizen=required_citizen(request))
+def _opened(request: HttpRequest, consent_id: uuid.UUID) -> tuple[Consent, ActingGround | None]:
+    """The request, if this citizen may see it (binding it to them if nobody opened it yet); a
+    company's request only to someone who may decide it for the company, asked now (the register
+    live, or a mandate in force), with the ground they act on."""
+    consent = consent_get_pending(consent_id=consent_id)
+    citizen = required_citizen(request)
+    if consent.company is not None:
+        types = [item.attestation_type.slug for item in consent.items.all()]
+        acting = acting_for_company(citizen=citizen, company=consent.company, action=APPROVE, types=types)
+        return consent, acting
+    return consent_request_open(consent=consent, citizen=citizen), None
 
 
 @require_POST
 @never_cache
 @citizen_required
 @not_found_as_404
+@acting_refused_as_page
 def approval_preview(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    consent = _opened(request, consent_id)
+    consent, acting = _opened(request, consent_id)
     try:
         preview = consent_preview(
             consent=consent, citizen=required_citizen(request), eidas_level=current_level(request)
         )
     except GatewayError as error:
-        return _render(request, consent, error=error)
-    return _render(request, consent, preview=preview)
+        return _render(request, consent, error=error, acting=acting)
+    return _render(request, consent, preview=preview, acting=acting)
 
 
-def _decide(request: HttpRequest, consent_id: uuid.UUID, decision: CitizenTransition) -> HttpResponse:
+def _decide(request: HttpRequest, consent_id: uuid.UUID, *, approve: bool) -> HttpResponse:
     """Approve or reject; a refusal shows the page again, as it is now, with the reason."""
-    consent = _opened(request, consent_id)
+    consent, acting = _opened(request, consent_id)
+    citizen = required_citizen(request)
     try:
-        consent = decision(consent=consent, citizen=required_citizen(request))
+        if approve:
+            consent = consent_approve(
+                consent=consent, citizen=citizen, eidas_level=current_level(request), acting=acting
+            )
+        else:
+            consent = consent_reject(consent=consent, citizen=citizen, acting=acting)
+    except ActingRefused:
+        raise
     except GatewayError as error:
-        return _render(request, consent_get_pending(consent_id=consent_id), error=error)
+        return _render(request, consent_get_pending(consent_id=consent_id), error=error, acting=acting)
     return _decision_redirect(request, consent)
 
 
 @require_POST
 @citizen_required
 @not_found_as_404
+@acting_refused_as_page
 def approval_approve(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    return _decide(request, consent_id, partial(consent_approve, eidas_level=current_level(request)))
+    return _decide(request, consent_id, approve=True)
 
 
 @require_POST
 @citizen_required
 @not_found_as_404
+@acting_refused_as_page
 def approval_reject(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    return _decide(request, consent_id, consent_reject)
+    return _decide(request, consent_id, approve=False)

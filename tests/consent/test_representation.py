@@ -5,10 +5,12 @@ isolation across companies and mandates."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 from joserfc import jws
@@ -475,3 +477,42 @@ class TestExchange:
         event = AuditEvent.objects.get(type=EventType.EXCHANGE_SUCCEEDED)
         assert (event.citizen_ref, event.exchange_id) == (joinery.ref, exchange.pk)
         assert Consent.objects.get(pk=consent.pk).uses == 1
+
+
+class TestLegalMandateCommand:
+    def test_an_operator_records_a_legal_mandate_with_its_source(self, alice: Citizen, odette: Citizen) -> None:
+        out = io.StringIO()
+
+        call_command(
+            "record_legal_mandate",
+            principal=str(odette.pk),
+            agent=str(alice.pk),
+            types="dgfip.avis-imposition",
+            until="2099-12-31",
+            source="Jugement de tutelle, RG 25/01234",
+            operator="ops@gateway",
+            stdout=out,
+        )
+
+        mandate = Mandate.objects.get()
+        assert (mandate.kind, mandate.principal_citizen, mandate.agent, mandate.status) == (
+            "legal",
+            odette,
+            alice,
+            "active",
+        )
+        assert "recorded" in out.getvalue()
+        assert AuditEvent.objects.get(type=EventType.MANDATE_GRANTED).actor == "ops@gateway"
+
+    def test_it_refuses_a_mandate_without_its_source(self, alice: Citizen, odette: Citizen) -> None:
+        with pytest.raises(CommandError):
+            call_command(
+                "record_legal_mandate",
+                principal=str(odette.pk),
+                agent=str(alice.pk),
+                types="dgfip.avis-imposition",
+                until="2099-12-31",
+                source=" ",
+                operator="ops",
+            )
+        assert Mandate.objects.count() == 0

@@ -1,0 +1,173 @@
+"""The pages of acting for a company, through the demo login and the demo register: the acting-for
+switch, the company's page, the approval page, delegating and accepting, refusals as clear pages,
+the company's history with proofs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from audit.models import AuditEvent, EventType
+from audit.sealer import log_seal
+from consent.demo import companies_load
+from consent.models import Company, Consent, Mandate
+from consent.services import consent_request_create
+from consent.services.representation import legal_mandate_record
+from providers.adapters.demo import demo_register
+from providers.models import Organisation
+from tests.consent.test_pages import csrf, login
+
+pytestmark = pytest.mark.django_db
+
+VIGILANCE = "urssaf.attestation-vigilance"
+FISCALE = "dgfip.attestation-fiscale"
+
+
+@pytest.fixture(autouse=True)
+def register() -> Iterator[None]:
+    yield
+    demo_register().reinstate()
+
+
+@pytest.fixture
+def joinery(catalogue: None) -> Company:
+    companies_load()
+    return Company.objects.get(siret=demo_register()[0].siret)
+
+
+def tender(mairie: Organisation, company: Company, types: list[str]) -> Consent:
+    return consent_request_create(
+        consumer=mairie,
+        client=None,
+        attestation_types=types,
+        fields=None,
+        purpose_code="marche-public",
+        purpose_text="Marché 2026-017",
+        duration_days=90,
+        max_uses=None,
+        company_siret=company.siret,
+    )
+
+
+def post(client: Client, path: str, data: dict[str, Any], page: str) -> Any:
+    return client.post(path, {**data, "csrfmiddlewaretoken": csrf(client, page)})
+
+
+def test_a_representative_adds_the_company_and_approves_a_public_buyers_request(
+    client: Client, mairie: Organisation, joinery: Company
+) -> None:
+    waiting = tender(mairie, joinery, [VIGILANCE, FISCALE])
+    login(client, 1)
+
+    added = post(client, "/entreprises/ajouter/", {"siret": joinery.siret}, "/mes-consentements/")
+    dashboard = client.get("/mes-consentements/").content.decode()
+    page = client.get(f"/entreprises/{joinery.siren}/").content.decode()
+    approval = client.get(f"/consentements/demandes/{waiting.pk}/").content.decode()
+    approved = post(
+        client, f"/consentements/demandes/{waiting.pk}/accepter/", {}, f"/consentements/demandes/{waiting.pk}/"
+    )
+
+    assert added.status_code == 302 and added["Location"] == f"/entreprises/{joinery.siren}/"
+    assert "Menuiserie Exemple" in dashboard and "représentant légal" in dashboard
+    assert "Vous agissez pour Menuiserie Exemple" in page
+    assert "Vous agissez pour Menuiserie Exemple" in approval
+    assert approved.status_code == 302
+    assert Consent.objects.get(pk=waiting.pk).status == "active"
+
+
+def test_someone_the_register_does_not_list_gets_a_clear_page_and_nothing_is_done(
+    client: Client, mairie: Organisation, joinery: Company
+) -> None:
+    waiting = tender(mairie, joinery, [VIGILANCE])
+    login(client, 0)
+
+    page = client.get(f"/entreprises/{joinery.siren}/")
+    approval = client.get(f"/consentements/demandes/{waiting.pk}/")
+    added = post(client, "/entreprises/ajouter/", {"siret": joinery.siret}, "/mes-consentements/")
+
+    assert page.status_code == approval.status_code == 403
+    assert "ne vous mentionne pas" in page.content.decode()
+    assert added.status_code == 302 and added["Location"].endswith("#acting-for")
+    assert Consent.objects.get(pk=waiting.pk).status == "pending"
+
+
+def test_the_delegation_journey_within_and_outside_scope_then_revoked(
+    client: Client, mairie: Organisation, joinery: Company
+) -> None:
+    login(client, 1)
+    company_page = f"/entreprises/{joinery.siren}/"
+    created = post(
+        client,
+        f"/entreprises/{joinery.siren}/deleguer/",
+        {"attestation_types": [VIGILANCE], "actions": ["approve", "read_history"], "valid_until": "2099-12-31"},
+        company_page,
+    )
+    link = re.search(r'<code id="invitation-url">[^<]*(/mandats/invitation/[^/<]+/)</code>', created.content.decode())
+    assert created.status_code == 200 and link, created.content.decode()[:2000]
+
+    accountant = Client()
+    login(accountant, 0)
+    offered = accountant.get(link.group(1))
+    accepted = post(accountant, link.group(1), {}, link.group(1))
+    within = tender(mairie, joinery, [VIGILANCE])
+    outside = tender(mairie, joinery, [VIGILANCE, FISCALE])
+    ok = post(accountant, f"/consentements/demandes/{within.pk}/accepter/", {}, f"/consentements/demandes/{within.pk}/")
+    refused = accountant.get(f"/consentements/demandes/{outside.pk}/")
+
+    assert "Menuiserie Exemple" in offered.content.decode()
+    assert accepted.status_code == 302
+    assert ok.status_code == 302 and Consent.objects.get(pk=within.pk).ground == "delegate"
+    assert refused.status_code == 403 and "ne couvre pas" in refused.content.decode()
+
+    mandate = Mandate.objects.get(status="active")
+    post(client, f"/entreprises/{joinery.siren}/delegations/{mandate.pk}/retirer/", {}, company_page)
+    later = tender(mairie, joinery, [VIGILANCE])
+    after = accountant.get(f"/consentements/demandes/{later.pk}/")
+
+    assert Mandate.objects.get(pk=mandate.pk).status == "revoked"
+    assert after.status_code == 403 and "a pris fin" in after.content.decode()
+
+
+def test_the_company_history_lists_every_access_with_a_proof(
+    client: Client, mairie: Organisation, joinery: Company
+) -> None:
+    waiting = tender(mairie, joinery, [VIGILANCE])
+    login(client, 1)
+    post(client, f"/consentements/demandes/{waiting.pk}/accepter/", {}, f"/consentements/demandes/{waiting.pk}/")
+    log_seal()
+
+    history = html.unescape(client.get(f"/entreprises/{joinery.siren}/historique/").content.decode())
+    event = AuditEvent.objects.filter(type=EventType.CONSENT_APPROVED, citizen_ref=joinery.ref).get()
+    proof = client.get(f"/entreprises/{joinery.siren}/historique/{event.pk}/preuve.json")
+
+    assert "Consentement donné pour l'entreprise : Mairie de Villeurbanne peut obtenir" in history
+    assert f"/entreprises/{joinery.siren}/historique/{event.pk}/preuve.json" in history
+    assert proof.status_code == 200 and proof.json()["event"]["citizen_ref"] == joinery.ref
+
+
+def test_a_legal_mandate_shows_on_both_dashboards(client: Client, catalogue: None) -> None:
+    guardian = login(client, 0)
+    ward_client = Client()
+    ward = login(ward_client, 2)
+    legal_mandate_record(
+        principal=ward,
+        agent=guardian,
+        types=["dgfip.avis-imposition"],
+        actions=["read_history"],
+        valid_until=timezone.now() + dt.timedelta(days=365),
+        legal_source="Jugement de tutelle RG 25/01234",
+        operator="ops",
+    )
+
+    theirs = html.unescape(client.get("/mes-consentements/").content.decode())
+    mine = html.unescape(ward_client.get("/mes-consentements/").content.decode())
+
+    assert f"Pour {ward.display_name}, par mandat légal" in theirs
+    assert f"{guardian.display_name}, par mandat légal" in mine and "RG 25/01234" in mine
