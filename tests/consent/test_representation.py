@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
@@ -36,9 +37,10 @@ from core.errors import NotFound, ValidationError
 from core.jose import jwks
 from gateway.models import Exchange
 from providers.adapters.demo import demo_register
+from providers.demo import catalogue_load
 from providers.demodata.population import Population, demo_citizens
 from providers.models import Organisation
-from tests.conftest import ApiCaller
+from tests.conftest import SANDBOX_TOKEN, ApiCaller
 
 pytestmark = pytest.mark.django_db
 
@@ -516,3 +518,44 @@ class TestLegalMandateCommand:
                 operator="ops",
             )
         assert Mandate.objects.count() == 0
+
+
+class TestOverHttp:
+    """The same, with the register and the attestations served by the sandbox provider over real
+    HTTP (docs/provider-api.yaml), and a departure recorded in the sandbox's register."""
+
+    def test_the_register_is_asked_over_http_and_a_departure_there_stops_the_representative(
+        self,
+        sandbox_url: str,
+        client: Client,
+        make_caller: Callable[..., ApiCaller],
+        mairie: Organisation,
+        joinery: Company,
+        bob: Citizen,
+        tender: Any,
+    ) -> None:
+        catalogue_load(adapter_kind="http", base_url=sandbox_url)
+        consent = approve(tender(joinery, [VIGILANCE]), bob)
+        caller = make_caller(mairie, scopes=f"attestations:{VIGILANCE}")
+        got = client.get(f"/api/v1/attestations/{VIGILANCE}?consent={consent.pk}", headers=caller.headers)
+        departure = requests.put(
+            f"{sandbox_url}/_sandbox/register/departures",
+            json={"siren": joinery.siren, "person_index": 1},
+            headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"},
+            timeout=5,
+        )
+        try:
+            with pytest.raises(ActingRefused) as refused:
+                approve(tender(joinery, [VIGILANCE]), bob)
+        finally:
+            requests.delete(
+                f"{sandbox_url}/_sandbox/register/departures",
+                headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"},
+                timeout=5,
+            )
+
+        assert consent.ground == Ground.LEGAL_REPRESENTATIVE
+        assert got.status_code == 200, got.content
+        assert got.json()["attestation"]["subject_ref"] == joinery.ref
+        assert departure.status_code == 200
+        assert refusal(refused) == "register_not_listed"
