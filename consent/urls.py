@@ -44,6 +44,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         companies.company_consent_revoke,
         name="company-consent-revoke",
     ),
+    path(
+        "entreprises/<str:siren>/consentements/<uuid:consent_id>/recu.json",
+        companies.company_receipt,
+        name="company-receipt",
+    ),
     path("entreprises/<str:siren>/historique/", companies.company_history, name="company-history"),
     path(
         "entreprises/<str:siren>/historique/<int:event_id>/preuve.json",

@@ -26,6 +26,7 @@ from consent.models import Company, Consent, Ground, Mandate
 from consent.rules import ActingGround
 from consent.selectors import consent_get_for_company, consents_for_company
 from consent.services import consent_revoke
+from consent.services.artefacts import consent_receipt
 from consent.services.representation import (
     READ_HISTORY,
     REVOKE,
@@ -207,6 +208,22 @@ def company_consent_revoke(request: HttpRequest, siren: str, consent_id: str) ->
         done = _("Consent withdrawn: %(consumer)s can no longer obtain the company's data.")
         messages.success(request, done % {"consumer": consent.consumer.name})
     return HttpResponseRedirect(reverse("consent:company", args=[found.siren]))
+
+
+@require_GET
+@never_cache
+@citizen_required
+@not_found_as_404
+@acting_refused_as_page
+def company_receipt(request: HttpRequest, siren: str, consent_id: str) -> HttpResponse:
+    """The consent's receipt (ISO/IEC TS 27560), with its artefact: who decided, on what ground."""
+    found = company_get(siren=siren)
+    company_access(citizen=required_citizen(request), company=found)
+    consent = consent_get_for_company(company=found, consent_id=consent_id)
+    body = json.dumps(consent_receipt(consent=consent), ensure_ascii=False, indent=2)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="recu-consentement-{consent.pk}.json"'
+    return response
 
 
 @require_GET

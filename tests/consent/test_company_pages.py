@@ -171,3 +171,21 @@ def test_a_legal_mandate_shows_on_both_dashboards(client: Client, catalogue: Non
 
     assert f"Pour {ward.display_name}, par mandat légal" in theirs
     assert f"{guardian.display_name}, par mandat légal" in mine and "RG 25/01234" in mine
+
+
+def test_the_receipt_of_a_companys_consent_says_who_decided_on_what_ground(
+    client: Client, mairie: Organisation, joinery: Company
+) -> None:
+    waiting = tender(mairie, joinery, [VIGILANCE])
+    login(client, 1)
+    post(client, f"/consentements/demandes/{waiting.pk}/accepter/", {}, f"/consentements/demandes/{waiting.pk}/")
+
+    receipt = client.get(f"/entreprises/{joinery.siren}/consentements/{waiting.pk}/recu.json").json()
+    outsider = Client()
+    login(outsider, 0)
+
+    assert receipt["pii_principal"]["id"] == joinery.ref
+    assert receipt["pii_principal"]["company"]["siret"] == joinery.siret
+    assert receipt["decided_by"]["role"] == "legal_representative"
+    assert receipt["artefact"]["jws"]
+    assert outsider.get(f"/entreprises/{joinery.siren}/consentements/{waiting.pk}/recu.json").status_code == 403
