@@ -88,17 +88,30 @@ def _require_decider(consent: Consent, citizen: Citizen) -> None:
         raise NotFound("No such consent.")
 
 
-def _acting(consent: Consent, citizen: Citizen, acting: ActingGround | None) -> ActingGround:
-    """The ground a decision rests on: a company's consent needs the one the page established
-    (acting_for_company), still holding under this transaction; a person decides for themselves."""
+def _acting(
+    consent: Consent, citizen: Citizen, acting: ActingGround | None, principal: Citizen | None
+) -> tuple[ActingGround, Citizen | None]:
+    """The ground a decision rests on, and the person it is about (None: a company). A company's
+    consent needs the ground the page established (acting_for_company); a person decides for
+    themselves, or someone decides for them under a legal mandate (acting_for_person) they hold for
+    `principal`; either still holding under this transaction."""
+    refused = ActingRefused("Your mandate has ended or been withdrawn.", extra={"reason": "mandate_ended"})
     if consent.company_id is None:
-        _require_decider(consent, citizen)
-        return acting or ActingGround(Ground.SUBJECT)
+        if acting is None or acting.ground == Ground.SUBJECT:
+            _require_decider(consent, citizen)
+            return ActingGround(Ground.SUBJECT), citizen
+        if acting.ground != Ground.LEGAL_MANDATE or principal is None:
+            raise NotFound("No such consent.")
+        _require_decider(consent, principal)
+        if not acting_still_holds(acting=acting, agent=citizen, principal=principal):
+            raise refused
+        return acting, principal
     if acting is None or acting.ground == Ground.SUBJECT:
         raise NotFound("No such consent.")
-    if not acting_still_holds(acting=acting):
-        raise ActingRefused("Your mandate has ended or been withdrawn.", extra={"reason": "mandate_ended"})
-    return acting
+    assert consent.company is not None
+    if not acting_still_holds(acting=acting, agent=citizen, company=consent.company):
+        raise refused
+    return acting, None
 
 
 def _record_actor(consent: Consent, citizen: Citizen, acting: ActingGround) -> None:
@@ -125,11 +138,18 @@ def _save(consent: Consent, now: dt.datetime, *fields: str) -> None:
 
 @transaction.atomic
 def consent_approve(
-    *, consent: Consent, citizen: Citizen, eidas_level: str, acting: ActingGround | None = None
+    *,
+    consent: Consent,
+    citizen: Citizen,
+    eidas_level: str,
+    acting: ActingGround | None = None,
+    principal: Citizen | None = None,
 ) -> Consent:
+    """`citizen` approves, for themselves, or on the ground `acting` for a company or for
+    `principal` (a legal mandate)."""
     consent = _lock(consent)
     _require(consent, "approved", Status.PENDING)
-    acting = _acting(consent, citizen, acting)
+    acting, subject = _acting(consent, citizen, acting, principal)
     if eidas_level not in EidasLevel.values:
         raise ValidationError(
             "Unknown eIDAS level.", errors={"eidas_level": [{"code": "invalid", "message": eidas_level}]}
@@ -143,9 +163,10 @@ def consent_approve(
         )
     # Locked like the erasure sweep locks it: either the identity is erased first and this approval
     # is refused, or the approval commits first and the sweep then sees a consent that needs it.
-    citizen = Citizen.objects.select_for_update().get(pk=citizen.pk)
-    if not citizen.has_identity:
-        raise AuthenticationRequired("Log in again: your identity is no longer held by the gateway.")
+    if subject is not None:
+        subject = Citizen.objects.select_for_update().get(pk=subject.pk)
+        if not subject.has_identity:
+            raise AuthenticationRequired("Log in again: your identity is no longer held by the gateway.")
     today = timezone.localdate()
     if not all(
         habilitation_in_force(
@@ -158,8 +179,7 @@ def consent_approve(
     ):
         raise HabilitationMissing("The requesting organisation's habilitation is no longer in force.")
     now = timezone.now()
-    if consent.company_id is None:
-        consent.citizen = citizen
+    consent.citizen = subject
     _record_actor(consent, citizen, acting)
     consent.status = Status.ACTIVE
     consent.status_reason = ""
@@ -193,14 +213,15 @@ def consent_approve(
 
 
 @transaction.atomic
-def consent_reject(*, consent: Consent, citizen: Citizen, acting: ActingGround | None = None) -> Consent:
+def consent_reject(
+    *, consent: Consent, citizen: Citizen, acting: ActingGround | None = None, principal: Citizen | None = None
+) -> Consent:
     consent = _lock(consent)
     _require(consent, "rejected", Status.PENDING)
-    acting = _acting(consent, citizen, acting)
+    acting, subject = _acting(consent, citizen, acting, principal)
     now = timezone.now()
     # Recorded so the citizen finds the refusal in their list; it grants nothing.
-    if consent.company_id is None:
-        consent.citizen = citizen
+    consent.citizen = subject
     _record_actor(consent, citizen, acting)
     consent.status = Status.REJECTED
     consent.status_reason = "citizen"
@@ -251,13 +272,22 @@ def consent_resume(*, consent: Consent, citizen: Citizen) -> Consent:
 
 
 @transaction.atomic
-def consent_revoke(*, consent: Consent, actor: Actor, reason: str, acting: ActingGround | None = None) -> Consent:
-    """The citizen (or someone acting for the company that is its subject, on the ground in
+def consent_revoke(
+    *, consent: Consent, actor: Actor, reason: str, acting: ActingGround | None = None, by: Citizen | None = None
+) -> Consent:
+    """The citizen (or `by`, acting for the company that is its subject, on the ground in
     `acting`) or the consumer ends the consent; tokens bound to it die in the same commit."""
     consent = _lock(consent)
     extra: dict[str, str] = {}
     if actor.kind == ActorKind.CITIZEN and consent.company_id is not None:
-        if acting is None or acting.ground == Ground.SUBJECT or not acting_still_holds(acting=acting):
+        assert consent.company is not None
+        if (
+            acting is None
+            or acting.ground == Ground.SUBJECT
+            or by is None
+            or by.ref != actor.id
+            or not acting_still_holds(acting=acting, agent=by, company=consent.company)
+        ):
             raise NotFound("No such consent.")
         _require(consent, "revoked", Status.ACTIVE, Status.PAUSED)
         extra = {"ground": acting.ground, "actor_ref": actor.id}

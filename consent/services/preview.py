@@ -53,7 +53,9 @@ def citizen_subject(citizen: Citizen) -> Subject:
     )
 
 
-def consent_preview(*, consent: Consent, citizen: Citizen, eidas_level: str) -> list[PreviewItem]:
+def consent_preview(
+    *, consent: Consent, citizen: Citizen, eidas_level: str, actor: Citizen | None = None
+) -> list[PreviewItem]:
     """Fetches each type's consented fields live. Not atomic as a whole on purpose: a provider call
     must never hold a database transaction open; each event is written in its own short one."""
     if consent.status != Consent.Status.PENDING:
@@ -64,7 +66,12 @@ def consent_preview(*, consent: Consent, citizen: Citizen, eidas_level: str) -> 
         raise LoaInsufficient(extra={"required_level": required, "current_level": eidas_level})
     return [
         item_preview(
-            item=item, citizen=citizen, consumer=consent.consumer, purpose_code=consent.purpose_code, consent=consent
+            item=item,
+            citizen=citizen,
+            consumer=consent.consumer,
+            purpose_code=consent.purpose_code,
+            consent=consent,
+            actor=actor,
         )
         for item in items
     ]
@@ -78,6 +85,7 @@ def item_preview(
     purpose_code: str,
     consent: Consent | None = None,
     detail: Mapping[str, str] | None = None,
+    actor: Citizen | None = None,
 ) -> PreviewItem:
     """Fetches one item's fields live, for the citizen's eyes only, and records `citizen.previewed`
     in its own short transaction (after the call: a provider call never holds one open). The event
@@ -100,7 +108,8 @@ def item_preview(
     with transaction.atomic():
         event_record(
             type=EventType.CITIZEN_PREVIEWED,
-            actor=citizen_actor(citizen),
+            # Who looked: the person, or whoever acts for them (the subject is `citizen_ref`).
+            actor=citizen_actor(actor or citizen),
             citizen_ref=company.ref if company is not None else citizen.ref,
             consumer=consumer.siret,
             provider=item.attestation_type.holder.siret,

@@ -29,15 +29,17 @@ from django.utils import timezone
 
 from audit.models import ActorKind, EventType
 from audit.services import Actor, DetailValue, event_record
-from consent.models import Citizen, Company, Ground, Mandate, RegisterCheck
+from consent.models import Citizen, Company, Consent, Ground, Mandate, RegisterCheck
 from consent.rules import (
     ActingGround,
     ActingRefused,
     MandateTerms,
     acting_ground,
+    citizen_addressee,
     delegation_refusal,
     mandate_in_force,
     mandate_loop,
+    may_decide,
     register_office,
 )
 from consent.services.preview import citizen_subject
@@ -433,6 +435,26 @@ def acting_for_company(*, citizen: Citizen, company: Company, action: str, types
     return decided
 
 
+def principal_for_request(*, consent: Consent, agent: Citizen) -> Citizen | None:
+    """The person a request is addressed (or bound) to, when `agent` holds a legal mandate in force
+    for them; None otherwise (a request addressed to nobody is anyone's to open as themselves)."""
+    if consent.company_id is not None or (not consent.addressee and consent.citizen_id is None):
+        return None
+    now = timezone.now()
+    for mandate in Mandate.objects.filter(
+        agent=agent, kind=Mandate.Kind.LEGAL, status=Mandate.Status.ACTIVE, valid_until__gt=now
+    ).select_related("principal_citizen"):
+        principal = mandate.principal_citizen
+        if principal is not None and may_decide(
+            bound_to=consent.citizen_id,
+            addressee=consent.addressee,
+            citizen=principal.pk,
+            citizen_addressee=citizen_addressee(principal),
+        ):
+            return principal
+    return None
+
+
 def company_access(*, citizen: Citizen, company: Company) -> ActingGround:
     """Whether `citizen` may open the company's pages at all, and on what ground: a delegation in
     force (whatever its scope; each action is then checked on its own), else the register listing
@@ -470,11 +492,24 @@ def acting_for_person(*, citizen: Citizen, principal: Citizen, action: str, type
     return decided
 
 
-def acting_still_holds(*, acting: ActingGround, now: dt.datetime | None = None) -> bool:
-    """Re-read under the decision's transaction: the mandate it rests on is still in force."""
+def acting_still_holds(
+    *,
+    acting: ActingGround,
+    agent: Citizen,
+    company: Company | None = None,
+    principal: Citizen | None = None,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Re-read under the decision's transaction: the mandate it rests on is this agent's, for this
+    principal (the company, or the person), and still in force."""
     if acting.mandate_id is None:
-        return True
-    mandate = Mandate.objects.select_related("parent__parent__parent").filter(pk=acting.mandate_id).first()
+        return acting.ground in (Ground.SUBJECT, Ground.LEGAL_REPRESENTATIVE)
+    mandate = (
+        Mandate.objects.select_related("parent__parent__parent")
+        .filter(pk=acting.mandate_id, agent=agent)
+        .filter(_principal_filter(company=company, principal=principal))
+        .first()
+    )
     return mandate is not None and mandate_in_force(mandate_terms(mandate), now or timezone.now())
 
 

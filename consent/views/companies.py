@@ -201,7 +201,7 @@ def company_consent_revoke(request: HttpRequest, siren: str, consent_id: str) ->
     types = [item.attestation_type.slug for item in consent.items.all()]
     acting = acting_for_company(citizen=citizen, company=found, action=REVOKE, types=types)
     try:
-        consent_revoke(consent=consent, actor=citizen_actor(citizen), reason="citizen", acting=acting)
+        consent_revoke(consent=consent, actor=citizen_actor(citizen), reason="citizen", acting=acting, by=citizen)
     except GatewayError:
         messages.error(request, _("This consent can no longer be withdrawn."))
     else:

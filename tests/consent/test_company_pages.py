@@ -18,7 +18,9 @@ from audit.models import AuditEvent, EventType
 from audit.sealer import log_seal
 from consent.demo import companies_load
 from consent.models import Company, Consent, Mandate
+from consent.rules import pivot_identity_hash
 from consent.services import consent_request_create
+from consent.services.citizens import citizen_from_demo
 from consent.services.representation import legal_mandate_record
 from providers.adapters.demo import demo_register
 from providers.models import Organisation
@@ -189,3 +191,74 @@ def test_the_receipt_of_a_companys_consent_says_who_decided_on_what_ground(
     assert receipt["decided_by"]["role"] == "legal_representative"
     assert receipt["artefact"]["jws"]
     assert outsider.get(f"/entreprises/{joinery.siren}/consentements/{waiting.pk}/recu.json").status_code == 403
+
+
+def test_a_guardian_decides_a_request_addressed_to_the_person_under_a_legal_mandate(
+    client: Client, mairie: Organisation, catalogue: None
+) -> None:
+    guardian = login(client, 0)
+    ward = citizen_from_demo(index=2)
+    legal_mandate_record(
+        principal=ward,
+        agent=guardian,
+        types=["dgfip.avis-imposition"],
+        actions=["approve"],
+        valid_until=timezone.now() + dt.timedelta(days=365),
+        legal_source="Jugement de tutelle RG 25/01234",
+        operator="ops",
+    )
+    addressed = consent_request_create(
+        consumer=mairie,
+        client=None,
+        attestation_types=["dgfip.avis-imposition"],
+        fields=None,
+        purpose_code="tarification-sociale",
+        purpose_text="Tarif de la cantine",
+        duration_days=30,
+        max_uses=None,
+        pivot_identity_hash=ward_hash(ward),
+    )
+    other = consent_request_create(
+        consumer=mairie,
+        client=None,
+        attestation_types=["cnaf.quotient-familial"],
+        fields=None,
+        purpose_code="tarification-sociale",
+        purpose_text="Tarif de la cantine",
+        duration_days=30,
+        max_uses=None,
+        pivot_identity_hash=ward_hash(ward),
+    )
+
+    page = html.unescape(client.get(f"/consentements/demandes/{addressed.pk}/").content.decode())
+    decided = post(
+        client, f"/consentements/demandes/{addressed.pk}/accepter/", {}, f"/consentements/demandes/{addressed.pk}/"
+    )
+    outside = client.get(f"/consentements/demandes/{other.pk}/")
+
+    assert f"Vous agissez pour {ward.display_name}, par mandat légal" in page
+    assert decided.status_code == 302
+    addressed.refresh_from_db()
+    assert (addressed.status, addressed.citizen, addressed.actor, addressed.ground) == (
+        "active",
+        ward,
+        guardian,
+        "legal_mandate",
+    )
+    approved = AuditEvent.objects.get(type=EventType.CONSENT_APPROVED, consent_id=addressed.pk)
+    assert (approved.citizen_ref, approved.actor, approved.detail["ground"]) == (
+        ward.ref,
+        guardian.ref,
+        "legal_mandate",
+    )
+    assert outside.status_code == 403
+
+
+def ward_hash(ward: Any) -> str:
+    return pivot_identity_hash(
+        nom_naissance=str(ward.nom_naissance),
+        prenoms=str(ward.prenoms),
+        date_naissance=ward.date_naissance,
+        sexe=str(ward.sexe),
+        code_cog_lieu_naissance=str(ward.code_cog_lieu_naissance),
+    )

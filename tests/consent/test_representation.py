@@ -406,7 +406,7 @@ class TestDelegation:
         mandate = delegate(bob, joinery, alice, types=[VIGILANCE], actions=[REVOKE])
         acting = acting_for_company(citizen=alice, company=joinery, action=REVOKE, types=[VIGILANCE])
 
-        consent_revoke(consent=consent, actor=citizen_actor(alice), reason="citizen", acting=acting)
+        consent_revoke(consent=consent, actor=citizen_actor(alice), reason="citizen", acting=acting, by=alice)
 
         revoked = AuditEvent.objects.get(type=EventType.CONSENT_REVOKED)
         assert (revoked.citizen_ref, revoked.detail["ground"], revoked.detail["mandate"]) == (
