@@ -29,6 +29,7 @@ from tests.consent.test_pages import csrf, login
 pytestmark = pytest.mark.django_db
 
 VIGILANCE = "urssaf.attestation-vigilance"
+PAGE_QUERIES = 14
 FISCALE = "dgfip.attestation-fiscale"
 
 
@@ -262,3 +263,28 @@ def ward_hash(ward: Any) -> str:
         sexe=str(ward.sexe),
         code_cog_lieu_naissance=str(ward.code_cog_lieu_naissance),
     )
+
+
+def test_the_company_page_query_count_does_not_grow_with_its_consents_and_delegations(
+    client: Client, mairie: Organisation, joinery: Company, django_assert_num_queries: Any
+) -> None:
+    login(client, 1)
+    page = f"/entreprises/{joinery.siren}/"
+    tender(mairie, joinery, [VIGILANCE])
+    client.get(page)
+    # Session, citizen, company, mandates held, the register check and its event (a savepoint, an
+    # insert each, the lapse sweep), the consents with their items, the delegations.
+    with django_assert_num_queries(PAGE_QUERIES):
+        assert client.get(page).status_code == 200
+    for _ in range(3):
+        waiting = tender(mairie, joinery, [VIGILANCE, FISCALE])
+        post(client, f"/consentements/demandes/{waiting.pk}/accepter/", {}, f"/consentements/demandes/{waiting.pk}/")
+        post(
+            client,
+            f"/entreprises/{joinery.siren}/deleguer/",
+            {"attestation_types": [VIGILANCE], "actions": ["approve"], "valid_until": "2099-12-31"},
+            page,
+        )
+
+    with django_assert_num_queries(PAGE_QUERIES):
+        assert client.get(page).content.decode().count("/recu.json") == 3
