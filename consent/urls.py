@@ -56,6 +56,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="company-proof",
     ),
     path("mandats/invitation/<str:code>/", companies.invitation, name="invitation"),
+    path("mandats/<uuid:mandate_id>/historique/", companies.principal_history, name="principal-history"),
+    path(
+        "mandats/<uuid:mandate_id>/historique/<int:event_id>/preuve.json",
+        companies.principal_proof,
+        name="principal-proof",
+    ),
     path("mes-consentements/<uuid:consent_id>/", dashboard.detail, name="detail"),
     path("mes-consentements/<uuid:consent_id>/suspendre/", dashboard.pause, name="pause"),
     path("mes-consentements/<uuid:consent_id>/reprendre/", dashboard.resume, name="resume"),

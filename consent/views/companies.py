@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audit.selectors import history_rows_for_citizen, proof_bundle
 from consent.auth import citizen_required, required_citizen
 from consent.forms import CompanyForm, DelegationForm
-from consent.models import Company, Consent, Ground, Mandate
+from consent.models import Citizen, Company, Consent, Ground, Mandate
 from consent.rules import ActingGround
 from consent.selectors import consent_get_for_company, consents_for_company
 from consent.services import consent_revoke
@@ -31,6 +31,7 @@ from consent.services.representation import (
     READ_HISTORY,
     REVOKE,
     acting_for_company,
+    acting_for_person,
     company_access,
     company_get,
     company_register,
@@ -286,3 +287,51 @@ def invitation(request: HttpRequest, code: str) -> HttpResponse:
         "error": error,
     }
     return render(request, "consent/invitation.html", context, status=400 if error else 200)
+
+
+@require_GET
+@never_cache
+@citizen_required
+@not_found_as_404
+@acting_refused_as_page
+def principal_history(request: HttpRequest, mandate_id: str) -> HttpResponse:
+    """The history of a person the logged-in person acts for under a legal mandate (`read_history`)."""
+    principal = _principal(request, mandate_id)
+    rows = history_rows_for_citizen(citizen_ref=principal.ref, limit=PAGE_SIZE)
+    context = {
+        "title": _("History of the data of the person you act for"),
+        "principal": principal,
+        "mandate_id": mandate_id,
+        "entries": history_entries(rows, principal=True),
+    }
+    return render(request, "consent/principal_history.html", context)
+
+
+def _principal(request: HttpRequest, mandate_id: str) -> Citizen:
+    """The person the logged-in person acts for under this legal mandate, if it lets them read the
+    history now (ActingRefused otherwise; Http404 for someone else's mandate)."""
+    citizen = required_citizen(request)
+    mandate = (
+        Mandate.objects.filter(pk=mandate_id, agent=citizen, kind=Mandate.Kind.LEGAL)
+        .select_related("principal_citizen")
+        .first()
+    )
+    if mandate is None or mandate.principal_citizen is None:
+        raise Http404
+    acting_for_person(citizen=citizen, principal=mandate.principal_citizen, action=READ_HISTORY, types=())
+    return mandate.principal_citizen
+
+
+@require_GET
+@never_cache
+@citizen_required
+@not_found_as_404
+@acting_refused_as_page
+def principal_proof(request: HttpRequest, mandate_id: str, event_id: int) -> HttpResponse:
+    principal = _principal(request, mandate_id)
+    if event_id >= 2**63:
+        raise Http404
+    bundle = proof_bundle(event_id=event_id, citizen_ref=principal.ref)
+    response = HttpResponse(json.dumps(bundle, ensure_ascii=False, indent=2), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="preuve-{event_id}.json"'
+    return response

@@ -83,6 +83,18 @@ COMPANY_SENTENCES: dict[tuple[str, str], Promise] = {
     (EventType.MANDATE_REVOKED, ""): _("A delegation to act for the company was withdrawn"),
     (EventType.MANDATE_LAPSED, ""): _("A delegation to act for the company lapsed"),
 }
+# The same events in the history of a person someone acts for under a legal mandate.
+PRINCIPAL_SENTENCES: dict[tuple[str, str], Promise] = {
+    (EventType.CONSENT_REQUESTED, ""): _("{consumer} asked for access to {what}"),
+    (EventType.CONSENT_APPROVED, ""): _("Consent given: {consumer} may obtain {what}"),
+    (EventType.CONSENT_REJECTED, ""): _("Refused: {consumer} will not obtain {what}"),
+    (EventType.CONSENT_REVOKED, ""): _("The consent given to {consumer} was withdrawn"),
+    (EventType.CONSENT_EXPIRED, ""): _("The consent given to {consumer} expired"),
+    (EventType.EXCHANGE_SUCCEEDED, ""): _("{consumer} obtained {what}"),
+    (EventType.EXCHANGE_DENIED, ""): _("The gateway refused {consumer} access to {what}"),
+    (EventType.EXCHANGE_FAILED, ""): _("{consumer} asked for {what}, but the provider could not answer"),
+    (EventType.MANDATE_GRANTED, ""): _("A legal mandate to act for this person was recorded"),
+}
 # The events a citizen may say they do not recognise: an administration obtained, or tried to
 # obtain, their data.
 OBJECTABLE = {EventType.EXCHANGE_SUCCEEDED, EventType.EXCHANGE_DENIED, EventType.EXCHANGE_COLLECTED}
@@ -141,7 +153,7 @@ def _your(title: str) -> str:
 
 def _what(titles: list[str], *, own: bool = True) -> str:
     if not titles:
-        return gettext("your data") if own else gettext("the company's data")
+        return gettext("your data") if own else gettext("the data")
     parts = [_your(title) for title in titles] if own else titles
     if len(parts) == 1:
         return parts[0]
@@ -222,9 +234,15 @@ class _Catalogue:
 
 
 def history_entries(
-    rows: list[HistoryRow], objections: dict[int, Objection] | None = None, *, company: bool = False
+    rows: list[HistoryRow],
+    objections: dict[int, Objection] | None = None,
+    *,
+    company: bool = False,
+    principal: bool = False,
 ) -> list[HistoryEntry]:
-    """The rows in plain words: a citizen's own ("you…"), or a company's (`company`)."""
+    """The rows in plain words: a citizen's own ("you…"), a company's (`company`), or those of a
+    person someone acts for (`principal`)."""
+    sentences = COMPANY_SENTENCES if company else PRINCIPAL_SENTENCES if principal else SENTENCES
     catalogue = _Catalogue(rows)
     objections = objections or {}
     entries = []
@@ -242,8 +260,8 @@ def history_entries(
                 sentence=_sentence(
                     row,
                     who.name if who else "",
-                    _what(titles, own=not company),
-                    COMPANY_SENTENCES if company else SENTENCES,
+                    _what(titles, own=not (company or principal)),
+                    sentences,
                 ),
                 who=who,
                 from_whom=[] if is_auditor else catalogue.providers(row),

@@ -288,3 +288,45 @@ def test_the_company_page_query_count_does_not_grow_with_its_consents_and_delega
 
     with django_assert_num_queries(PAGE_QUERIES):
         assert client.get(page).content.decode().count("/recu.json") == 3
+
+
+def test_a_guardian_reads_the_persons_history_with_proofs_only_under_a_mandate_that_allows_it(
+    client: Client, catalogue: None
+) -> None:
+    guardian = login(client, 0)
+    ward = citizen_from_demo(index=2)
+    until = timezone.now() + dt.timedelta(days=365)
+    reading = legal_mandate_record(
+        principal=ward,
+        agent=guardian,
+        types=["dgfip.avis-imposition"],
+        actions=["read_history"],
+        valid_until=until,
+        legal_source="Jugement de tutelle RG 25/01234",
+        operator="ops",
+    )
+    deciding = legal_mandate_record(
+        principal=citizen_from_demo(index=3),
+        agent=guardian,
+        types=["mesr.statut-etudiant"],
+        actions=["approve"],
+        valid_until=until,
+        legal_source="Autorité parentale (acte de naissance)",
+        operator="ops",
+    )
+    log_seal()
+
+    history = client.get(f"/mandats/{reading.pk}/historique/")
+    event = AuditEvent.objects.get(type=EventType.MANDATE_GRANTED, citizen_ref=ward.ref)
+    proof = client.get(f"/mandats/{reading.pk}/historique/{event.pk}/preuve.json")
+    not_allowed = client.get(f"/mandats/{deciding.pk}/historique/")
+    stranger = Client()
+    login(stranger, 1)
+
+    assert history.status_code == 200
+    assert "Un mandat légal pour agir au nom de cette personne a été enregistré" in html.unescape(
+        history.content.decode()
+    )
+    assert proof.status_code == 200 and proof.json()["event"]["citizen_ref"] == ward.ref
+    assert not_allowed.status_code == 403
+    assert stranger.get(f"/mandats/{reading.pk}/historique/").status_code == 404

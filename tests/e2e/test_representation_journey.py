@@ -7,6 +7,7 @@ new page, at 375 px."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,13 +16,16 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from audit.sealer import log_seal, log_verifier_key
 from audit.tlog.export import verify_bundle
 from consent.demo import companies_load
-from consent.models import Company, Consent, Mandate
+from consent.models import Citizen, Company, Consent, Mandate
+from consent.services.citizens import citizen_from_demo
+from consent.services.representation import legal_mandate_record
 from providers.adapters.demo import demo_register
 from providers.models import Organisation
 from tests.conftest import ApiCaller
@@ -223,9 +227,22 @@ def test_every_page_of_acting_for_a_company_reads_in_one_language_with_no_codes(
     page.locator("#delegate-form input[name='valid_until']").fill("2099-12-31")
     page.locator("#delegate-form button[type='submit']").click()
     invitation = urlsplit(page.locator("#invitation-url").inner_text()).path
+    guardianship = legal_mandate_record(
+        principal=citizen_from_demo(index=3),
+        agent=Citizen.objects.get(subject="demo-1"),
+        types=["mesr.statut-etudiant"],
+        actions=["approve", "read_history"],
+        valid_until=timezone.now() + dt.timedelta(days=365),
+        legal_source="Autorité parentale",
+        operator="ops",
+    )
     log_seal()
     page.goto(f"{live_server.url}/entreprises/{joinery.siren}/historique/")
     readable(page, language, "company history")
+    page.goto(f"{live_server.url}/mes-consentements/")
+    readable(page, language, "dashboard with a legal mandate")
+    page.goto(f"{live_server.url}/mandats/{guardianship.pk}/historique/")
+    readable(page, language, "history of the person acted for")
 
     other = browser.new_context(locale="fr-FR", viewport=PHONE)
     try:
