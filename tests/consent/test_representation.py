@@ -464,11 +464,14 @@ class TestExchange:
         joinery: Company,
         bob: Citizen,
         tender: Any,
+        django_assert_num_queries: Any,
     ) -> None:
         consent = approve(tender(joinery), bob)
         caller = make_caller(mairie, scopes=f"attestations:{VIGILANCE}")
 
-        response = client.get(f"/api/v1/attestations/{VIGILANCE}?consent={consent.pk}", headers=caller.headers)
+        # The same three statements as a person's exchange: the company comes with the grant.
+        with django_assert_num_queries(3):
+            response = client.get(f"/api/v1/attestations/{VIGILANCE}?consent={consent.pk}", headers=caller.headers)
 
         assert response.status_code == 200, response.content
         attestation = response.json()["attestation"]
