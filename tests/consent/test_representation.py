@@ -22,7 +22,7 @@ from audit.refs import company_ref
 from consent.demo import companies_load
 from consent.models import Citizen, Company, Consent, Ground, Mandate, RegisterCheck
 from consent.rules import ActingRefused
-from consent.services import consent_approve, consent_request_create, consent_revoke
+from consent.services import consent_approve, consent_request_create, consent_revoke, interactive_request_build
 from consent.services.citizens import citizen_from_person
 from consent.services.representation import (
     acting_for_company,
@@ -562,3 +562,15 @@ class TestOverHttp:
         assert got.json()["attestation"]["subject_ref"] == joinery.ref
         assert departure.status_code == 200
         assert refusal(refused) == "register_not_listed"
+
+
+class TestInteractiveFlow:
+    def test_a_companys_attestation_cannot_be_asked_for_in_a_persons_own_login(
+        self, mairie: Organisation, make_caller: Callable[..., ApiCaller]
+    ) -> None:
+        caller = make_caller(mairie)
+
+        with pytest.raises(ValidationError) as refused:
+            interactive_request_build(consumer=mairie, client=caller.application, attestation_types=[VIGILANCE])
+
+        assert refused.value.extra["errors"]["attestation_types"][0]["code"] == "subject_kind_mismatch"
