@@ -81,6 +81,7 @@ def test_a_representative_adds_the_company_and_approves_a_public_buyers_request(
     assert "Menuiserie Exemple" in dashboard and "représentant légal" in dashboard
     assert "Vous agissez pour Menuiserie Exemple" in page
     assert "Vous agissez pour Menuiserie Exemple" in approval
+    assert f'href="http://127.0.0.1:8000/entreprises/{joinery.siren}/">la page de l' in approval
     assert approved.status_code == 302
     assert Consent.objects.get(pk=waiting.pk).status == "active"
 
