@@ -56,6 +56,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="company-proof",
     ),
     path("mandats/invitation/<str:code>/", companies.invitation, name="invitation"),
+    path("mandats/<uuid:mandate_id>/", companies.principal_page, name="principal"),
+    path(
+        "mandats/<uuid:mandate_id>/consentements/<uuid:consent_id>/retirer/",
+        companies.principal_consent_revoke,
+        name="principal-consent-revoke",
+    ),
     path("mandats/<uuid:mandate_id>/historique/", companies.principal_history, name="principal-history"),
     path(
         "mandats/<uuid:mandate_id>/historique/<int:event_id>/preuve.json",

@@ -275,19 +275,20 @@ def consent_resume(*, consent: Consent, citizen: Citizen) -> Consent:
 def consent_revoke(
     *, consent: Consent, actor: Actor, reason: str, acting: ActingGround | None = None, by: Citizen | None = None
 ) -> Consent:
-    """The citizen (or `by`, acting for the company that is its subject, on the ground in
-    `acting`) or the consumer ends the consent; tokens bound to it die in the same commit."""
+    """The citizen (or `by`, acting for the company or the person that is its subject on the ground
+    in `acting`) or the consumer ends the consent; tokens bound to it die in the same commit."""
     consent = _lock(consent)
     extra: dict[str, str] = {}
-    if actor.kind == ActorKind.CITIZEN and consent.company_id is not None:
-        assert consent.company is not None
-        if (
-            acting is None
-            or acting.ground == Ground.SUBJECT
-            or by is None
-            or by.ref != actor.id
-            or not acting_still_holds(acting=acting, agent=by, company=consent.company)
-        ):
+    if actor.kind == ActorKind.CITIZEN and acting is not None and acting.ground != Ground.SUBJECT:
+        # Someone acting for the subject: a company's representative or delegate, or the holder of
+        # a legal mandate for the person; their ground must still hold, for this very subject.
+        holds = False
+        if by is not None and by.ref == actor.id:
+            if consent.company is not None:
+                holds = acting_still_holds(acting=acting, agent=by, company=consent.company)
+            elif consent.citizen is not None and acting.ground == Ground.LEGAL_MANDATE:
+                holds = acting_still_holds(acting=acting, agent=by, principal=consent.citizen)
+        if not holds:
             raise NotFound("No such consent.")
         _require(consent, "revoked", Status.ACTIVE, Status.PAUSED)
         extra = {"ground": acting.ground, "actor_ref": actor.id}
@@ -296,7 +297,7 @@ def consent_revoke(
         if acting.register_check_id is not None:
             extra["register_check"] = str(acting.register_check_id)
     elif actor.kind == ActorKind.CITIZEN:
-        if consent.citizen is None or consent.citizen.ref != actor.id:
+        if consent.company_id is not None or consent.citizen is None or consent.citizen.ref != actor.id:
             raise NotFound("No such consent.")
         _require(consent, "revoked", Status.ACTIVE, Status.PAUSED)
     else:

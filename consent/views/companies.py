@@ -24,7 +24,12 @@ from consent.auth import citizen_required, required_citizen
 from consent.forms import CompanyForm, DelegationForm
 from consent.models import Citizen, Company, Consent, Ground, Mandate
 from consent.rules import ActingGround
-from consent.selectors import consent_get_for_company, consents_for_company
+from consent.selectors import (
+    consent_get_for_citizen,
+    consent_get_for_company,
+    consents_for_citizen,
+    consents_for_company,
+)
 from consent.services import consent_revoke
 from consent.services.artefacts import consent_receipt
 from consent.services.representation import (
@@ -307,9 +312,15 @@ def principal_history(request: HttpRequest, mandate_id: str) -> HttpResponse:
     return render(request, "consent/principal_history.html", context)
 
 
-def _principal(request: HttpRequest, mandate_id: str) -> Citizen:
-    """The person the logged-in person acts for under this legal mandate, if it lets them read the
-    history now (ActingRefused otherwise; Http404 for someone else's mandate)."""
+def _principal(request: HttpRequest, mandate_id: str, action: str = READ_HISTORY) -> Citizen:
+    """The person the logged-in person acts for under this legal mandate, if it lets them do
+    `action` now (ActingRefused otherwise; Http404 for someone else's mandate)."""
+    return _acting_for_principal(request, mandate_id, action)[0]
+
+
+def _acting_for_principal(
+    request: HttpRequest, mandate_id: str, action: str, types: tuple[str, ...] = ()
+) -> tuple[Citizen, ActingGround, Mandate]:
     citizen = required_citizen(request)
     mandate = (
         Mandate.objects.filter(pk=mandate_id, agent=citizen, kind=Mandate.Kind.LEGAL)
@@ -318,8 +329,62 @@ def _principal(request: HttpRequest, mandate_id: str) -> Citizen:
     )
     if mandate is None or mandate.principal_citizen is None:
         raise Http404
-    acting_for_person(citizen=citizen, principal=mandate.principal_citizen, action=READ_HISTORY, types=())
-    return mandate.principal_citizen
+    acting = acting_for_person(citizen=citizen, principal=mandate.principal_citizen, action=action, types=types)
+    return mandate.principal_citizen, acting, mandate
+
+
+@require_GET
+@never_cache
+@citizen_required
+@not_found_as_404
+@acting_refused_as_page
+def principal_page(request: HttpRequest, mandate_id: str) -> HttpResponse:
+    """The consents of a person the logged-in person acts for under a legal mandate."""
+    citizen = required_citizen(request)
+    mandate = (
+        Mandate.objects.filter(pk=mandate_id, agent=citizen, kind=Mandate.Kind.LEGAL, status=Mandate.Status.ACTIVE)
+        .select_related("principal_citizen")
+        .first()
+    )
+    if mandate is None or mandate.principal_citizen is None:
+        raise Http404
+    principal = mandate.principal_citizen
+    consents = [c for c in consents_for_citizen(citizen=principal) if c.status in (Status.ACTIVE, Status.PAUSED)]
+    context = {
+        "title": principal.display_name,
+        "principal": principal,
+        "mandate": mandate,
+        "consents": consents,
+        "may_revoke": REVOKE in mandate.actions,
+        "may_read_history": READ_HISTORY in mandate.actions,
+    }
+    return render(request, "consent/principal.html", context)
+
+
+@require_POST
+@citizen_required
+@not_found_as_404
+@acting_refused_as_page
+def principal_consent_revoke(request: HttpRequest, mandate_id: str, consent_id: str) -> HttpResponse:
+    citizen = required_citizen(request)
+    mandate = (
+        Mandate.objects.filter(pk=mandate_id, agent=citizen, kind=Mandate.Kind.LEGAL)
+        .select_related("principal_citizen")
+        .first()
+    )
+    if mandate is None or mandate.principal_citizen is None:
+        raise Http404
+    consent = consent_get_for_citizen(citizen=mandate.principal_citizen, consent_id=consent_id)
+    types = tuple(item.attestation_type.slug for item in consent.items.all())
+    acting = _acting_for_principal(request, mandate_id, REVOKE, types)[1]
+    try:
+        consent_revoke(consent=consent, actor=citizen_actor(citizen), reason="citizen", acting=acting, by=citizen)
+    except GatewayError:
+        messages.error(request, _("This consent can no longer be withdrawn."))
+    else:
+        done = _("Consent withdrawn: %(consumer)s can no longer obtain this person's data.")
+        messages.success(request, done % {"consumer": consent.consumer.name})
+    return HttpResponseRedirect(reverse("consent:principal", args=[mandate_id]))
 
 
 @require_GET

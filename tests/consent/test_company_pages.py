@@ -19,7 +19,7 @@ from audit.sealer import log_seal
 from consent.demo import companies_load
 from consent.models import Company, Consent, Mandate
 from consent.rules import pivot_identity_hash
-from consent.services import consent_request_create
+from consent.services import consent_approve, consent_request_create
 from consent.services.citizens import citizen_from_demo
 from consent.services.representation import legal_mandate_record
 from providers.adapters.demo import demo_register
@@ -331,3 +331,48 @@ def test_a_guardian_reads_the_persons_history_with_proofs_only_under_a_mandate_t
     assert proof.status_code == 200 and proof.json()["event"]["citizen_ref"] == ward.ref
     assert not_allowed.status_code == 403
     assert stranger.get(f"/mandats/{reading.pk}/historique/").status_code == 404
+
+
+def test_a_guardian_withdraws_the_persons_consent_only_under_a_mandate_that_allows_it(
+    client: Client, mairie: Organisation, catalogue: None
+) -> None:
+    guardian = login(client, 0)
+    ward = citizen_from_demo(index=2)
+    until = timezone.now() + dt.timedelta(days=365)
+    approving = legal_mandate_record(
+        principal=ward,
+        agent=guardian,
+        types=["dgfip.avis-imposition"],
+        actions=["approve"],
+        valid_until=until,
+        legal_source="Jugement de tutelle RG 25/01234",
+        operator="ops",
+    )
+    consent = consent_approve(
+        consent=consent_request_create(
+            consumer=mairie,
+            client=None,
+            attestation_types=["dgfip.avis-imposition"],
+            fields=None,
+            purpose_code="tarification-sociale",
+            purpose_text="Tarif de la cantine",
+            duration_days=30,
+            max_uses=None,
+        ),
+        citizen=ward,
+        eidas_level="eidas2",
+    )
+    withdraw = f"/mandats/{approving.pk}/consentements/{consent.pk}/retirer/"
+
+    page = html.unescape(client.get(f"/mandats/{approving.pk}/").content.decode())
+    refused = post(client, withdraw, {}, f"/mandats/{approving.pk}/")
+    Mandate.objects.filter(pk=approving.pk).update(actions=["approve", "revoke"])
+    done = post(client, withdraw, {}, f"/mandats/{approving.pk}/")
+
+    assert f"Vous agissez pour {ward.display_name}, par mandat légal" in page and "Mairie de Villeurbanne" in page
+    assert refused.status_code == 403
+    assert done.status_code == 302
+    consent.refresh_from_db()
+    assert consent.status == "revoked"
+    revoked = AuditEvent.objects.get(type=EventType.CONSENT_REVOKED, consent_id=consent.pk)
+    assert (revoked.citizen_ref, revoked.actor, revoked.detail["ground"]) == (ward.ref, guardian.ref, "legal_mandate")

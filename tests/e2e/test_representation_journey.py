@@ -241,6 +241,8 @@ def test_every_page_of_acting_for_a_company_reads_in_one_language_with_no_codes(
     readable(page, language, "company history")
     page.goto(f"{live_server.url}/mes-consentements/")
     readable(page, language, "dashboard with a legal mandate")
+    page.goto(f"{live_server.url}/mandats/{guardianship.pk}/")
+    readable(page, language, "the page of the person acted for")
     page.goto(f"{live_server.url}/mandats/{guardianship.pk}/historique/")
     readable(page, language, "history of the person acted for")
 
