@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -94,6 +95,10 @@ class Company(models.Model):
 
     class Meta:
         verbose_name_plural = "companies"
+        constraints = [
+            # A SIRET is the SIREN of its legal unit followed by the establishment's number.
+            models.CheckConstraint(condition=models.Q(siren=Substr("siret", 1, 9)), name="company_siren_of_siret"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.siret})"

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 from joserfc import jws
@@ -574,3 +575,8 @@ class TestInteractiveFlow:
             interactive_request_build(consumer=mairie, client=caller.application, attestation_types=[VIGILANCE])
 
         assert refused.value.extra["errors"]["attestation_types"][0]["code"] == "subject_kind_mismatch"
+
+
+def test_a_company_siren_is_the_start_of_its_siret(companies: None) -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Company.objects.create(siren="123456789", siret="73282932000074", name="Autre")
