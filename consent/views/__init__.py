@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from consent.models import Citizen, Consent
 from consent.rules import ActingRefused
-from core.errors import NotFound
+from core.errors import NotFound, ProviderError, ProviderTimeout, SubjectNotFound
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -36,9 +36,13 @@ class CitizenTransition(Protocol):
     def __call__(self, *, consent: Consent, citizen: Citizen) -> Consent: ...
 
 
+REGISTER_ERRORS = (ProviderError, ProviderTimeout, SubjectNotFound)
+
+
 def acting_refused_as_page(view: View) -> View:
     """Someone who may not act for this subject (the register does not list them, their mandate
-    ended or does not cover this) gets a page saying why, and nothing is done."""
+    ended or does not cover this, or the register cannot answer now) gets a page saying why, and
+    nothing is done."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -47,5 +51,9 @@ def acting_refused_as_page(view: View) -> View:
         except ActingRefused as refused:
             context = {"title": _("You cannot act for this company"), "reason": refused.extra.get("reason", "")}
             return render(request, "consent/acting_refused.html", context, status=403)
+        except REGISTER_ERRORS:
+            # The companies register is asked live: when it cannot answer, nobody is let in.
+            context = {"title": _("You cannot act for this company"), "reason": "register_unavailable"}
+            return render(request, "consent/acting_refused.html", context, status=503)
 
     return cast(View, wrapper)

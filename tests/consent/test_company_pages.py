@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from django.test import Client
 from django.utils import timezone
 
@@ -23,7 +24,9 @@ from consent.services import consent_approve, consent_request_create
 from consent.services.citizens import citizen_from_demo
 from consent.services.representation import legal_mandate_record
 from providers.adapters.demo import demo_register
+from providers.demo import catalogue_load
 from providers.models import Organisation
+from tests.conftest import SANDBOX_TOKEN
 from tests.consent.test_pages import csrf, login
 
 pytestmark = pytest.mark.django_db
@@ -376,3 +379,24 @@ def test_a_guardian_withdraws_the_persons_consent_only_under_a_mandate_that_allo
     assert consent.status == "revoked"
     revoked = AuditEvent.objects.get(type=EventType.CONSENT_REVOKED, consent_id=consent.pk)
     assert (revoked.citizen_ref, revoked.actor, revoked.detail["ground"]) == (ward.ref, guardian.ref, "legal_mandate")
+
+
+def test_a_register_that_cannot_answer_lets_nobody_in_with_a_clear_page(
+    client: Client, mairie: Organisation, joinery: Company, sandbox_url: str
+) -> None:
+    waiting = tender(mairie, joinery, [VIGILANCE])
+    catalogue_load(adapter_kind="http", base_url=sandbox_url)
+    login(client, 1)
+    fault = requests.put(
+        f"{sandbox_url}/_sandbox/faults",
+        json={"mode": "error", "slug": "inpi.mandataires-sociaux"},
+        headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"},
+        timeout=5,
+    )
+
+    page = client.get(f"/consentements/demandes/{waiting.pk}/")
+
+    assert fault.status_code == 200
+    assert page.status_code == 503
+    assert "n'a pas pu être joint" in html.unescape(page.content.decode())
+    assert Consent.objects.get(pk=waiting.pk).status == "pending"
