@@ -71,6 +71,16 @@ class EventType(models.TextChoices):
     OBJECTION_OPENED = "objection.opened"
     OBJECTION_ANSWERED = "objection.answered"
     OBJECTION_CLOSED = "objection.closed"
+    # Whether a person represents a company, as the companies register answered at the time they
+    # acted (detail: listed or not); the company is the subject reference, the person the actor.
+    REPRESENTATION_CHECKED = "representation.checked"
+    # A mandate to act for a company or a person: granted (a delegation, or a legal mandate an
+    # operator recorded), accepted by its agent, revoked, or lapsed (its grantor no longer holds
+    # what it was carved from).
+    MANDATE_GRANTED = "mandate.granted"
+    MANDATE_ACCEPTED = "mandate.accepted"
+    MANDATE_REVOKED = "mandate.revoked"
+    MANDATE_LAPSED = "mandate.lapsed"
 
 
 class ActorKind(models.TextChoices):

@@ -16,3 +16,11 @@ def citizen_ref(subject: str, issuer: str = "") -> str:
     """
     key = f"{issuer}\n{subject}" if issuer else subject
     return hmac.new(settings.AUDIT_HMAC_KEY.encode(), key.encode(), hashlib.sha256).hexdigest()
+
+
+def company_ref(siren: str) -> str:
+    """The keyed hash that stands for a company in the trail (in the same column as a citizen's).
+
+    A SIREN is public, but a sole trader's SIREN names a person: keyed like a citizen, so the
+    trail treats every subject alike and publishes no identifier anyone could look up."""
+    return hmac.new(settings.AUDIT_HMAC_KEY.encode(), f"company\n{siren}".encode(), hashlib.sha256).hexdigest()

@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from consent.models import Consent, ConsentItem, WebhookDelivery
+from consent.models import Company, Consent, ConsentItem, Mandate, RegisterCheck, WebhookDelivery
 from core.admin import ReadOnlyAdmin
 
 
@@ -37,3 +37,31 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_filter = ["status", "event_type"]
     list_select_related = ["organisation"]
     search_fields = ["id", "consent__id"]
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin[Company]):
+    """Operators keep the companies the gateway knows in step with the companies register."""
+
+    list_display = ["name", "siret", "siren", "closed"]
+    list_filter = ["closed"]
+    search_fields = ["name", "siret", "siren"]
+
+
+@admin.register(Mandate)
+class MandateAdmin(ReadOnlyAdmin):
+    """Read-only: mandates change only through their services, each change audited (legal mandates
+    are recorded with `manage.py record_legal_mandate`)."""
+
+    list_display = ["id", "kind", "principal_company", "status", "valid_until", "created_at"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["principal_company"]
+    # The people are left out, as on consents: operators see mandates, not who holds them.
+    exclude = ["principal_citizen", "agent", "granted_by", "invitation_hash"]
+
+
+@admin.register(RegisterCheck)
+class RegisterCheckAdmin(ReadOnlyAdmin):
+    list_display = ["id", "company", "listed", "checked_at"]
+    list_select_related = ["company"]
+    exclude = ["citizen"]

@@ -101,6 +101,10 @@ class PurposeSerializer(serializers.Serializer[Any]):
     text = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
+class CompanySubjectSerializer(serializers.Serializer[Any]):
+    siret = StrictCharField(max_length=14, min_length=14)
+
+
 class ConsentOutputSerializer(serializers.Serializer[Consent]):
     class Meta:
         ref_name = "Consent"
@@ -131,6 +135,15 @@ class ConsentOutputSerializer(serializers.Serializer[Consent]):
             "response that created the request only (the gateway keeps a hash of it, never the code)."
         )
     )
+    subject = serializers.SerializerMethodField(
+        help_text='The subject: {"kind": "person"}, or {"kind": "company", "siren", "siret", "name"}.'
+    )
+    decided_by = serializers.SerializerMethodField(
+        help_text=(
+            "Who decided, by role, never by identity: subject, legal_representative (the companies register "
+            "listed them when they acted), delegate or legal_mandate; null while pending."
+        )
+    )
 
     def get_approval_url(self, consent: Consent) -> str:
         return approval_url(consent)
@@ -145,6 +158,28 @@ class ConsentOutputSerializer(serializers.Serializer[Consent]):
     @extend_schema_field(PurposeSerializer)
     def get_purpose(self, consent: Consent) -> dict[str, str]:
         return {"code": consent.purpose_code, "text": consent.purpose_text}
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_subject(self, consent: Consent) -> dict[str, str]:
+        company = consent.company
+        if company is None:
+            return {"kind": "person"}
+        return {"kind": "company", "siren": company.siren, "siret": company.siret, "name": company.name}
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_decided_by(self, consent: Consent) -> dict[str, Any] | None:
+        if not consent.ground:
+            return None
+        decided: dict[str, Any] = {"role": consent.ground}
+        if consent.register_check is not None:
+            decided["register_checked_at"] = consent.register_check.checked_at
+        if consent.mandate is not None:
+            decided["mandate"] = {
+                "kind": consent.mandate.kind,
+                "valid_until": consent.mandate.valid_until,
+                **({"legal_source": consent.mandate.legal_source} if consent.mandate.legal_source else {}),
+            }
+        return decided
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_one_time_code(self, consent: Consent) -> str | None:
@@ -203,6 +238,13 @@ class ConsentRequestCreateApi(ConsumerApi):
             ),
         )
 
+        subject = CompanySubjectSerializer(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="A company subject (types whose subject_kind is company): the SIRET of an open company.",
+        )
+
         class Meta:
             # The OpenAPI component name; "Input" alone collides with other APIs' inputs.
             ref_name = "ConsentRequestCreate"
@@ -252,6 +294,7 @@ class ConsentRequestCreateApi(ConsumerApi):
             idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
             pivot_identity_hash=data["pivot_identity_hash"],
             one_time_code=code,
+            company_siret=data["subject"]["siret"] if data["subject"] else "",
         )
         consent = consent_get_for_consumer(consumer=consent.consumer, consent_id=consent.pk)
         location = request.build_absolute_uri(reverse("consent:api-consent-detail", args=[consent.pk]))

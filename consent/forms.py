@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 
-from consent.models import Citizen
+from consent.models import Citizen, Mandate
 from consent.services.citizens import demo_people
 from providers.models import EidasLevel
 
@@ -69,3 +69,30 @@ class OneTimeCodeForm(DsfrBaseForm):
             attrs={"autocomplete": "one-time-code", "autocapitalize": "characters", "spellcheck": "false"}
         ),
     )
+
+
+class CompanyForm(DsfrBaseForm):
+    siret = forms.CharField(
+        label=_("SIRET of the company"),
+        help_text=_("14 digits, on the company's Kbis extract or its invoices."),
+        max_length=20,
+    )
+
+    def clean_siret(self) -> str:
+        return "".join(str(self.cleaned_data["siret"]).split())
+
+
+class DelegationForm(DsfrBaseForm):
+    attestation_types = forms.MultipleChoiceField(
+        label=_("Attestations covered"), widget=forms.CheckboxSelectMultiple, choices=()
+    )
+    actions = forms.MultipleChoiceField(
+        label=_("What the person may do"), widget=forms.CheckboxSelectMultiple, choices=Mandate.Action.choices
+    )
+    valid_until = forms.DateField(label=_("Last day of the delegation"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, types: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["attestation_types"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = types

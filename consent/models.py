@@ -3,13 +3,14 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from audit.refs import citizen_ref
+from audit.refs import citizen_ref, company_ref
 from core.fields import EncryptedDateField, EncryptedTextField
-from providers.models import AttestationType, EidasLevel, Habilitation, Organisation
+from providers.models import AttestationType, EidasLevel, Habilitation, Organisation, validate_siret
 
 
 class Citizen(models.Model):
@@ -80,6 +81,42 @@ class Citizen(models.Model):
         return f"{(self.prenoms or '').split(' ')[0]} {self.nom_naissance}"
 
 
+class Company(models.Model):
+    """A company that may be the subject of consents: the legal unit (SIREN) and the establishment
+    a consumer names (SIRET, Luhn-checked like an Organisation's). Known to the gateway from the
+    companies register (the demo register in demo mode, see consent.demo); a closed company is
+    the subject of no new request."""
+
+    siren = models.CharField(max_length=9, db_index=True)
+    siret = models.CharField(max_length=14, unique=True, validators=[validate_siret])
+    name = models.CharField(max_length=200)
+    closed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "companies"
+        constraints = [
+            # A SIRET is the SIREN of its legal unit followed by the establishment's number.
+            models.CheckConstraint(condition=models.Q(siren=Substr("siret", 1, 9)), name="company_siren_of_siret"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.siret})"
+
+    @property
+    def ref(self) -> str:
+        return company_ref(self.siren)
+
+
+class Ground(models.TextChoices):
+    """On what ground a person acted on a consent (consent.rules.acting_ground)."""
+
+    SUBJECT = "subject", _("For themselves")
+    LEGAL_REPRESENTATIVE = "legal_representative", _("As the company's legal representative")
+    DELEGATE = "delegate", _("Under a delegation")
+    LEGAL_MANDATE = "legal_mandate", _("Under a legal mandate")
+
+
 class Consent(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", pgettext_lazy("a consent", "Pending")
@@ -93,6 +130,16 @@ class Consent(models.Model):
     # Null while pending until the first logged-in citizen allowed to decide opens the request
     # (consent.rules.may_decide); then only they may decide it.
     citizen = models.ForeignKey(Citizen, on_delete=models.PROTECT, null=True, blank=True, related_name="consents")
+    # A company subject instead of a citizen (then `citizen` stays empty).
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, null=True, blank=True, related_name="consents")
+    # Who decided (approved or rejected), and on what ground: the subject themselves, a company's
+    # legal representative (with the register check that said so), or a mandate's agent.
+    actor = models.ForeignKey(Citizen, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    ground = models.CharField(max_length=24, choices=Ground.choices, blank=True)
+    mandate = models.ForeignKey("Mandate", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    register_check = models.ForeignKey(
+        "RegisterCheck", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     # The person a request is addressed to (named by the consumer, or the first to open it): keyed
     # hash of their pivot identity hash (consent.rules.addressee_ref); empty until then.
     addressee = models.CharField(max_length=64, blank=True, default="")
@@ -154,10 +201,109 @@ class Consent(models.Model):
                 condition=~models.Q(idempotency_key=""),
                 name="consent_idempotency_key_per_client",
             ),
+            models.CheckConstraint(
+                condition=models.Q(company__isnull=True) | models.Q(citizen__isnull=True),
+                name="consent_one_subject",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Consent {self.pk} ({self.status})"
+
+    @property
+    def subject_ref(self) -> str:
+        """The subject's reference in the trail: the company's, else the citizen's ("" unbound)."""
+        if self.company is not None:
+            return self.company.ref
+        return self.citizen.ref if self.citizen is not None else ""
+
+
+class RegisterCheck(models.Model):
+    """One live answer of the companies register about one person and one company, at the time
+    they acted for it: whether its mandataires sociaux listed them (and in which office)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="register_checks")
+    citizen = models.ForeignKey(Citizen, on_delete=models.PROTECT, related_name="register_checks")
+    listed = models.BooleanField()
+    office = models.CharField(max_length=100, blank=True)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["citizen", "company", "-checked_at"], name="register_check_latest")]
+
+    def __str__(self) -> str:
+        return f"register check {self.pk} ({'listed' if self.listed else 'not listed'})"
+
+
+class Mandate(models.Model):
+    """A person (the agent) may act for a company or another person (the principal), for some
+    attestation types and actions, from `valid_from` until `valid_until`.
+
+    A delegation is granted by a company's legal representative, or carved by a delegate from a
+    mandate they hold (`parent`: never more than it, never in a loop); a legal mandate (a guardian
+    for an adult, a parent for a minor) is recorded by an operator with its legal source. The
+    agent of a delegation is whoever accepts its one-time invitation (`invitation_hash`)."""
+
+    class Kind(models.TextChoices):
+        DELEGATION = "delegation", _("Delegation")
+        LEGAL = "legal", _("Legal mandate")
+
+    class Action(models.TextChoices):
+        APPROVE = "approve", _("Approve or refuse requests")
+        REVOKE = "revoke", _("Withdraw consents")
+        READ_HISTORY = "read_history", _("Read the history of accesses")
+
+    class Status(models.TextChoices):
+        INVITED = "invited", pgettext_lazy("a mandate", "Waiting for its holder")
+        ACTIVE = "active", pgettext_lazy("a mandate", "In force")
+        REVOKED = "revoked", pgettext_lazy("a mandate", "Revoked")
+        LAPSED = "lapsed", pgettext_lazy("a mandate", "Lapsed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    principal_company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, null=True, blank=True, related_name="mandates"
+    )
+    principal_citizen = models.ForeignKey(
+        Citizen, on_delete=models.PROTECT, null=True, blank=True, related_name="mandates_given"
+    )
+    agent = models.ForeignKey(Citizen, on_delete=models.PROTECT, null=True, blank=True, related_name="mandates_held")
+    attestation_types = models.JSONField(default=list)
+    actions = models.JSONField(default=list)
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_until = models.DateTimeField()
+    granted_by = models.ForeignKey(Citizen, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
+    legal_source = models.TextField(blank=True)
+    invitation_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.INVITED)
+    created_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(principal_company__isnull=True) & models.Q(principal_citizen__isnull=False))
+                | (models.Q(principal_company__isnull=False) & models.Q(principal_citizen__isnull=True)),
+                name="mandate_one_principal",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="legal") | ~models.Q(legal_source=""), name="mandate_legal_has_source"
+            ),
+        ]
+        indexes = [models.Index(fields=["agent", "status"], name="mandate_agent_status")]
+
+    def __str__(self) -> str:
+        return f"Mandate {self.pk} ({self.kind}, {self.status})"
+
+    @property
+    def principal_ref(self) -> str:
+        if self.principal_company is not None:
+            return self.principal_company.ref
+        return self.principal_citizen.ref if self.principal_citizen is not None else ""
 
 
 class ConsentItem(models.Model):

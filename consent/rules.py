@@ -2,9 +2,11 @@
 
 `consent_denial` decides whether a consent may serve an exchange right now; `expiry_due` whether
 its time is up; `may_decide` who may open and decide a request, `awaits_code` whether a request
-waits for its one-time code first. The exchange (sync and async),
-the expiry task, the selectors and the pages all call these; selectors and the expiry sweep only
-narrow down candidates in the database.
+waits for its one-time code first; `acting_ground` whether a person may do an action for a
+subject (themselves, a company, another person) and on what ground; `delegation_refusal` whether
+a delegation stays within what its grantor holds. The exchange (sync and async), the expiry task,
+the selectors and the pages all call these; selectors and the expiry sweep only narrow down
+candidates in the database.
 """
 
 from __future__ import annotations
@@ -13,18 +15,25 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+import uuid
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
-from consent.models import Citizen, Consent
+from consent.models import Citizen, Consent, Ground, Mandate
 from core.errors import (
     ConsentExpired,
     ConsentPaused,
     ConsentRequired,
     ConsentRevoked,
     GatewayError,
+    PermissionDeniedError,
     UsageLimitReached,
 )
+from providers.adapters.base import Subject
+from providers.demodata.population import canonical_name
 
 Status = Consent.Status
 
@@ -159,3 +168,143 @@ def may_decide(
     if bound_to is not None:
         return bound_to == citizen
     return not awaits_code(code_ref=code_ref, bound_to=bound_to)
+
+
+# --- Acting for someone ---------------------------------------------------------------------
+
+ACTIONS: tuple[str, ...] = tuple(Mandate.Action.values)
+
+
+@dataclass(frozen=True)
+class MandateTerms:
+    """What the rules need of a mandate held by the person acting, for the subject at hand."""
+
+    id: uuid.UUID
+    kind: str
+    status: str
+    attestation_types: frozenset[str]
+    actions: frozenset[str]
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    # Every mandate it was carved from is in force too (a delegate's own delegation).
+    chain_in_force: bool = True
+
+
+@dataclass(frozen=True)
+class ActingGround:
+    """Why a person may act: for themselves, as the register's legal representative (with the
+    check that said so), or under a mandate."""
+
+    ground: str
+    mandate_id: uuid.UUID | None = None
+    register_check_id: uuid.UUID | None = None
+
+
+class ActingRefused(PermissionDeniedError):
+    """A person may not do this for this subject; `extra["reason"]` says why, for the pages."""
+
+
+def mandate_in_force(mandate: MandateTerms, now: dt.datetime) -> bool:
+    return (
+        mandate.status == Mandate.Status.ACTIVE
+        and mandate.chain_in_force
+        and mandate.valid_from <= now < mandate.valid_until
+    )
+
+
+def acting_ground(
+    *,
+    is_subject: bool,
+    listed: bool | None,
+    mandates: Sequence[MandateTerms],
+    action: str,
+    types: Collection[str],
+    now: dt.datetime,
+    register_check_id: uuid.UUID | None = None,
+) -> ActingGround | ActingRefused:
+    """May this person do `action` on `types` for the subject now, and on what ground.
+
+    `is_subject`: they are the subject. `listed`: the companies register's answer, checked live
+    when they act for a company (None when not asked). `mandates`: the ones they hold for this
+    subject. Refusals name the most telling reason: a mandate past its end, one that does not
+    cover the action or the types, the register no longer listing them."""
+    if is_subject:
+        return ActingGround(Ground.SUBJECT)
+    if listed:
+        return ActingGround(Ground.LEGAL_REPRESENTATIVE, register_check_id=register_check_id)
+    wanted = set(types)
+    reason = "register_not_listed" if listed is False else "no_ground"
+    for mandate in mandates:
+        if not mandate_in_force(mandate, now):
+            if mandate.status != Mandate.Status.INVITED and reason != "outside_scope":
+                reason = "mandate_ended"
+            continue
+        if action not in mandate.actions or not wanted <= mandate.attestation_types:
+            reason = "outside_scope"
+            continue
+        ground = Ground.LEGAL_MANDATE if mandate.kind == Mandate.Kind.LEGAL else Ground.DELEGATE
+        return ActingGround(ground, mandate_id=mandate.id)
+    messages = {
+        "register_not_listed": "The companies register does not list you as a legal representative of this company.",
+        "mandate_ended": "Your mandate has ended or been withdrawn.",
+        "outside_scope": "Your mandate does not cover this action or these attestations.",
+        "no_ground": "You may not act for this subject.",
+    }
+    return ActingRefused(messages[reason], extra={"reason": reason})
+
+
+def delegation_refusal(
+    *,
+    held: MandateTerms | None,
+    types: Collection[str],
+    actions: Collection[str],
+    valid_until: dt.datetime,
+    now: dt.datetime,
+    company_types: Collection[str],
+) -> str | None:
+    """Why a delegation may not be granted (None when it may): a legal representative (`held`
+    None) holds every company type and every action; a delegate holds their own mandate, and
+    passes on no more of it, nor beyond its end."""
+    if not types or not actions:
+        return "empty"
+    if valid_until <= now:
+        return "ends_in_past"
+    if not set(actions) <= set(ACTIONS):
+        return "unknown_action"
+    if held is None:
+        return None if set(types) <= set(company_types) else "unknown_type"
+    if not mandate_in_force(held, now):
+        return "mandate_ended"
+    if not set(types) <= held.attestation_types or not set(actions) <= held.actions:
+        return "more_than_held"
+    if valid_until > held.valid_until:
+        return "beyond_end"
+    return None
+
+
+def mandate_loop(*, agent: object, chain: Iterable[object]) -> bool:
+    """Whether accepting a mandate would close a loop: the agent is already one of the people it
+    comes from (its grantors, up the chain, and a principal person)."""
+    return any(agent == person for person in chain)
+
+
+def register_office(*, officers: Sequence[Mapping[str, Any]], identity: Subject) -> str | None:
+    """The office under which the register's mandataires sociaux list this person, or None.
+
+    Matched on the pivot identity as the register keeps it: birth name and first given name
+    (whatever their case, accents or punctuation), date and INSEE code of the place of birth."""
+    surname = canonical_name(identity.nom_naissance)
+    first = canonical_name(identity.prenoms[0]) if identity.prenoms else ""
+    for officer in officers:
+        if officer.get("type") != "personne_physique":
+            continue
+        given = str(officer.get("prenoms", "")).split()
+        if (
+            canonical_name(str(officer.get("nom", ""))) == surname
+            and bool(given)
+            and canonical_name(given[0]) == first
+            and officer.get("date_naissance") == identity.date_naissance.isoformat()
+            and str(officer.get("code_insee_lieu_naissance", "")).upper() == identity.code_cog_lieu_naissance.upper()
+        ):
+            return str(officer.get("fonction", ""))
+    return None

@@ -9,7 +9,7 @@ import uuid
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from consent.models import Citizen, Consent, ConsentItem, WebhookDelivery
+from consent.models import Citizen, Company, Consent, ConsentItem, WebhookDelivery
 from consent.rules import citizen_addressee
 from consent.services.lifecycle import consent_expire_if_due, due_for_expiry, expiry_due
 from core.errors import NotFound, ValidationError
@@ -20,7 +20,9 @@ _NOT_FOUND = "No such consent."
 
 def _with_items(queryset: QuerySet[Consent]) -> QuerySet[Consent]:
     items = ConsentItem.objects.select_related("attestation_type__holder", "habilitation").order_by("id")
-    return queryset.select_related("consumer", "citizen", "renews").prefetch_related(Prefetch("items", queryset=items))
+    return queryset.select_related(
+        "consumer", "citizen", "renews", "company", "actor", "mandate", "register_check"
+    ).prefetch_related(Prefetch("items", queryset=items))
 
 
 def _with_terms(queryset: QuerySet[Consent]) -> QuerySet[Consent]:
@@ -84,6 +86,19 @@ def consents_for_citizen(*, citizen: Citizen) -> QuerySet[Consent]:
         mine |= Q(status=Consent.Status.PENDING, addressee=addressee)
     _expire_due_in(Consent.objects.filter(mine))
     return _with_items(Consent.objects.filter(mine)).order_by("-created_at")
+
+
+def consents_for_company(*, company: Company) -> QuerySet[Consent]:
+    """The company's consents, for whoever the pages let act for it (consent.services.representation)."""
+    _expire_due_in(Consent.objects.filter(company=company))
+    return _with_items(Consent.objects.filter(company=company)).order_by("-created_at")
+
+
+def consent_get_for_company(*, company: Company, consent_id: uuid.UUID | str) -> Consent:
+    consent = _with_terms(Consent.objects.filter(company=company, pk=_uuid(consent_id))).first()
+    if consent is None:
+        raise NotFound(_NOT_FOUND)
+    return _fresh(consent)
 
 
 def consent_get_pending(*, consent_id: uuid.UUID | str) -> Consent:

@@ -6,6 +6,7 @@ screen: `terms_build` works before any Consent row exists, `terms_for_consent` r
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ class Terms:
     max_uses: int | None
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
+    # A company's consent is withdrawn from the company's page, by whoever may act for it.
+    company_siren: str = ""
 
     @property
     def eidas_min(self) -> str:
@@ -59,6 +62,8 @@ class Terms:
 
     @property
     def withdraw_url(self) -> str:
+        if self.company_siren:
+            return settings.GATEWAY_BASE_URL + reverse("consent:company", args=[self.company_siren])
         return settings.GATEWAY_BASE_URL + reverse("consent:dashboard")
 
 
@@ -101,7 +106,7 @@ def terms_build(
 
 def terms_for_consent(consent: Consent) -> Terms:
     """Prefetch `items__attestation_type__fields`, `…__holder` and `items__habilitation` to stay flat."""
-    return terms_build(
+    terms = terms_build(
         consumer=consent.consumer,
         selections=[(item.attestation_type, item.fields, item.habilitation) for item in consent.items.all()],
         purpose_code=consent.purpose_code,
@@ -111,6 +116,9 @@ def terms_for_consent(consent: Consent) -> Terms:
         valid_from=consent.valid_from,
         valid_until=consent.valid_until,
     )
+    if consent.company is not None:
+        terms = dataclasses.replace(terms, company_siren=consent.company.siren)
+    return terms
 
 
 def purpose_of(consent: Consent) -> dict[str, Any] | None:

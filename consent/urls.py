@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 
 from consent import apis
-from consent.views import approval, codes, dashboard, history, login, mydata, notifications, objections
+from consent.views import approval, codes, companies, dashboard, history, login, mydata, notifications, objections
 
 app_name = "consent"
 
@@ -33,6 +33,43 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("mes-consentements/historique/<int:event_id>/verification/", mydata.proof_verification, name="proof-check"),
     path("mes-consentements/historique/<int:event_id>/preuve.json", history.proof, name="history-proof"),
     path("mes-consentements/historique/<int:event_id>/signaler/", objections.objection, name="objection"),
+    path("entreprises/ajouter/", companies.company_add, name="company-add"),
+    path("entreprises/<str:siren>/", companies.company, name="company"),
+    path("entreprises/<str:siren>/deleguer/", companies.company_delegate, name="company-delegate"),
+    path(
+        "entreprises/<str:siren>/delegations/<uuid:mandate_id>/retirer/",
+        companies.company_mandate_revoke,
+        name="company-mandate-revoke",
+    ),
+    path(
+        "entreprises/<str:siren>/consentements/<uuid:consent_id>/retirer/",
+        companies.company_consent_revoke,
+        name="company-consent-revoke",
+    ),
+    path(
+        "entreprises/<str:siren>/consentements/<uuid:consent_id>/recu.json",
+        companies.company_receipt,
+        name="company-receipt",
+    ),
+    path("entreprises/<str:siren>/historique/", companies.company_history, name="company-history"),
+    path(
+        "entreprises/<str:siren>/historique/<int:event_id>/preuve.json",
+        companies.company_proof,
+        name="company-proof",
+    ),
+    path("mandats/invitation/<str:code>/", companies.invitation, name="invitation"),
+    path("mandats/<uuid:mandate_id>/", companies.principal_page, name="principal"),
+    path(
+        "mandats/<uuid:mandate_id>/consentements/<uuid:consent_id>/retirer/",
+        companies.principal_consent_revoke,
+        name="principal-consent-revoke",
+    ),
+    path("mandats/<uuid:mandate_id>/historique/", companies.principal_history, name="principal-history"),
+    path(
+        "mandats/<uuid:mandate_id>/historique/<int:event_id>/preuve.json",
+        companies.principal_proof,
+        name="principal-proof",
+    ),
     path("mes-consentements/<uuid:consent_id>/", dashboard.detail, name="detail"),
     path("mes-consentements/<uuid:consent_id>/suspendre/", dashboard.pause, name="pause"),
     path("mes-consentements/<uuid:consent_id>/reprendre/", dashboard.resume, name="resume"),

@@ -28,7 +28,7 @@ from core.errors import (
     ScopeMissing,
 )
 from gateway.oauth.scopes import attestation_scope
-from gateway.selectors import CitizenTerms, ConsentTerms, Grant, HabilitationTerms, TypeTerms
+from gateway.selectors import ConsentTerms, Grant, HabilitationTerms, SubjectTerms, TypeTerms
 from providers.rules import eidas_satisfies, habilitation_in_force
 
 
@@ -49,7 +49,7 @@ class Authorised:
     type: TypeTerms
     habilitation: HabilitationTerms
     consent: ConsentTerms
-    citizen: CitizenTerms
+    subject: SubjectTerms
     fields: tuple[str, ...]
 
 
@@ -91,7 +91,7 @@ def authorise(grant: Grant, caller: Caller, now: dt.datetime) -> Authorised | De
         uses=consent.uses,
         now=now,
     )
-    if denial is None and consent.citizen is None:
+    if denial is None and consent.subject is None:
         denial = ConsentRequired("The consent is not active.")
     if denial is None and not eidas_satisfies(consent.eidas_level, attestation_type.eidas_min):
         denial = LoaInsufficient(extra={"required_level": attestation_type.eidas_min})
@@ -99,8 +99,8 @@ def authorise(grant: Grant, caller: Caller, now: dt.datetime) -> Authorised | De
     fields = tuple(name for name in grant.item_fields if name in allowed)
     if denial is None and not fields:
         denial = ConsentRequired("No consented field is covered by the habilitation in force.")
-    if denial is not None or consent.citizen is None:
+    if denial is not None or consent.subject is None:
         return Denied(denial or ConsentRequired(), attestation_type, consent)
     return Authorised(
-        type=attestation_type, habilitation=habilitation, consent=consent, citizen=consent.citizen, fields=fields
+        type=attestation_type, habilitation=habilitation, consent=consent, subject=consent.subject, fields=fields
     )

@@ -2,12 +2,12 @@
 
 One query on the path every successful exchange takes: the consent item for the requested type
 (of the consent the token is bound to, else the consent named in the request), joined with its
-consent, citizen, attestation type, holder and the habilitation it was granted under, the
-token's bound consent and, for an adapter that checks the provider's answer (HTTP), the type's
-fields' schemas. Nothing is cached: a revocation, a pause or a withdrawn habilitation a
-moment ago is read now. When that finds nothing, a second query (denials only) gathers what tells
-the denials apart: does the type exist, does the consumer hold a habilitation for it, is the
-consent this consumer's at all.
+consent, its subject (citizen or company: two outer joins on keys, one of them null), attestation
+type, holder and the habilitation it was granted under, the token's bound consent and, for an
+adapter that checks the provider's answer (HTTP), the type's fields' schemas. Nothing is cached: a
+revocation, a pause or a withdrawn habilitation a moment ago is read now. When that finds nothing,
+a second query (denials only) gathers what tells the denials apart: does the type exist, does the
+consumer hold a habilitation for it, is the consent this consumer's at all.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from audit.refs import citizen_ref
+from audit.refs import citizen_ref, company_ref
 from consent.models import Consent, ConsentItem, TokenBinding
 from core.authentication import Caller
 from core.compiled import CompiledQuery
 from core.errors import NotFound
 from gateway.models import Exchange
 from providers.adapters import KINDS_CHECKING_FIELD_SCHEMAS
-from providers.adapters.base import Subject, Target
+from providers.adapters.base import CompanySubject, Subject, Target
 from providers.models import SLUG_RE, ApiClient, AttestationType, Habilitation, Organisation
 from providers.selectors import field_schemas_from, field_schemas_subquery
 
@@ -67,9 +67,12 @@ class HabilitationTerms:
 
 
 @dataclass(frozen=True)
-class CitizenTerms:
+class SubjectTerms:
+    """The consent's subject as the trail names it (keyed reference) and as its provider finds it
+    (a citizen's pivot identity, or a company's SIREN and SIRET)."""
+
     ref: str
-    subject: Subject
+    subject: Subject | CompanySubject
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ class ConsentTerms:
     version: int
     eidas_level: str
     purpose_code: str
-    citizen: CitizenTerms | None
+    subject: SubjectTerms | None
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ _ADAPTER = ("adapter_base_url", "adapter_timeout_ms", "adapter_token_env")
 _HABILITATION = ("id", "status", "valid_until", "fields")
 _CONSENT = ("id", "status", "valid_from", "valid_until", "max_uses", "uses", "version", "eidas_level", "purpose_code")
 _CITIZEN = ("issuer", "subject", "nom_naissance", "prenoms", "date_naissance", "sexe", "code_cog_lieu_naissance")
+_COMPANY = ("siren", "siret")
 
 
 def _type_terms(row: Mapping[str, Any], prefix: str = "") -> TypeTerms:
@@ -150,7 +154,7 @@ def _consent_terms(row: Mapping[str, Any], prefix: str = "") -> ConsentTerms:
     # The pivot identity is decrypted by its field's converter; an erased one serves no exchange.
     if row[prefix + "citizen__subject"] is not None and row[prefix + "citizen__nom_naissance"] is not None:
         subject = str(row[prefix + "citizen__subject"])
-        citizen = CitizenTerms(
+        citizen = SubjectTerms(
             ref=citizen_ref(subject, str(row[prefix + "citizen__issuer"])),
             subject=Subject(
                 nom_naissance=str(row[prefix + "citizen__nom_naissance"]),
@@ -170,7 +174,17 @@ def _consent_terms(row: Mapping[str, Any], prefix: str = "") -> ConsentTerms:
         version=int(row[prefix + "version"]),
         eidas_level=str(row[prefix + "eidas_level"]),
         purpose_code=str(row[prefix + "purpose_code"]),
-        citizen=citizen,
+        subject=citizen or _company_terms(row, prefix),
+    )
+
+
+def _company_terms(row: Mapping[str, Any], prefix: str) -> SubjectTerms | None:
+    siren = row[prefix + "company__siren"]
+    if siren is None:
+        return None
+    return SubjectTerms(
+        ref=company_ref(str(siren)),
+        subject=CompanySubject(siren=str(siren), siret=str(row[prefix + "company__siret"])),
     )
 
 
@@ -205,6 +219,7 @@ def _grant_query(*, access_token_id: int, consent_id: uuid.UUID, organisation_id
             "fields",
             *(f"consent__{name}" for name in _CONSENT),
             *(f"consent__citizen__{name}" for name in _CITIZEN),
+            *(f"consent__company__{name}" for name in _COMPANY),
             *(f"attestation_type__{name}" for name in (*_TYPE, *_ADAPTER)),
             "field_schemas",
             *(f"habilitation__{name}" for name in _HABILITATION),
@@ -275,7 +290,7 @@ def _grant_denied(*, caller: Caller, slug: str, consent_id: uuid.UUID | None) ->
     named = bound_consent_id or consent_id
     consent_row = (
         Consent.objects.filter(pk=named, consumer_id=caller.organisation_id)
-        .values(*_CONSENT, *(f"citizen__{name}" for name in _CITIZEN))
+        .values(*_CONSENT, *(f"citizen__{name}" for name in _CITIZEN), *(f"company__{name}" for name in _COMPANY))
         .first()
         if named is not None
         else None

@@ -25,6 +25,15 @@ def luhn_is_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def luhn_complete(prefix: str) -> str:
+    """`prefix` followed by the one digit that makes it Luhn-valid (synthetic SIREN and SIRET)."""
+    return next(prefix + digit for digit in "0123456789" if luhn_is_valid(prefix + digit))
+
+
+def siren_is_valid(value: str) -> bool:
+    return isinstance(value, str) and len(value) == 9 and value.isascii() and value.isdigit() and luhn_is_valid(value)
+
+
 def siret_is_valid(value: str) -> bool:
     # str.isdigit() accepts non-ASCII digits such as "٣"; a SIRET is ASCII only.
     if not isinstance(value, str) or len(value) != 14 or not value.isascii() or not value.isdigit():

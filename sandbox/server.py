@@ -1,9 +1,10 @@
-"""The sandbox provider: one HTTP service standing in for the five demo administrations.
+"""The sandbox provider: one HTTP service standing in for the seven demo administrations.
 
 It implements the provider contract of `docs/provider-api.yaml` (what a real administration
-exposes to the gateway) over a synthetic `Population`, with the Python standard library only so
-that it runs anywhere, and lets tests inject the failures a real provider has (latency, errors,
-hangs, garbage, oversized or off-schema answers) at start or at run time.
+exposes to the gateway) over a synthetic `Population` and its `Register` of companies, with the
+Python standard library only so that it runs anywhere, and lets tests inject the failures a real
+provider has (latency, errors, hangs, garbage, oversized or off-schema answers) at start or at
+run time.
 
 Personal data never reaches the log: a log line is the method, the route (with the attestation
 slug, never a raw path), the status and the duration.
@@ -33,6 +34,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from providers.demodata.catalogue import ATTESTATION_TYPES_BY_SLUG, AttestationTypeSpec
+from providers.demodata.companies import Register
 from providers.demodata.population import Population
 from providers.siret import siret_is_valid
 
@@ -153,6 +155,10 @@ class Problem(Exception):
 
 @dataclass(frozen=True, slots=True)
 class AttestationRequest:
+    # A company subject (types whose subject is a company) names its SIREN and SIRET; a person
+    # subject its pivot identity.
+    siren: str
+    siret: str
     nom_naissance: str
     prenoms: tuple[str, ...]
     date_naissance: date
@@ -176,6 +182,8 @@ def parse_attestation_request(raw: bytes, spec: AttestationTypeSpec) -> Attestat
 
     subject = data.get("subject")
     # Untrusted JSON values stay `Any` until checked; only checked values reach the request.
+    siren: Any = ""
+    siret: Any = ""
     nom: Any = ""
     prenoms: tuple[str, ...] = ()
     born = date.min
@@ -183,6 +191,13 @@ def parse_attestation_request(raw: bytes, spec: AttestationTypeSpec) -> Attestat
     cog: Any = ""
     if not isinstance(subject, dict):
         errors["subject"] = "Required object."
+    elif spec.subject_kind == "company":
+        siret = subject.get("siret")
+        if not isinstance(siret, str) or not siret_is_valid(siret):
+            errors["subject.siret"] = "Required valid 14-digit SIRET."
+        siren = subject.get("siren")
+        if not isinstance(siren, str) or not isinstance(siret, str) or siren != siret[:9]:
+            errors["subject.siren"] = "Required: the 9 first digits of the SIRET."
     else:
         nom = subject.get("nom_naissance")
         if not isinstance(nom, str) or not nom.strip() or len(nom) > 100:
@@ -236,6 +251,8 @@ def parse_attestation_request(raw: bytes, spec: AttestationTypeSpec) -> Attestat
     if errors or exchange_id is None:
         raise Problem(HTTPStatus.BAD_REQUEST, "validation_error", "The request is not valid.", errors=errors)
     return AttestationRequest(
+        siren=siren,
+        siret=siret,
         nom_naissance=nom,
         prenoms=prenoms,
         date_naissance=born,
@@ -284,6 +301,7 @@ class SandboxProviderServer(ThreadingHTTPServer):
         timeout_fault_seconds: float = 30.0,
     ) -> None:
         self.population = population
+        self.register = Register(population)
         self.token = token
         self.faults = FaultSwitch(fault)
         self.timeout_fault_seconds = timeout_fault_seconds
@@ -330,6 +348,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     ROUTES: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "/healthz": ("GET",),
         "/_sandbox/faults": ("GET", "PUT", "DELETE"),
+        "/_sandbox/register/departures": ("PUT", "DELETE"),
     }
 
     def do_GET(self) -> None:
@@ -383,7 +402,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.OK, {"status": "ok"})
             return
         self._authenticate()
-        if method == "GET":
+        if path == "/_sandbox/register/departures":
+            self._departures(method, body)
+        elif method == "GET":
             self._send_json(HTTPStatus.OK, self.server.faults.current().as_dict())
         elif method == "DELETE":
             self._send_json(HTTPStatus.OK, self.server.faults.set(FaultConfig()).as_dict())
@@ -449,6 +470,24 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 HTTPStatus.BAD_REQUEST, "validation_error", "Invalid fault.", errors={member: message}
             ) from None
 
+    def _departures(self, method: str, body: bytes) -> None:
+        """An officer leaves a company (PUT {"siren", "person_index"}): the register's answer stops
+        listing them; DELETE reinstates everyone."""
+        if method == "DELETE":
+            self.server.register.reinstate()
+            self._send_json(HTTPStatus.OK, {"departures": "cleared"})
+            return
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            data = None
+        siren = data.get("siren") if isinstance(data, dict) else None
+        index = data.get("person_index") if isinstance(data, dict) else None
+        if not isinstance(siren, str) or self.server.register.find(siren) is None or not isinstance(index, int):
+            raise Problem(HTTPStatus.BAD_REQUEST, "validation_error", "Name a known siren and a person_index.")
+        self.server.register.depart(siren, index)
+        self._send_json(HTTPStatus.OK, {"siren": siren, "person_index": index})
+
     def _attestation(self, slug: str, body: bytes) -> None:
         spec = ATTESTATION_TYPES_BY_SLUG.get(slug)
         if spec is None:
@@ -469,15 +508,22 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
         request = parse_attestation_request(body, spec)
         population = self.server.population
-        person = population.find(
-            request.nom_naissance,
-            request.prenoms,
-            request.date_naissance,
-            request.sexe,
-            request.code_cog_lieu_naissance,
-        )
-        record = population.record(person, slug) if person is not None else None
-        if person is None or record is None:
+        record: dict[str, Any] | None
+        if spec.subject_kind == "company":
+            company = self.server.register.find(request.siret)
+            record = self.server.register.record(company, slug) if company is not None else None
+            key = company.siren if company is not None else ""
+        else:
+            person = population.find(
+                request.nom_naissance,
+                request.prenoms,
+                request.date_naissance,
+                request.sexe,
+                request.code_cog_lieu_naissance,
+            )
+            record = population.record(person, slug) if person is not None else None
+            key = str(person.index) if person is not None else ""
+        if record is None:
             raise Problem(
                 HTTPStatus.NOT_FOUND,
                 "subject_not_found",
@@ -492,7 +538,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         elif mode == "wrong_types":
             first = request.fields[0]
             fields[first] = _mistyped(fields[first])
-        digest = hashlib.sha256(f"{population.seed}|{slug}|{person.index}|{request.exchange_id}".encode())
+        digest = hashlib.sha256(f"{population.seed}|{slug}|{key}|{request.exchange_id}".encode())
         payload: dict[str, Any] = {
             "fields": fields,
             "issued_at": _utc_now(),

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from consent.models import Consent, ConsentItem
+from consent.models import Consent, ConsentItem, Ground
 from core.jose import sign_jws
 
 ARTEFACT_TYP = "consent+jws"
@@ -43,13 +43,27 @@ def _legal_bases(items: list[ConsentItem]) -> list[dict[str, str]]:
 
 
 def consent_artefact_payload(*, consent: Consent, items: list[ConsentItem], issued_at: dt.datetime) -> dict[str, Any]:
-    """The terms the artefact signs. Only called on an approved consent (citizen and window set)."""
-    assert consent.citizen is not None
+    """The terms the artefact signs. Only called on an approved consent (subject and window set).
+
+    A company's consent names the company (SIREN and SIRET are public) instead of a citizen, and
+    who decided for it: their keyed reference, the ground, the mandate or the register check."""
+    assert consent.citizen is not None or consent.company is not None
+    subject: dict[str, Any]
+    if consent.company is not None:
+        subject = {
+            "company": {"siren": consent.company.siren, "siret": consent.company.siret, "ref": consent.company.ref},
+            "decided_by": decided_by(consent),
+        }
+    else:
+        assert consent.citizen is not None
+        subject = {"citizen_ref": consent.citizen.ref}
+        if consent.ground and consent.ground != Ground.SUBJECT:
+            subject["decided_by"] = decided_by(consent)
     return {
         "iss": settings.GATEWAY_BASE_URL,
         "consent_id": str(consent.pk),
         "consumer": {"siret": consent.consumer.siret, "name": consent.consumer.name},
-        "citizen_ref": consent.citizen.ref,
+        **subject,
         "attestations": [
             {
                 "type": item.attestation_type.slug,
@@ -65,6 +79,16 @@ def consent_artefact_payload(*, consent: Consent, items: list[ConsentItem], issu
         "max_uses": consent.max_uses,
         "eidas_level": consent.eidas_level,
         "issued_at": _iso(issued_at),
+    }
+
+
+def decided_by(consent: Consent) -> dict[str, str | None]:
+    """Who decided, by role and keyed reference, with what allowed them."""
+    return {
+        "role": consent.ground or None,
+        "actor_ref": consent.actor.ref if consent.actor is not None else None,
+        "mandate": str(consent.mandate_id) if consent.mandate_id else None,
+        "register_check": str(consent.register_check_id) if consent.register_check_id else None,
     }
 
 
@@ -85,7 +109,14 @@ def consent_receipt(*, consent: Consent) -> dict[str, Any]:
         "record_id": str(consent.pk),
         "timestamp": _iso(timezone.now()),
         "publisher": {"name": "Dites-le-nous une fois", "url": base},
-        "pii_principal": {"id": consent.citizen.ref if consent.citizen else None, "id_type": "hmac-sha256"},
+        "pii_principal": {
+            "id": consent.subject_ref or None,
+            "id_type": "hmac-sha256",
+            **(
+                {"company": {"siren": consent.company.siren, "siret": consent.company.siret}} if consent.company else {}
+            ),
+        },
+        **({"decided_by": decided_by(consent)} if consent.ground and consent.ground != Ground.SUBJECT else {}),
         "controllers": [
             {"name": consent.consumer.name, "siret": consent.consumer.siret, "contact": consent.consumer.dpo_email}
         ],

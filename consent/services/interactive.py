@@ -123,6 +123,16 @@ def interactive_request_build(
         selections.append((attestation_type, habilitation))
 
     purpose_code = purpose_code or selections[0][1].purpose_code
+    for attestation_type, _ in selections:
+        if attestation_type.subject_kind != AttestationType.SubjectKind.PERSON:
+            # The interactive flow is a person's own login: a company's attestations are asked for
+            # with a consent request naming the company (POST /api/v1/consent-requests).
+            error_add(
+                errors,
+                "attestation_types",
+                "subject_kind_mismatch",
+                f"'{attestation_type.slug}' is about a company: ask for it with a consent request naming its SIRET.",
+            )
     for attestation_type, habilitation in selections:
         if habilitation.purpose_code != purpose_code:
             error_add(

@@ -19,9 +19,11 @@ from oauth2_provider.models import RefreshToken
 from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
 from consent import rules
-from consent.models import Citizen, Consent, HeldResult, WebhookDelivery
+from consent.models import Citizen, Consent, Ground, HeldResult, WebhookDelivery
+from consent.rules import ActingGround, ActingRefused
 from consent.services.artefacts import consent_artefact_sign
-from consent.services.trail import citizen_actor, consent_event_record, consent_items
+from consent.services.representation import acting_still_holds
+from consent.services.trail import acting_detail, citizen_actor, consent_event_record, consent_items
 from consent.services.webhooks import webhooks_enqueue
 from core.errors import (
     AuthenticationRequired,
@@ -40,7 +42,11 @@ Event = WebhookDelivery.Event
 
 def _lock(consent: Consent) -> Consent:
     # Every transition reads the status under this lock: two concurrent decisions serialise here.
-    return Consent.objects.select_for_update(of=("self",)).select_related("consumer", "citizen").get(pk=consent.pk)
+    return (
+        Consent.objects.select_for_update(of=("self",))
+        .select_related("consumer", "citizen", "company")
+        .get(pk=consent.pk)
+    )
 
 
 def expiry_due(consent: Consent, now: dt.datetime | None = None) -> bool:
@@ -83,6 +89,42 @@ def _require_decider(consent: Consent, citizen: Citizen) -> None:
         raise NotFound("No such consent.")
 
 
+def _acting(
+    consent: Consent, citizen: Citizen, acting: ActingGround | None, principal: Citizen | None
+) -> tuple[ActingGround, Citizen | None]:
+    """The ground a decision rests on, and the person it is about (None: a company). A company's
+    consent needs the ground the page established (acting_for_company); a person decides for
+    themselves, or someone decides for them under a legal mandate (acting_for_person) they hold for
+    `principal`; either still holding under this transaction."""
+    refused = ActingRefused("Your mandate has ended or been withdrawn.", extra={"reason": "mandate_ended"})
+    if consent.company_id is None:
+        if acting is None or acting.ground == Ground.SUBJECT:
+            _require_decider(consent, citizen)
+            return ActingGround(Ground.SUBJECT), citizen
+        if acting.ground != Ground.LEGAL_MANDATE or principal is None:
+            raise NotFound("No such consent.")
+        _require_decider(consent, principal)
+        if not acting_still_holds(acting=acting, agent=citizen, principal=principal):
+            raise refused
+        return acting, principal
+    if acting is None or acting.ground == Ground.SUBJECT:
+        raise NotFound("No such consent.")
+    assert consent.company is not None
+    if not acting_still_holds(acting=acting, agent=citizen, company=consent.company):
+        raise refused
+    return acting, None
+
+
+def _record_actor(consent: Consent, citizen: Citizen, acting: ActingGround) -> None:
+    consent.actor = citizen
+    consent.ground = acting.ground
+    consent.mandate_id = acting.mandate_id
+    consent.register_check_id = acting.register_check_id
+
+
+_ACTOR_FIELDS = ("actor", "ground", "mandate", "register_check")
+
+
 def _drop_held_results(consent: Consent) -> None:
     # Results of asynchronous exchanges not collected yet: a consent that stops serving stops
     # handing them over, in the transition's own transaction.
@@ -96,10 +138,19 @@ def _save(consent: Consent, now: dt.datetime, *fields: str) -> None:
 
 
 @transaction.atomic
-def consent_approve(*, consent: Consent, citizen: Citizen, eidas_level: str) -> Consent:
+def consent_approve(
+    *,
+    consent: Consent,
+    citizen: Citizen,
+    eidas_level: str,
+    acting: ActingGround | None = None,
+    principal: Citizen | None = None,
+) -> Consent:
+    """`citizen` approves, for themselves, or on the ground `acting` for a company or for
+    `principal` (a legal mandate)."""
     consent = _lock(consent)
     _require(consent, "approved", Status.PENDING)
-    _require_decider(consent, citizen)
+    acting, subject = _acting(consent, citizen, acting, principal)
     if eidas_level not in EidasLevel.values:
         raise ValidationError(
             "Unknown eIDAS level.", errors={"eidas_level": [{"code": "invalid", "message": eidas_level}]}
@@ -113,9 +164,10 @@ def consent_approve(*, consent: Consent, citizen: Citizen, eidas_level: str) -> 
         )
     # Locked like the erasure sweep locks it: either the identity is erased first and this approval
     # is refused, or the approval commits first and the sweep then sees a consent that needs it.
-    citizen = Citizen.objects.select_for_update().get(pk=citizen.pk)
-    if not citizen.has_identity:
-        raise AuthenticationRequired("Log in again: your identity is no longer held by the gateway.")
+    if subject is not None:
+        subject = Citizen.objects.select_for_update().get(pk=subject.pk)
+        if not subject.has_identity:
+            raise AuthenticationRequired("Log in again: your identity is no longer held by the gateway.")
     today = timezone.localdate()
     if not all(
         habilitation_in_force(
@@ -128,7 +180,8 @@ def consent_approve(*, consent: Consent, citizen: Citizen, eidas_level: str) -> 
     ):
         raise HabilitationMissing("The requesting organisation's habilitation is no longer in force.")
     now = timezone.now()
-    consent.citizen = citizen
+    consent.citizen = subject
+    _record_actor(consent, citizen, acting)
     consent.status = Status.ACTIVE
     consent.status_reason = ""
     consent.eidas_level = eidas_level
@@ -147,32 +200,40 @@ def consent_approve(*, consent: Consent, citizen: Citizen, eidas_level: str) -> 
         "valid_from",
         "valid_until",
         "artefact",
+        *_ACTOR_FIELDS,
     )
     consent_event_record(
         type=EventType.CONSENT_APPROVED,
         actor=citizen_actor(citizen),
         consent=consent,
         items=items,
-        detail={"eidas_level": eidas_level},
+        detail={"eidas_level": eidas_level, **acting_detail(consent)},
     )
     webhooks_enqueue(consent=consent, event_type=Event.APPROVED)
     return consent
 
 
 @transaction.atomic
-def consent_reject(*, consent: Consent, citizen: Citizen) -> Consent:
+def consent_reject(
+    *, consent: Consent, citizen: Citizen, acting: ActingGround | None = None, principal: Citizen | None = None
+) -> Consent:
     consent = _lock(consent)
     _require(consent, "rejected", Status.PENDING)
-    _require_decider(consent, citizen)
+    acting, subject = _acting(consent, citizen, acting, principal)
     now = timezone.now()
     # Recorded so the citizen finds the refusal in their list; it grants nothing.
-    consent.citizen = citizen
+    consent.citizen = subject
+    _record_actor(consent, citizen, acting)
     consent.status = Status.REJECTED
     consent.status_reason = "citizen"
     consent.decided_at = now
-    _save(consent, now, "citizen", "status", "status_reason", "decided_at")
+    _save(consent, now, "citizen", "status", "status_reason", "decided_at", *_ACTOR_FIELDS)
     consent_event_record(
-        type=EventType.CONSENT_REJECTED, actor=citizen_actor(citizen), consent=consent, items=consent_items(consent)
+        type=EventType.CONSENT_REJECTED,
+        actor=citizen_actor(citizen),
+        consent=consent,
+        items=consent_items(consent),
+        detail=acting_detail(consent),
     )
     webhooks_enqueue(consent=consent, event_type=Event.REJECTED)
     return consent
@@ -212,11 +273,32 @@ def consent_resume(*, consent: Consent, citizen: Citizen) -> Consent:
 
 
 @transaction.atomic
-def consent_revoke(*, consent: Consent, actor: Actor, reason: str) -> Consent:
-    """The citizen or the consumer ends the consent; tokens bound to it die in the same commit."""
+def consent_revoke(
+    *, consent: Consent, actor: Actor, reason: str, acting: ActingGround | None = None, by: Citizen | None = None
+) -> Consent:
+    """The citizen (or `by`, acting for the company or the person that is its subject on the ground
+    in `acting`) or the consumer ends the consent; tokens bound to it die in the same commit."""
     consent = _lock(consent)
-    if actor.kind == ActorKind.CITIZEN:
-        if consent.citizen is None or consent.citizen.ref != actor.id:
+    extra: dict[str, str] = {}
+    if actor.kind == ActorKind.CITIZEN and acting is not None and acting.ground != Ground.SUBJECT:
+        # Someone acting for the subject: a company's representative or delegate, or the holder of
+        # a legal mandate for the person; their ground must still hold, for this very subject.
+        holds = False
+        if by is not None and by.ref == actor.id:
+            if consent.company is not None:
+                holds = acting_still_holds(acting=acting, agent=by, company=consent.company)
+            elif consent.citizen is not None and acting.ground == Ground.LEGAL_MANDATE:
+                holds = acting_still_holds(acting=acting, agent=by, principal=consent.citizen)
+        if not holds:
+            raise NotFound("No such consent.")
+        _require(consent, "revoked", Status.ACTIVE, Status.PAUSED)
+        extra = {"ground": acting.ground, "actor_ref": actor.id}
+        if acting.mandate_id is not None:
+            extra["mandate"] = str(acting.mandate_id)
+        if acting.register_check_id is not None:
+            extra["register_check"] = str(acting.register_check_id)
+    elif actor.kind == ActorKind.CITIZEN:
+        if consent.company_id is not None or consent.citizen is None or consent.citizen.ref != actor.id:
             raise NotFound("No such consent.")
         _require(consent, "revoked", Status.ACTIVE, Status.PAUSED)
     else:
@@ -227,7 +309,11 @@ def consent_revoke(*, consent: Consent, actor: Actor, reason: str) -> Consent:
     consent.status_reason = reason[:200]
     _save(consent, now, "status", "status_reason")
     consent_event_record(
-        type=EventType.CONSENT_REVOKED, actor=actor, consent=consent, items=items, detail={"reason": reason[:200]}
+        type=EventType.CONSENT_REVOKED,
+        actor=actor,
+        consent=consent,
+        items=items,
+        detail={"reason": reason[:200], **extra},
     )
     _tokens_revoke(consent=consent, actor=actor)
     _drop_held_results(consent)
@@ -242,7 +328,7 @@ def _tokens_revoke(*, consent: Consent, actor: Actor) -> None:
         event_record(
             type=EventType.TOKEN_REVOKED,
             actor=actor,
-            citizen_ref=consent.citizen.ref if consent.citizen else "",
+            citizen_ref=consent.subject_ref,
             consumer=consent.consumer.siret,
             purpose=consent.purpose_code,
             consent_id=consent.pk,

@@ -26,7 +26,7 @@ from core.errors import (
     SubjectNotFound,
 )
 from providers.adapters import adapter_for, target_for
-from providers.adapters.base import FetchContext, Subject
+from providers.adapters.base import CompanySubject, FetchContext, Subject
 from providers.models import Organisation
 from providers.rules import eidas_highest, eidas_satisfies
 
@@ -53,7 +53,9 @@ def citizen_subject(citizen: Citizen) -> Subject:
     )
 
 
-def consent_preview(*, consent: Consent, citizen: Citizen, eidas_level: str) -> list[PreviewItem]:
+def consent_preview(
+    *, consent: Consent, citizen: Citizen, eidas_level: str, actor: Citizen | None = None
+) -> list[PreviewItem]:
     """Fetches each type's consented fields live. Not atomic as a whole on purpose: a provider call
     must never hold a database transaction open; each event is written in its own short one."""
     if consent.status != Consent.Status.PENDING:
@@ -64,7 +66,12 @@ def consent_preview(*, consent: Consent, citizen: Citizen, eidas_level: str) -> 
         raise LoaInsufficient(extra={"required_level": required, "current_level": eidas_level})
     return [
         item_preview(
-            item=item, citizen=citizen, consumer=consent.consumer, purpose_code=consent.purpose_code, consent=consent
+            item=item,
+            citizen=citizen,
+            consumer=consent.consumer,
+            purpose_code=consent.purpose_code,
+            consent=consent,
+            actor=actor,
         )
         for item in items
     ]
@@ -78,15 +85,19 @@ def item_preview(
     purpose_code: str,
     consent: Consent | None = None,
     detail: Mapping[str, str] | None = None,
+    actor: Citizen | None = None,
 ) -> PreviewItem:
     """Fetches one item's fields live, for the citizen's eyes only, and records `citizen.previewed`
     in its own short transaction (after the call: a provider call never holds one open). The event
     names `consent` when there is one; `detail` adds to its outcome."""
     context = FetchContext(purpose=purpose_code, consumer_siret=consumer.siret, exchange_id=uuid.uuid4(), preview=True)
+    company = consent.company if consent is not None else None
+    # A company's request previews the company's data, to whoever may act for it.
+    subject: Subject | CompanySubject = (
+        CompanySubject(siren=company.siren, siret=company.siret) if company is not None else citizen_subject(citizen)
+    )
     try:
-        result = adapter_for(target_for(item.attestation_type)).fetch(
-            citizen_subject(citizen), list(item.fields), context
-        )
+        result = adapter_for(target_for(item.attestation_type)).fetch(subject, list(item.fields), context)
     except (SubjectNotFound, ProviderTimeout) as error:
         preview = PreviewItem(item=item, error=error.code)
     except GatewayError:
@@ -97,8 +108,9 @@ def item_preview(
     with transaction.atomic():
         event_record(
             type=EventType.CITIZEN_PREVIEWED,
-            actor=citizen_actor(citizen),
-            citizen_ref=citizen.ref,
+            # Who looked: the person, or whoever acts for them (the subject is `citizen_ref`).
+            actor=citizen_actor(actor or citizen),
+            citizen_ref=company.ref if company is not None else citizen.ref,
             consumer=consumer.siret,
             provider=item.attestation_type.holder.siret,
             attestation_type=item.attestation_type.slug,

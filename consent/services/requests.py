@@ -32,6 +32,7 @@ from consent.rules import (
     one_time_code_ref,
     one_time_code_wellformed,
 )
+from consent.services.representation import company_for_request
 from consent.services.trail import citizen_actor, consent_event_record, consent_items
 from core.errors import HabilitationMissing, IdempotencyConflict, InvalidTransition, NotFound, ValidationError
 from core.tasks import enqueue_on_commit
@@ -141,11 +142,14 @@ def consent_request_create(
     idempotency_key: str = "",
     pivot_identity_hash: str = "",
     one_time_code: str = "",
+    company_siret: str = "",
 ) -> Consent:
     """Creates a pending consent and records `consent.requested`. With a `pivot_identity_hash`
     (consent.rules.pivot_identity_hash), only that person may open and decide it. With a
     `one_time_code` (one_time_code_new; kept only as a keyed hash), the link opens nothing until
-    someone enters the code, and then only they may decide it.
+    someone enters the code, and then only they may decide it. With a `company_siret`, the company
+    is its subject: every type must be about companies, and only someone who may act for the
+    company may open and decide it (consent.services.representation).
 
     With an `idempotency_key` (scoped to the client), the same request again returns the consent
     the first one created; the same key with a different request raises IdempotencyConflict.
@@ -163,6 +167,7 @@ def consent_request_create(
         pivot_identity_hash=pivot_identity_hash,
         # Whether, not which: each request gets a new code, and a replay must still match.
         one_time_code=bool(one_time_code),
+        **({"company_siret": company_siret} if company_siret else {}),
     )
     # A key the database cannot hold is never looked up: it is refused with the other errors below.
     key_storable = text_storable(idempotency_key, max_length=MAX_IDEMPOTENCY_KEY)
@@ -174,6 +179,19 @@ def consent_request_create(
 
     errors: Errors = {}
     types = _types_check(slugs, errors)
+    company = company_for_request(siret=company_siret, errors=errors) if company_siret else None
+    wanted_kind = AttestationType.SubjectKind.COMPANY if company_siret else AttestationType.SubjectKind.PERSON
+    for attestation_type in types:
+        if attestation_type.subject_kind != wanted_kind:
+            error_add(
+                errors,
+                "attestation_types",
+                "subject_kind_mismatch",
+                f"'{attestation_type.slug}' is about a {attestation_type.subject_kind}: "
+                + ("name a company subject (SIRET)." if not company_siret else "it cannot have a company subject."),
+            )
+    if company_siret and pivot_identity_hash:
+        error_add(errors, "pivot_identity_hash", "conflict", "A request is about a company or a person, not both.")
     if fields is not None:
         for slug in fields:
             if slug not in slugs:
@@ -246,6 +264,7 @@ def consent_request_create(
         reference=reference,
         addressee=addressee_ref(pivot_identity_hash) if pivot_identity_hash else "",
         code_ref=one_time_code_ref(one_time_code) if one_time_code else "",
+        company=company,
         request_expires_at=now + dt.timedelta(days=settings.CONSENT_REQUEST_TTL_DAYS),
         created_at=now,
         updated_at=now,
@@ -338,7 +357,10 @@ def consent_request_open(*, consent: Consent, citizen: Citizen) -> Consent:
     """The citizen opens a request: allowed when `may_decide` says so (NotFound otherwise, as for
     any consent that is not theirs). A pending request bound to nobody is bound to them now, so
     that from then on only they see it and may decide it (`consent.bound`, by link, or by
-    identity when the consumer named the person)."""
+    identity when the consumer named the person). A company's request is bound to nobody: the
+    page asks `acting_for_company` instead, each time."""
+    if consent.company_id is not None:
+        return consent
     person = citizen_addressee(citizen)
     if not may_decide(
         bound_to=consent.citizen_id,

@@ -22,6 +22,20 @@ def citizen_actor(citizen: Citizen) -> Actor:
     return Actor(ActorKind.CITIZEN, citizen.ref)
 
 
+def acting_detail(consent: Consent) -> dict[str, DetailValue]:
+    """Who decided and on what ground, for a decision's event (the subject is its reference)."""
+    if not consent.ground:
+        return {}
+    detail: dict[str, DetailValue] = {"ground": consent.ground}
+    if consent.actor is not None:
+        detail["actor_ref"] = consent.actor.ref
+    if consent.mandate_id is not None:
+        detail["mandate"] = str(consent.mandate_id)
+    if consent.register_check_id is not None:
+        detail["register_check"] = str(consent.register_check_id)
+    return detail
+
+
 def consent_items(consent: Consent) -> list[ConsentItem]:
     return list(consent.items.select_related("attestation_type__holder", "habilitation").order_by("id"))
 
@@ -44,7 +58,8 @@ def consent_event_record(
     return event_record(
         type=type,
         actor=actor,
-        citizen_ref=consent.citizen.ref if consent.citizen else "",
+        # The subject: the company's reference for a company's consent, else the citizen's.
+        citizen_ref=consent.subject_ref,
         consumer=consent.consumer.siret,
         provider=sirets[0] if len(sirets) == 1 else "",
         attestation_type=attestation_type,

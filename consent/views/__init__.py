@@ -7,9 +7,12 @@ from functools import wraps
 from typing import Any, Protocol, TypeVar, cast
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from consent.models import Citizen, Consent
-from core.errors import NotFound
+from consent.rules import ActingRefused
+from core.errors import NotFound, ProviderError, ProviderTimeout, SubjectNotFound
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -31,3 +34,26 @@ class CitizenTransition(Protocol):
     """A service the citizen's page calls on one of their consents (consent_pause, consent_reject…)."""
 
     def __call__(self, *, consent: Consent, citizen: Citizen) -> Consent: ...
+
+
+REGISTER_ERRORS = (ProviderError, ProviderTimeout, SubjectNotFound)
+
+
+def acting_refused_as_page(view: View) -> View:
+    """Someone who may not act for this subject (the register does not list them, their mandate
+    ended or does not cover this, or the register cannot answer now) gets a page saying why, and
+    nothing is done."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ActingRefused as refused:
+            context = {"title": _("You cannot act for this company"), "reason": refused.extra.get("reason", "")}
+            return render(request, "consent/acting_refused.html", context, status=403)
+        except REGISTER_ERRORS:
+            # The companies register is asked live: when it cannot answer, nobody is let in.
+            context = {"title": _("You cannot act for this company"), "reason": "register_unavailable"}
+            return render(request, "consent/acting_refused.html", context, status=503)
+
+    return cast(View, wrapper)

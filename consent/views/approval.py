@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from functools import partial
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.contrib import messages
@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from consent.auth import citizen_required, current_citizen, current_level, required_citizen
 from consent.forms import OneTimeCodeForm
-from consent.models import Consent
-from consent.rules import awaits_code
+from consent.models import Citizen, Consent
+from consent.rules import ActingGround, ActingRefused, awaits_code
 from consent.selectors import consent_get_pending
 from consent.services import (
     PreviewItem,
@@ -26,11 +26,12 @@ from consent.services import (
     consent_reject,
     consent_request_open,
 )
+from consent.services.representation import APPROVE, acting_for_company, acting_for_person, principal_for_request
 from consent.terms import terms_for_consent
-from consent.views import CitizenTransition, not_found_as_404
+from consent.views import acting_refused_as_page, not_found_as_404
 from consent.views.codes import code_page
 from consent.views.decision import decision_context
-from core.errors import GatewayError
+from core.errors import GatewayError, NotFound
 
 
 def _render(
@@ -39,14 +40,19 @@ def _render(
     *,
     preview: list[PreviewItem] | None = None,
     error: GatewayError | None = None,
+    acting: ActingGround | None = None,
+    principal: Citizen | None = None,
 ) -> HttpResponse:
     terms = terms_for_consent(consent)
     citizen = current_citizen(request)
     context = {
         "title": _("Consent request"),
         "consent": consent,
+        "acting": acting,
+        "company": consent.company,
+        "principal": principal,
         "decidable": consent.status == Consent.Status.PENDING,
-        "decided_by_me": citizen is not None and consent.citizen_id == citizen.pk,
+        "decided_by_me": citizen is not None and (consent.citizen_id == citizen.pk or consent.actor_id == citizen.pk),
         **decision_context(request, terms, preview=preview, relogin_next=request.path),
         "error": error,
     }
@@ -67,6 +73,11 @@ def _decision_redirect(request: HttpRequest, consent: Consent) -> HttpResponse:
     else:
         done = _("Request refused: %(consumer)s will not obtain your data.")
     messages.success(request, done % {"consumer": consent.consumer.name})
+    if consent.company is not None:
+        return HttpResponseRedirect(reverse("consent:company", args=[consent.company.siren]))
+    if consent.actor_id is not None and consent.citizen_id != consent.actor_id:
+        # Decided for someone else under a legal mandate: the consent is theirs, not on this dashboard.
+        return HttpResponseRedirect(reverse("consent:dashboard"))
     return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
 
 
@@ -74,53 +85,103 @@ def _decision_redirect(request: HttpRequest, consent: Consent) -> HttpResponse:
 @never_cache
 @citizen_required
 @not_found_as_404
+@acting_refused_as_page
 def approval(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
     consent = consent_get_pending(consent_id=consent_id)
     if consent.status == Consent.Status.PENDING and awaits_code(code_ref=consent.code_ref, bound_to=consent.citizen_id):
         # Addressed by a one-time code nobody entered yet: the link asks for it first.
         return code_page(request, OneTimeCodeForm(), consent=consent)
-    return _render(request, consent_request_open(consent=consent, citizen=required_citizen(request)))
+    opened = _opened(request, consent_id)
+    return _render(request, opened.consent, acting=opened.acting, principal=opened.principal)
 
 
-def _opened(request: HttpRequest, consent_id: uuid.UUID) -> Consent:
-    """The request, if this citizen may see it (binding it to them if nobody opened it yet)."""
-    return consent_request_open(consent=consent_get_pending(consent_id=consent_id), citizen=required_citizen(request))
+@dataclass(frozen=True)
+class _Opened:
+    consent: Consent
+    # None: the person decides for themselves.
+    acting: ActingGround | None = None
+    # The person acted for under a legal mandate.
+    principal: Citizen | None = None
+
+
+def _opened(request: HttpRequest, consent_id: uuid.UUID) -> _Opened:
+    """The request, if this citizen may see it (binding it to them if nobody opened it yet); a
+    company's request only to someone who may decide it for the company, asked now (the register
+    live, or a mandate in force); a person's request also to whoever holds a legal mandate for
+    them; with the ground they act on."""
+    consent = consent_get_pending(consent_id=consent_id)
+    citizen = required_citizen(request)
+    types = [item.attestation_type.slug for item in consent.items.all()]
+    if consent.company is not None:
+        return _Opened(
+            consent, acting_for_company(citizen=citizen, company=consent.company, action=APPROVE, types=types)
+        )
+    try:
+        return _Opened(consent_request_open(consent=consent, citizen=citizen))
+    except NotFound:
+        principal = principal_for_request(consent=consent, agent=citizen)
+        if principal is None:
+            raise
+        acting = acting_for_person(citizen=citizen, principal=principal, action=APPROVE, types=types)
+        return _Opened(consent, acting, principal)
 
 
 @require_POST
 @never_cache
 @citizen_required
 @not_found_as_404
+@acting_refused_as_page
 def approval_preview(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    consent = _opened(request, consent_id)
+    opened = _opened(request, consent_id)
+    consent, acting, principal = opened.consent, opened.acting, opened.principal
     try:
         preview = consent_preview(
-            consent=consent, citizen=required_citizen(request), eidas_level=current_level(request)
+            consent=consent,
+            citizen=principal or required_citizen(request),
+            eidas_level=current_level(request),
+            actor=required_citizen(request),
         )
     except GatewayError as error:
-        return _render(request, consent, error=error)
-    return _render(request, consent, preview=preview)
+        return _render(request, consent, error=error, acting=acting, principal=principal)
+    return _render(request, consent, preview=preview, acting=acting, principal=principal)
 
 
-def _decide(request: HttpRequest, consent_id: uuid.UUID, decision: CitizenTransition) -> HttpResponse:
+def _decide(request: HttpRequest, consent_id: uuid.UUID, *, approve: bool) -> HttpResponse:
     """Approve or reject; a refusal shows the page again, as it is now, with the reason."""
-    consent = _opened(request, consent_id)
+    opened = _opened(request, consent_id)
+    consent, acting, principal = opened.consent, opened.acting, opened.principal
+    citizen = required_citizen(request)
     try:
-        consent = decision(consent=consent, citizen=required_citizen(request))
+        if approve:
+            consent = consent_approve(
+                consent=consent,
+                citizen=citizen,
+                eidas_level=current_level(request),
+                acting=acting,
+                principal=principal,
+            )
+        else:
+            consent = consent_reject(consent=consent, citizen=citizen, acting=acting, principal=principal)
+    except ActingRefused:
+        raise
     except GatewayError as error:
-        return _render(request, consent_get_pending(consent_id=consent_id), error=error)
+        return _render(
+            request, consent_get_pending(consent_id=consent_id), error=error, acting=acting, principal=principal
+        )
     return _decision_redirect(request, consent)
 
 
 @require_POST
 @citizen_required
 @not_found_as_404
+@acting_refused_as_page
 def approval_approve(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    return _decide(request, consent_id, partial(consent_approve, eidas_level=current_level(request)))
+    return _decide(request, consent_id, approve=True)
 
 
 @require_POST
 @citizen_required
 @not_found_as_404
+@acting_refused_as_page
 def approval_reject(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    return _decide(request, consent_id, consent_reject)
+    return _decide(request, consent_id, approve=False)

@@ -17,11 +17,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from audit.selectors import Accesses, accesses_for_citizen
 from consent.auth import citizen_required, required_citizen
+from consent.forms import CompanyForm
 from consent.models import Consent
 from consent.presentation import accesses_sentence, status_sentence
 from consent.selectors import consent_get_for_citizen, consents_for_citizen
 from consent.services import consent_pause, consent_resume, consent_revoke
 from consent.services.artefacts import consent_receipt
+from consent.services.representation import acting_choices
 from consent.services.trail import citizen_actor
 from consent.terms import purpose_of, terms_for_consent
 from consent.views import CitizenTransition, not_found_as_404
@@ -59,7 +61,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         members = [_described(consent, accesses) for consent in consents if consent.status in statuses]
         if members:
             groups.append({"key": key, "title": title, "entries": members})
-    context = {"title": _("My consents"), "groups": groups, "citizen": citizen}
+    context = {
+        "title": _("My consents"),
+        "groups": groups,
+        "citizen": citizen,
+        # The "acting for" switch: their own account (this page), the companies they represent or
+        # hold a delegation for, the people they hold a legal mandate for.
+        "acting_for": acting_choices(citizen=citizen),
+        "company_form": CompanyForm(),
+    }
     return render(request, "consent/dashboard.html", context)
 
 

@@ -64,6 +64,39 @@ SENTENCES: dict[tuple[str, str], Promise] = {
     (EventType.OBJECTION_ANSWERED, ""): _("The auditors answered your report about {consumer}"),
     (EventType.OBJECTION_CLOSED, ""): _("The auditors closed your report about {consumer}"),
 }
+# The same events in a company's history, read by those who act for it (and the events of
+# representation: the register's answers, mandates).
+COMPANY_SENTENCES: dict[tuple[str, str], Promise] = {
+    (EventType.CONSENT_REQUESTED, ""): _("{consumer} asked the company for access to {what}"),
+    (EventType.CONSENT_APPROVED, ""): _("Consent given for the company: {consumer} may obtain {what}"),
+    (EventType.CONSENT_REJECTED, ""): _("Refused for the company: {consumer} will not obtain {what}"),
+    (EventType.CONSENT_REVOKED, ActorKind.CONSUMER): _("{consumer} ended the consent the company had given it"),
+    (EventType.CONSENT_REVOKED, ""): _("The consent given to {consumer} was withdrawn"),
+    (EventType.CONSENT_EXPIRED, ""): _("The consent given to {consumer} expired"),
+    (EventType.EXCHANGE_SUCCEEDED, ""): _("{consumer} obtained {what}"),
+    (EventType.EXCHANGE_DENIED, ""): _("The gateway refused {consumer} access to {what}"),
+    (EventType.EXCHANGE_FAILED, ""): _("{consumer} asked for {what}, but the provider could not answer"),
+    (EventType.EXCHANGE_COLLECTED, ""): _("{consumer} collected {what}, prepared for it earlier"),
+    (EventType.CITIZEN_PREVIEWED, ""): _("Someone acting for the company previewed {what}"),
+    (EventType.TOKEN_REVOKED, ""): _("{consumer}'s access was cut off"),
+    (EventType.REPRESENTATION_CHECKED, ""): _("The companies register was asked who represents the company"),
+    (EventType.MANDATE_GRANTED, ""): _("A delegation to act for the company was granted"),
+    (EventType.MANDATE_ACCEPTED, ""): _("A delegation to act for the company was accepted"),
+    (EventType.MANDATE_REVOKED, ""): _("A delegation to act for the company was withdrawn"),
+    (EventType.MANDATE_LAPSED, ""): _("A delegation to act for the company lapsed"),
+}
+# The same events in the history of a person someone acts for under a legal mandate.
+PRINCIPAL_SENTENCES: dict[tuple[str, str], Promise] = {
+    (EventType.CONSENT_REQUESTED, ""): _("{consumer} asked for access to {what}"),
+    (EventType.CONSENT_APPROVED, ""): _("Consent given: {consumer} may obtain {what}"),
+    (EventType.CONSENT_REJECTED, ""): _("Refused: {consumer} will not obtain {what}"),
+    (EventType.CONSENT_REVOKED, ""): _("The consent given to {consumer} was withdrawn"),
+    (EventType.CONSENT_EXPIRED, ""): _("The consent given to {consumer} expired"),
+    (EventType.EXCHANGE_SUCCEEDED, ""): _("{consumer} obtained {what}"),
+    (EventType.EXCHANGE_DENIED, ""): _("The gateway refused {consumer} access to {what}"),
+    (EventType.EXCHANGE_FAILED, ""): _("{consumer} asked for {what}, but the provider could not answer"),
+    (EventType.MANDATE_GRANTED, ""): _("A legal mandate to act for this person was recorded"),
+}
 # The events a citizen may say they do not recognise: an administration obtained, or tried to
 # obtain, their data.
 OBJECTABLE = {EventType.EXCHANGE_SUCCEEDED, EventType.EXCHANGE_DENIED, EventType.EXCHANGE_COLLECTED}
@@ -120,17 +153,17 @@ def _your(title: str) -> str:
     return gettext("your {title}").format(title=title)
 
 
-def _what(titles: list[str]) -> str:
+def _what(titles: list[str], *, own: bool = True) -> str:
     if not titles:
-        return gettext("your data")
-    parts = [_your(title) for title in titles]
+        return gettext("your data") if own else gettext("the data")
+    parts = [_your(title) for title in titles] if own else titles
     if len(parts) == 1:
         return parts[0]
     return gettext("{first} and {last}").format(first=", ".join(parts[:-1]), last=parts[-1])
 
 
-def _sentence(row: HistoryRow, consumer: str, what: str) -> str:
-    sentence = SENTENCES.get((row.type, row.actor_kind)) or SENTENCES.get((row.type, ""))
+def _sentence(row: HistoryRow, consumer: str, what: str, sentences: dict[tuple[str, str], Promise] = SENTENCES) -> str:
+    sentence = sentences.get((row.type, row.actor_kind)) or sentences.get((row.type, ""))
     # An event type this page does not know yet still shows, as its code.
     return str(sentence).format(consumer=consumer, what=what) if sentence is not None else row.type
 
@@ -202,7 +235,16 @@ class _Catalogue:
         return list(holders.values())
 
 
-def history_entries(rows: list[HistoryRow], objections: dict[int, Objection] | None = None) -> list[HistoryEntry]:
+def history_entries(
+    rows: list[HistoryRow],
+    objections: dict[int, Objection] | None = None,
+    *,
+    company: bool = False,
+    principal: bool = False,
+) -> list[HistoryEntry]:
+    """The rows in plain words: a citizen's own ("you…"), a company's (`company`), or those of a
+    person someone acts for (`principal`)."""
+    sentences = COMPANY_SENTENCES if company else PRINCIPAL_SENTENCES if principal else SENTENCES
     catalogue = _Catalogue(rows)
     objections = objections or {}
     entries = []
@@ -217,7 +259,12 @@ def history_entries(rows: list[HistoryRow], objections: dict[int, Objection] | N
         entries.append(
             HistoryEntry(
                 row=row,
-                sentence=_sentence(row, who.name if who else "", _what(titles)),
+                sentence=_sentence(
+                    row,
+                    who.name if who else "",
+                    _what(titles, own=not (company or principal)),
+                    sentences,
+                ),
                 who=who,
                 from_whom=[] if is_auditor else catalogue.providers(row),
                 types=titles,

@@ -211,7 +211,7 @@ def exchange_collect(*, caller: Caller, exchange_id: uuid.UUID) -> dict[str, Any
             event_record(
                 type=EventType.EXCHANGE_COLLECTED,
                 actor=Actor(ActorKind.CONSUMER, caller.client_id),
-                citizen_ref=consent.citizen.ref if consent.citizen is not None else "",
+                citizen_ref=consent.subject_ref,
                 consumer=caller.organisation_siret,
                 attestation_type=exchange.attestation_type.slug,
                 purpose=consent.purpose_code,

@@ -137,11 +137,11 @@ def _record_of(
                 client_id=request.caller.client_id,
                 created_at=now,
             )
-    citizen = consent.citizen if consent is not None else None
+    subject = consent.subject if consent is not None else None
     event = event_row(
         type=_EVENT_TYPES.get(status, EventType.EXCHANGE_FAILED),
         actor=_actor(request.caller),
-        citizen_ref=citizen.ref if citizen is not None else "",
+        citizen_ref=subject.ref if subject is not None else "",
         consumer=request.caller.organisation_siret,
         provider=attestation_type.holder_siret if attestation_type is not None else "",
         attestation_type=attestation_type.slug if attestation_type is not None else request.slug[:100],
@@ -257,7 +257,7 @@ def _fetch(request: Request, authorised: Authorised) -> ProviderResult:
         exchange_id=request.exchange_id,
     )
     try:
-        return adapter_for(authorised.type.target).fetch(authorised.citizen.subject, authorised.fields, context)
+        return adapter_for(authorised.type.target).fetch(authorised.subject.subject, authorised.fields, context)
     except PROVIDER_ERRORS:
         raise
     except Exception as exc:
@@ -271,7 +271,7 @@ def attestation_build(authorised: Authorised, result: ProviderResult) -> dict[st
         "type": authorised.type.slug,
         "issuer": authorised.type.holder_siret,
         "issued_at": _utc(result.issued_at),
-        "subject_ref": authorised.citizen.ref,
+        "subject_ref": authorised.subject.ref,
         "consent": str(authorised.consent.id),
         # Only what was asked, whatever the adapter returned.
         "fields": {name: result.fields[name] for name in authorised.fields if name in result.fields},
@@ -313,7 +313,7 @@ def _serve(request: Request, authorised: Authorised, *, keep_result: bool) -> Ex
             return ExchangeResult(exchange_id=request.exchange_id, attestation=attestation, jws=jws)
         # The consent moved since it was read: decide again on what it is now.
         decision = exchange_decide(request, authorised.consent.id)
-        if decision.fields != authorised.fields or decision.citizen != authorised.citizen:
+        if decision.fields != authorised.fields or decision.subject != authorised.subject:
             changed = ConsentRequired("The consent changed during the exchange.")
             raise _deny(request, Denied(changed, decision.type, decision.consent), authorised)
         authorised = decision

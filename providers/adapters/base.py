@@ -36,6 +36,21 @@ class Subject:
 
 
 @dataclass(frozen=True)
+class CompanySubject:
+    """A company, as API Entreprise names it: the SIREN of the legal unit and the SIRET of the
+    establishment the consent names (public data, unlike a person's identity)."""
+
+    siren: str
+    siret: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"siren": self.siren, "siret": self.siret}
+
+
+AnySubject = Subject | CompanySubject
+
+
+@dataclass(frozen=True)
 class Target:
     """What an adapter knows of the attestation type it serves (read with the exchange's grant, or
     from an AttestationType by `AttestationType.target`)."""
@@ -81,5 +96,5 @@ class Adapter:
     def __init__(self, target: Target) -> None:
         self.target = target
 
-    def fetch(self, subject: Subject, fields: Sequence[str], context: FetchContext) -> ProviderResult:
+    def fetch(self, subject: AnySubject, fields: Sequence[str], context: FetchContext) -> ProviderResult:
         raise NotImplementedError

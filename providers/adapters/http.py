@@ -16,7 +16,7 @@ from typing import Any
 from core.correlation import get_correlation_id
 from core.errors import ProviderError, ProviderTimeout, SubjectNotFound, ValidationError
 from core.outbound import OutboundError, OutboundRefused, OutboundTimeout, OutboundTooLarge, post_json
-from providers.adapters.base import Adapter, FetchContext, ProviderResult, Subject
+from providers.adapters.base import Adapter, AnySubject, FetchContext, ProviderResult
 from providers.schemas import value_is_valid
 
 MAX_REFERENCE_LENGTH = 200
@@ -40,7 +40,7 @@ class HttpAdapter(Adapter):
             headers["X-Correlation-Id"] = correlation_id
         return headers
 
-    def fetch(self, subject: Subject, fields: Sequence[str], context: FetchContext) -> ProviderResult:
+    def fetch(self, subject: AnySubject, fields: Sequence[str], context: FetchContext) -> ProviderResult:
         # Read with the target (the exchange's grant, or the loaded type): no query of its own.
         schemas = self.target.field_schemas
         requested = list(dict.fromkeys(fields))

@@ -1,11 +1,13 @@
 """The demo administrations and their attestation types, as plain data.
 
-This is the single definition of the five sandbox providers, the two demo consumers and the five
-attestation types they publish. The Django seed turns it into `Organisation` and `AttestationType`
-rows; the sandbox provider serves records shaped by it. Nothing here imports Django.
+This is the single definition of the seven sandbox providers, the two demo consumers and the
+eight attestation types they publish (five about people, three about companies). The Django seed
+turns it into `Organisation` and `AttestationType` rows; the sandbox provider serves records shaped
+by it. Nothing here imports Django.
 
 Field names follow API Particulier v3 (snake_case, e.g. `quotient_familial`, `echelon_bourse`,
-`regime_formation`) flattened one level where the upstream API nests a single value, so that a
+`regime_formation`), and API Entreprise for companies (`entity_status`, `date_fin_validite`,
+`mandataires_sociaux`), flattened one level where the upstream API nests a single value, so that a
 field stays the unit of data minimisation a citizen consents to.
 
 The SIRETs are fictional but Luhn-valid (SIREN and SIRET both): the sandbox must never be mistaken
@@ -182,6 +184,13 @@ PURPOSES: Mapping[str, Purpose] = {
             SERVICE_PROVISION,
         ),
         Purpose(
+            "marche-public",
+            "Candidature à un marché public : vérification des obligations sociales et fiscales du candidat",
+            "Public tender application: checking the bidder's social and tax obligations",
+            # A public buyer's legal obligation (code de la commande publique), not a service asked for.
+            "https://w3id.org/dpv#LegalCompliance",
+        ),
+        Purpose(
             "transport-solidaire",
             "Tarif solidaire des transports pour les demandeurs d'emploi et les ménages modestes",
             "Reduced public transport fare for jobseekers and low-income households",
@@ -252,6 +261,22 @@ ORGANISATIONS: tuple[OrganisationSpec, ...] = (
         kind="public_operator",
         siret="13000545700010",
         dpo_email="dpo@france-travail.sandbox.invalid",
+        is_provider=True,
+    ),
+    OrganisationSpec(
+        code="urssaf",
+        name="Urssaf Caisse nationale",
+        kind="social_security",
+        siret="18003550300010",
+        dpo_email="dpo@urssaf.sandbox.invalid",
+        is_provider=True,
+    ),
+    OrganisationSpec(
+        code="inpi",
+        name="Institut national de la propriété industrielle (registre national des entreprises)",
+        kind="public_operator",
+        siret="13000310600015",
+        dpo_email="dpo@inpi.sandbox.invalid",
         is_provider=True,
     ),
     OrganisationSpec(
@@ -551,13 +576,129 @@ STATUT_DEMANDEUR_EMPLOI = AttestationTypeSpec(
     purposes=("transport-solidaire", "tarification-sociale", "aide-sociale-facultative"),
 )
 
+# --- Companies (API Entreprise's field names) ------------------------------------------------
+# A company's attestations are asked for by public buyers (Marché public simplifié): code de la
+# commande publique, art. R. 2143-6 to R. 2143-10 and R. 2144-1 to R. 2144-4, say which
+# certificates a bidder owes and that the buyer obtains them directly when it can.
+_TENDER_BASIS = (
+    "code de la commande publique, art. R. 2143-6 à R. 2143-10 et R. 2144-4 (obligations sociales et fiscales)"
+)
+
+ATTESTATION_VIGILANCE = AttestationTypeSpec(
+    slug="urssaf.attestation-vigilance",
+    holder="urssaf",
+    title_fr="Attestation de vigilance (Urssaf)",
+    title_en="Social contributions certificate (Urssaf vigilance certificate)",
+    description_fr=(
+        "L'entreprise est à jour de ses déclarations et de ses cotisations sociales : statut, "
+        "période de validité et code de sécurité de l'attestation."
+    ),
+    description_en=(
+        "The company is up to date with its social security returns and contributions: status, "
+        "validity period and the certificate's security code."
+    ),
+    fields=(
+        FieldSpec(
+            "entity_status",
+            "Statut de l'attestation",
+            "Certificate status",
+            "object",
+            properties=(
+                FieldSpec("code", "Code", "Code", "string", display="hidden"),
+                FieldSpec("libelle", "Libellé", "Label", "string"),
+            ),
+        ),
+        FieldSpec("date_debut_validite", "Valable à partir du", "Valid from", "string", format="date"),
+        FieldSpec("date_fin_validite", "Valable jusqu'au", "Valid until", "string", format="date"),
+        FieldSpec("code_securite", "Code de sécurité", "Security code", "string"),
+    ),
+    min_eidas_level="eidas1",
+    legal_basis=_dlnuf_basis(_TENDER_BASIS),
+    purposes=("marche-public",),
+    subject_kind="company",
+)
+
+ATTESTATION_FISCALE = AttestationTypeSpec(
+    slug="dgfip.attestation-fiscale",
+    holder="dgfip",
+    title_fr="Attestation de régularité fiscale",
+    title_en="Tax compliance certificate",
+    description_fr=(
+        "L'entreprise a souscrit ses déclarations fiscales et payé ses impôts exigibles : date de "
+        "délivrance et période analysée."
+    ),
+    description_en="The company has filed its tax returns and paid the taxes due: date issued and period checked.",
+    fields=(
+        FieldSpec("date_delivrance_attestation", "Délivrée le", "Issued on", "string", format="date"),
+        FieldSpec("date_periode_analysee", "Situation au", "Situation as of", "string", format="date"),
+    ),
+    min_eidas_level="eidas1",
+    legal_basis=_dlnuf_basis(_TENDER_BASIS),
+    purposes=("marche-public",),
+    subject_kind="company",
+)
+
+MANDATAIRES_SOCIAUX = AttestationTypeSpec(
+    slug="inpi.mandataires-sociaux",
+    holder="inpi",
+    title_fr="Mandataires sociaux (registre national des entreprises)",
+    title_en="Company officers (national companies register)",
+    description_fr=(
+        "Les personnes qui représentent légalement l'entreprise selon le registre national des "
+        "entreprises : nom, prénoms, date et lieu de naissance, fonction."
+    ),
+    description_en=(
+        "The people who legally represent the company according to the national companies "
+        "register: name, given names, date and place of birth, office."
+    ),
+    fields=(
+        FieldSpec(
+            "mandataires_sociaux",
+            "Mandataires sociaux",
+            "Company officers",
+            "array",
+            items=FieldSpec(
+                "mandataire",
+                "Mandataire",
+                "Officer",
+                "object",
+                properties=(
+                    FieldSpec("type", "Type", "Kind", "string", display="hidden"),
+                    FieldSpec("nom", "Nom", "Surname", "string"),
+                    FieldSpec("prenoms", "Prénoms", "Given names", "string"),
+                    FieldSpec("date_naissance", "Date de naissance", "Date of birth", "string", format="date"),
+                    FieldSpec(
+                        "code_insee_lieu_naissance",
+                        "Lieu de naissance (code INSEE)",
+                        "Place of birth (INSEE code)",
+                        "string",
+                        display="hidden",
+                    ),
+                    FieldSpec("fonction", "Fonction", "Office", "string"),
+                ),
+            ),
+        ),
+    ),
+    min_eidas_level="eidas1",
+    legal_basis=_dlnuf_basis("code de commerce, art. R. 123-220 et suivants (registre national des entreprises)"),
+    purposes=("marche-public",),
+    subject_kind="company",
+)
+
 ATTESTATION_TYPES: tuple[AttestationTypeSpec, ...] = (
     QUOTIENT_FAMILIAL,
     AVIS_IMPOSITION,
     STATUT_ETUDIANT,
     ETUDIANT_BOURSIER,
     STATUT_DEMANDEUR_EMPLOI,
+    ATTESTATION_VIGILANCE,
+    ATTESTATION_FISCALE,
+    MANDATAIRES_SOCIAUX,
 )
+PERSON_TYPES: tuple[AttestationTypeSpec, ...] = tuple(s for s in ATTESTATION_TYPES if s.subject_kind == "person")
+COMPANY_TYPES: tuple[AttestationTypeSpec, ...] = tuple(s for s in ATTESTATION_TYPES if s.subject_kind == "company")
+# The register the gateway asks, at the time someone acts for a company, whether they represent it.
+REGISTER_SLUG = MANDATAIRES_SOCIAUX.slug
 ATTESTATION_TYPES_BY_SLUG: Mapping[str, AttestationTypeSpec] = {spec.slug: spec for spec in ATTESTATION_TYPES}
 
 

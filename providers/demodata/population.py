@@ -26,7 +26,7 @@ from math import log
 from string import ascii_uppercase
 from typing import Any
 
-from providers.demodata.catalogue import ATTESTATION_TYPES_BY_SLUG
+from providers.demodata.catalogue import PERSON_TYPES
 
 # Every age and every "current" period is computed from this date, not from today, so that a
 # population is the same next year as this year.
@@ -722,8 +722,8 @@ _RECORD_BUILDERS: Mapping[str, Callable[[Population, Person], dict[str, Any]]] =
     BOURSIER: _record_etudiant_boursier,
     DEMANDEUR: _record_statut_demandeur_emploi,
 }
-if set(_RECORD_BUILDERS) != set(ATTESTATION_TYPES_BY_SLUG):
-    raise RuntimeError("every catalogue attestation type needs a record builder")
+if set(_RECORD_BUILDERS) != {spec.slug for spec in PERSON_TYPES}:
+    raise RuntimeError("every catalogue attestation type about people needs a record builder")
 
 
 def demo_citizens(population: Population) -> list[Person]:

@@ -11,13 +11,18 @@ from consent.models import Consent
 pytestmark = pytest.mark.django_db
 
 
-def test_the_seed_adds_a_request_and_an_active_consent_once(catalogue: None):
+def test_the_seed_adds_the_companies_two_requests_and_an_active_consent_once(catalogue: None):
     out = io.StringIO()
     demo.seed(out)
     demo.seed(out)
     statuses = dict(Consent.objects.values_list("reference", "status"))
-    assert statuses == {demo.PENDING_REFERENCE: "pending", demo.ACTIVE_REFERENCE: "active"}
+    assert statuses == {
+        demo.PENDING_REFERENCE: "pending",
+        demo.ACTIVE_REFERENCE: "active",
+        demo.TENDER_REFERENCE: "pending",
+    }
+    assert Consent.objects.get(reference=demo.TENDER_REFERENCE).company.name == "Menuiserie Exemple"
     assert Consent.objects.get(reference=demo.ACTIVE_REFERENCE).citizen.subject == "demo-0"
-    assert AuditEvent.objects.filter(type="consent.requested").count() == 2
+    assert AuditEvent.objects.filter(type="consent.requested").count() == 3
     pending = Consent.objects.get(reference=demo.PENDING_REFERENCE)
     assert f"/consentements/demandes/{pending.pk}/" in out.getvalue()

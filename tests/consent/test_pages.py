@@ -282,8 +282,9 @@ class TestDashboard:
     def test_the_list_query_count_does_not_grow(
         self, browser: Client, mine: Consent, make_request: Callable[..., Consent], django_assert_num_queries: Any
     ):
-        # Session, citizen, expiry sweep, consents, items with their types, accesses from the trail.
-        with django_assert_num_queries(6):
+        # Session, citizen, expiry sweep, consents, items with their types, accesses from the trail,
+        # and whom they may act for (register checks, mandates held).
+        with django_assert_num_queries(8):
             browser.get("/mes-consentements/")
         citizen = Citizen.objects.get(subject="demo-0")
         for reference in ("b", "c", "d"):
@@ -292,7 +293,7 @@ class TestDashboard:
                 citizen=citizen,
                 eidas_level="eidas2",
             )
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(8):
             assert browser.get("/mes-consentements/").content.decode().count("/retirer/") == 4
 
     def test_the_citizen_pauses_and_resumes(self, browser: Client, mine: Consent):

@@ -13,7 +13,7 @@ class TestPersonas:
     def test_it_gives_the_city_hall_every_demo_type_and_the_department_none(
         self, mairie: Organisation, cd_rhone: Organisation
     ) -> None:
-        assert Habilitation.objects.filter(consumer=mairie, status="approved").count() == 5
+        assert Habilitation.objects.filter(consumer=mairie, status="approved").count() == 8
         assert not Habilitation.objects.filter(consumer=cd_rhone).exists()
 
     def test_it_makes_citizens_the_population_knows(self, alice: Citizen, bob: Citizen) -> None:

@@ -105,7 +105,7 @@ class TestCatalogueApi:
         with django_assert_num_queries(2):
             response = client.get(LIST_URL)
 
-        assert len(response.json()["attestation_types"]) == 10
+        assert len(response.json()["attestation_types"]) == 13
 
     def test_it_is_documented_in_the_openapi_schema(self, client: Client) -> None:
         response = client.get("/api/v1/schema/", headers={"Accept": "application/vnd.oai.openapi+json"})

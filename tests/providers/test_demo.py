@@ -16,12 +16,12 @@ class TestSeedDemo:
 
         seed(out)
 
-        assert "5 attestation types from 7 organisations" in out.getvalue()
-        assert AttestationType.objects.count() == 5
+        assert "8 attestation types from 9 organisations" in out.getvalue()
+        assert AttestationType.objects.count() == 8
         mairie = Organisation.objects.get(code=DEMO_CONSUMER)
-        assert Habilitation.objects.filter(consumer=mairie, status="approved").count() == 5
-        assert AuditEvent.objects.filter(type="habilitation.submitted").count() == 5
-        assert AuditEvent.objects.filter(type="habilitation.approved").count() == 5
+        assert Habilitation.objects.filter(consumer=mairie, status="approved").count() == 8
+        assert AuditEvent.objects.filter(type="habilitation.submitted").count() == 8
+        assert AuditEvent.objects.filter(type="habilitation.approved").count() == 8
         # Where the demo consumer sends citizens back after their decision (return_url).
         assert mairie.return_url_origins == ["https://demarches.villeurbanne.fr"]
 

@@ -13,12 +13,15 @@ import pytest
 
 from providers.demodata.catalogue import (
     ATTESTATION_TYPES,
+    COMPANY_TYPES,
     CONSUMERS,
     ORGANISATIONS,
+    PERSON_TYPES,
     PROVIDERS,
     attestation_type,
     catalogue_problems,
 )
+from providers.demodata.companies import COMPANY_DATASETS, DEMO_COMPANIES, Register
 from providers.demodata.population import (
     BIRTHPLACES,
     DATASETS,
@@ -86,9 +89,9 @@ def test_it_gives_every_catalogue_organisation_a_distinct_valid_siret() -> None:
 
 def test_it_has_a_consistent_catalogue() -> None:
     assert catalogue_problems() == []
-    assert [org.code for org in PROVIDERS] == ["cnaf", "dgfip", "mesr", "cnous", "france-travail"]
+    assert [org.code for org in PROVIDERS] == ["cnaf", "dgfip", "mesr", "cnous", "france-travail", "urssaf", "inpi"]
     assert [org.code for org in CONSUMERS] == ["mairie-villeurbanne", "cd-rhone"]
-    assert [spec.slug for spec in ATTESTATION_TYPES] == list(DATASETS)
+    assert [spec.slug for spec in ATTESTATION_TYPES] == [*DATASETS, *COMPANY_DATASETS]
     assert attestation_type("dgfip.avis-imposition").min_eidas_level == "eidas2"
 
 
@@ -247,7 +250,7 @@ def test_it_matches_birth_date_sex_and_birthplace_exactly(population: Population
 def test_it_returns_every_field_of_a_record_in_the_catalogue_schema(population: Population) -> None:
     checked = 0
     for person in population.people[:300]:
-        for spec in ATTESTATION_TYPES:
+        for spec in PERSON_TYPES:
             record = population.record(person, spec.slug)
             if record is None:
                 continue
@@ -304,3 +307,41 @@ def test_it_gives_the_demo_citizens_happy_path_records(population: Population) -
     assert population.record(young, "mesr.statut-etudiant")["est_inscrit"] is True  # type: ignore[index]
     assert jobseeker is not None and jobseeker["est_inscrit"] is True
     assert family is not None and family["nombre_enfants"] == 2
+
+
+# Register of companies
+
+
+def test_it_casts_the_demo_companies_and_their_officers_from_the_population(population: Population) -> None:
+    register = Register(population)
+    joinery, workshop, bakery = (register[company.index] for company in DEMO_COMPANIES)
+
+    assert [siret_is_valid(company.siret) and company.siret[:9] == company.siren for company in register] == [
+        True
+    ] * len(register.companies)
+    assert len({company.siren for company in register}) == len(register.companies)
+    assert [person.index for person, _ in register.officers(joinery)] == [1]
+    assert [person.index for person, _ in register.officers(workshop)] == [2]
+    assert (bakery.active, register.record(bakery, "urssaf.attestation-vigilance")) == (False, None)
+    assert register.find(joinery.siret) == register.find(joinery.siren) == joinery
+
+
+def test_it_serves_company_records_in_the_catalogue_schema_and_stops_listing_an_officer_who_left(
+    population: Population,
+) -> None:
+    register = Register(population)
+    checked = 0
+    for company in register:
+        for spec in COMPANY_TYPES:
+            record = register.record(company, spec.slug)
+            if record is None:
+                continue
+            jsonschema.validate(record, spec.json_schema())
+            checked += 1
+    joinery = register[0]
+    register.depart(joinery.siren, 1)
+
+    assert checked > 100
+    assert register.record(joinery, "inpi.mandataires-sociaux") == {"mandataires_sociaux": []}
+    register.reinstate()
+    assert len(register.record(joinery, "inpi.mandataires-sociaux")["mandataires_sociaux"]) == 1

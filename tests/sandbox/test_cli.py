@@ -115,6 +115,7 @@ def test_it_loads_no_django_and_of_the_product_only_its_demo_data() -> None:
         "providers",
         "providers.demodata",
         "providers.demodata.catalogue",
+        "providers.demodata.companies",
         "providers.demodata.population",
         "providers.siret",
     ]

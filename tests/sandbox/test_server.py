@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
-from providers.demodata.catalogue import ATTESTATION_TYPES, attestation_type
+from providers.demodata.catalogue import COMPANY_TYPES, PERSON_TYPES, attestation_type
 from providers.demodata.population import Person, demo_citizens
 from sandbox.server import (
     FAULT_MODES,
@@ -146,7 +146,7 @@ def test_it_answers_the_health_check_without_a_token(sandbox: SandboxProviderSer
     assert reply.headers["content-length"] == str(len(reply.body))
 
 
-@pytest.mark.parametrize("spec", ATTESTATION_TYPES, ids=lambda spec: spec.slug)
+@pytest.mark.parametrize("spec", PERSON_TYPES, ids=lambda spec: spec.slug)
 def test_it_delivers_every_attestation_type(sandbox: SandboxProviderServer, alice: Person, spec: Any) -> None:
     reply = ask(sandbox, alice, spec.slug, list(spec.field_names))
 
@@ -157,6 +157,52 @@ def test_it_delivers_every_attestation_type(sandbox: SandboxProviderServer, alic
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["issued_at"])
     assert body["provider_reference"].startswith(spec.holder.upper() + "-")
     assert reply.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("spec", COMPANY_TYPES, ids=lambda spec: spec.slug)
+def test_it_delivers_every_company_attestation_type_by_siret(
+    sandbox: SandboxProviderServer, alice: Person, spec: Any
+) -> None:
+    joinery = sandbox.register[0]
+    subject = {"siren": joinery.siren, "siret": joinery.siret}
+
+    reply = ask(sandbox, alice, spec.slug, list(spec.field_names), subject=subject)
+
+    assert reply.status == 200
+    assert reply.json()["fields"] == sandbox.register.record(joinery, spec.slug)
+    jsonschema.validate(reply.json()["fields"], spec.json_schema())
+
+
+def test_it_refuses_a_company_subject_whose_siret_fails_the_luhn_check(
+    sandbox: SandboxProviderServer, alice: Person
+) -> None:
+    siret = sandbox.register[0].siret
+    broken = siret[:-1] + str((int(siret[-1]) + 1) % 10)
+
+    reply = ask(
+        sandbox,
+        alice,
+        "urssaf.attestation-vigilance",
+        ["code_securite"],
+        subject={"siren": broken[:9], "siret": broken},
+    )
+
+    assert assert_problem(reply, 400, "validation_error")["errors"]["subject.siret"]
+
+
+def test_it_stops_listing_an_officer_who_left_the_company(sandbox: SandboxProviderServer, alice: Person) -> None:
+    joinery = sandbox.register[0]
+    subject = {"siren": joinery.siren, "siret": joinery.siret}
+    assert (
+        call(sandbox, "PUT", "/_sandbox/register/departures", {"siren": joinery.siren, "person_index": 1}).status == 200
+    )
+
+    left = ask(sandbox, alice, "inpi.mandataires-sociaux", ["mandataires_sociaux"], subject=subject)
+    assert call(sandbox, "DELETE", "/_sandbox/register/departures").status == 200
+    back = ask(sandbox, alice, "inpi.mandataires-sociaux", ["mandataires_sociaux"], subject=subject)
+
+    assert left.json()["fields"] == {"mandataires_sociaux": []}
+    assert len(back.json()["fields"]["mandataires_sociaux"]) == 1
 
 
 def test_it_returns_only_the_requested_fields(sandbox: SandboxProviderServer, alice: Person) -> None:

@@ -1,0 +1,402 @@
+"""The pages of acting for a company, through the demo login and the demo register: the acting-for
+switch, the company's page, the approval page, delegating and accepting, refusals as clear pages,
+the company's history with proofs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from django.test import Client
+from django.utils import timezone
+
+from audit.models import AuditEvent, EventType
+from audit.sealer import log_seal
+from consent.demo import companies_load
+from consent.models import Company, Consent, Mandate
+from consent.rules import pivot_identity_hash
+from consent.services import consent_approve, consent_request_create
+from consent.services.citizens import citizen_from_demo
+from consent.services.representation import legal_mandate_record
+from providers.adapters.demo import demo_register
+from providers.demo import catalogue_load
+from providers.models import Organisation
+from tests.conftest import SANDBOX_TOKEN
+from tests.consent.test_pages import csrf, login
+
+pytestmark = pytest.mark.django_db
+
+VIGILANCE = "urssaf.attestation-vigilance"
+PAGE_QUERIES = 14
+FISCALE = "dgfip.attestation-fiscale"
+
+
+@pytest.fixture(autouse=True)
+def register() -> Iterator[None]:
+    yield
+    demo_register().reinstate()
+
+
+@pytest.fixture
+def joinery(catalogue: None) -> Company:
+    companies_load()
+    return Company.objects.get(siret=demo_register()[0].siret)
+
+
+def tender(mairie: Organisation, company: Company, types: list[str]) -> Consent:
+    return consent_request_create(
+        consumer=mairie,
+        client=None,
+        attestation_types=types,
+        fields=None,
+        purpose_code="marche-public",
+        purpose_text="Marché 2026-017",
+        duration_days=90,
+        max_uses=None,
+        company_siret=company.siret,
+    )
+
+
+def post(client: Client, path: str, data: dict[str, Any], page: str) -> Any:
+    return client.post(path, {**data, "csrfmiddlewaretoken": csrf(client, page)})
+
+
+def test_a_representative_adds_the_company_and_approves_a_public_buyers_request(
+    client: Client, mairie: Organisation, joinery: Company
+) -> None:
+    waiting = tender(mairie, joinery, [VIGILANCE, FISCALE])
+    login(client, 1)
+
+    added = post(client, "/entreprises/ajouter/", {"siret": joinery.siret}, "/mes-consentements/")
+    dashboard = client.get("/mes-consentements/").content.decode()
+    page = client.get(f"/entreprises/{joinery.siren}/").content.decode()
+    approval = client.get(f"/consentements/demandes/{waiting.pk}/").content.decode()
+    approved = post(
+        client, f"/consentements/demandes/{waiting.pk}/accepter/", {}, f"/consentements/demandes/{waiting.pk}/"
+    )
+
+    assert added.status_code == 302 and added["Location"] == f"/entreprises/{joinery.siren}/"
+    assert "Menuiserie Exemple" in dashboard and "représentant légal" in dashboard
+    assert "Vous agissez pour Menuiserie Exemple" in page
+    assert "Vous agissez pour Menuiserie Exemple" in approval
+    assert f'href="http://127.0.0.1:8000/entreprises/{joinery.siren}/">la page de l' in approval
+    assert approved.status_code == 302
+    assert Consent.objects.get(pk=waiting.pk).status == "active"
+
+
+def test_someone_the_register_does_not_list_gets_a_clear_page_and_nothing_is_done(
+    client: Client, mairie: Organisation, joinery: Company
+) -> None:
+    waiting = tender(mairie, joinery, [VIGILANCE])
+    login(client, 0)
+
+    page = client.get(f"/entreprises/{joinery.siren}/")
+    approval = client.get(f"/consentements/demandes/{waiting.pk}/")
+    added = post(client, "/entreprises/ajouter/", {"siret": joinery.siret}, "/mes-consentements/")
+
+    assert page.status_code == approval.status_code == 403
+    assert "ne vous mentionne pas" in page.content.decode()
+    assert added.status_code == 302 and added["Location"].endswith("#acting-for")
+    assert Consent.objects.get(pk=waiting.pk).status == "pending"
+
+
+def test_the_delegation_journey_within_and_outside_scope_then_revoked(
+    client: Client, mairie: Organisation, joinery: Company
+) -> None:
+    login(client, 1)
+    company_page = f"/entreprises/{joinery.siren}/"
+    created = post(
+        client,
+        f"/entreprises/{joinery.siren}/deleguer/",
+        {"attestation_types": [VIGILANCE], "actions": ["approve", "read_history"], "valid_until": "2099-12-31"},
+        company_page,
+    )
+    link = re.search(r'<code id="invitation-url">[^<]*(/mandats/invitation/[^/<]+/)</code>', created.content.decode())
+    assert created.status_code == 200 and link, created.content.decode()[:2000]
+
+    accountant = Client()
+    login(accountant, 0)
+    offered = accountant.get(link.group(1))
+    accepted = post(accountant, link.group(1), {}, link.group(1))
+    within = tender(mairie, joinery, [VIGILANCE])
+    outside = tender(mairie, joinery, [VIGILANCE, FISCALE])
+    ok = post(accountant, f"/consentements/demandes/{within.pk}/accepter/", {}, f"/consentements/demandes/{within.pk}/")
+    refused = accountant.get(f"/consentements/demandes/{outside.pk}/")
+
+    assert "Menuiserie Exemple" in offered.content.decode()
+    assert accepted.status_code == 302
+    assert ok.status_code == 302 and Consent.objects.get(pk=within.pk).ground == "delegate"
+    assert refused.status_code == 403 and "ne couvre pas" in refused.content.decode()
+
+    mandate = Mandate.objects.get(status="active")
+    post(client, f"/entreprises/{joinery.siren}/delegations/{mandate.pk}/retirer/", {}, company_page)
+    later = tender(mairie, joinery, [VIGILANCE])
+    after = accountant.get(f"/consentements/demandes/{later.pk}/")
+
+    assert Mandate.objects.get(pk=mandate.pk).status == "revoked"
+    assert after.status_code == 403 and "a pris fin" in after.content.decode()
+
+
+def test_the_company_history_lists_every_access_with_a_proof(
+    client: Client, mairie: Organisation, joinery: Company
+) -> None:
+    waiting = tender(mairie, joinery, [VIGILANCE])
+    login(client, 1)
+    post(client, f"/consentements/demandes/{waiting.pk}/accepter/", {}, f"/consentements/demandes/{waiting.pk}/")
+    log_seal()
+
+    history = html.unescape(client.get(f"/entreprises/{joinery.siren}/historique/").content.decode())
+    event = AuditEvent.objects.filter(type=EventType.CONSENT_APPROVED, citizen_ref=joinery.ref).get()
+    proof = client.get(f"/entreprises/{joinery.siren}/historique/{event.pk}/preuve.json")
+
+    assert "Consentement donné pour l'entreprise : Mairie de Villeurbanne peut obtenir" in history
+    assert f"/entreprises/{joinery.siren}/historique/{event.pk}/preuve.json" in history
+    assert proof.status_code == 200 and proof.json()["event"]["citizen_ref"] == joinery.ref
+
+
+def test_a_legal_mandate_shows_on_both_dashboards(client: Client, catalogue: None) -> None:
+    guardian = login(client, 0)
+    ward_client = Client()
+    ward = login(ward_client, 2)
+    legal_mandate_record(
+        principal=ward,
+        agent=guardian,
+        types=["dgfip.avis-imposition"],
+        actions=["read_history"],
+        valid_until=timezone.now() + dt.timedelta(days=365),
+        legal_source="Jugement de tutelle RG 25/01234",
+        operator="ops",
+    )
+
+    theirs = html.unescape(client.get("/mes-consentements/").content.decode())
+    mine = html.unescape(ward_client.get("/mes-consentements/").content.decode())
+
+    assert f"Pour {ward.display_name}, par mandat légal" in theirs
+    assert f"{guardian.display_name}, par mandat légal" in mine and "RG 25/01234" in mine
+
+
+def test_the_receipt_of_a_companys_consent_says_who_decided_on_what_ground(
+    client: Client, mairie: Organisation, joinery: Company
+) -> None:
+    waiting = tender(mairie, joinery, [VIGILANCE])
+    login(client, 1)
+    post(client, f"/consentements/demandes/{waiting.pk}/accepter/", {}, f"/consentements/demandes/{waiting.pk}/")
+
+    receipt = client.get(f"/entreprises/{joinery.siren}/consentements/{waiting.pk}/recu.json").json()
+    outsider = Client()
+    login(outsider, 0)
+
+    assert receipt["pii_principal"]["id"] == joinery.ref
+    assert receipt["pii_principal"]["company"]["siret"] == joinery.siret
+    assert receipt["decided_by"]["role"] == "legal_representative"
+    assert receipt["artefact"]["jws"]
+    assert outsider.get(f"/entreprises/{joinery.siren}/consentements/{waiting.pk}/recu.json").status_code == 403
+
+
+def test_a_guardian_decides_a_request_addressed_to_the_person_under_a_legal_mandate(
+    client: Client, mairie: Organisation, catalogue: None
+) -> None:
+    guardian = login(client, 0)
+    ward = citizen_from_demo(index=2)
+    legal_mandate_record(
+        principal=ward,
+        agent=guardian,
+        types=["dgfip.avis-imposition"],
+        actions=["approve"],
+        valid_until=timezone.now() + dt.timedelta(days=365),
+        legal_source="Jugement de tutelle RG 25/01234",
+        operator="ops",
+    )
+    addressed = consent_request_create(
+        consumer=mairie,
+        client=None,
+        attestation_types=["dgfip.avis-imposition"],
+        fields=None,
+        purpose_code="tarification-sociale",
+        purpose_text="Tarif de la cantine",
+        duration_days=30,
+        max_uses=None,
+        pivot_identity_hash=ward_hash(ward),
+    )
+    other = consent_request_create(
+        consumer=mairie,
+        client=None,
+        attestation_types=["cnaf.quotient-familial"],
+        fields=None,
+        purpose_code="tarification-sociale",
+        purpose_text="Tarif de la cantine",
+        duration_days=30,
+        max_uses=None,
+        pivot_identity_hash=ward_hash(ward),
+    )
+
+    page = html.unescape(client.get(f"/consentements/demandes/{addressed.pk}/").content.decode())
+    decided = post(
+        client, f"/consentements/demandes/{addressed.pk}/accepter/", {}, f"/consentements/demandes/{addressed.pk}/"
+    )
+    outside = client.get(f"/consentements/demandes/{other.pk}/")
+
+    assert f"Vous agissez pour {ward.display_name}, par mandat légal" in page
+    assert decided.status_code == 302
+    addressed.refresh_from_db()
+    assert (addressed.status, addressed.citizen, addressed.actor, addressed.ground) == (
+        "active",
+        ward,
+        guardian,
+        "legal_mandate",
+    )
+    approved = AuditEvent.objects.get(type=EventType.CONSENT_APPROVED, consent_id=addressed.pk)
+    assert (approved.citizen_ref, approved.actor, approved.detail["ground"]) == (
+        ward.ref,
+        guardian.ref,
+        "legal_mandate",
+    )
+    assert outside.status_code == 403
+
+
+def ward_hash(ward: Any) -> str:
+    return pivot_identity_hash(
+        nom_naissance=str(ward.nom_naissance),
+        prenoms=str(ward.prenoms),
+        date_naissance=ward.date_naissance,
+        sexe=str(ward.sexe),
+        code_cog_lieu_naissance=str(ward.code_cog_lieu_naissance),
+    )
+
+
+def test_the_company_page_query_count_does_not_grow_with_its_consents_and_delegations(
+    client: Client, mairie: Organisation, joinery: Company, django_assert_num_queries: Any
+) -> None:
+    login(client, 1)
+    page = f"/entreprises/{joinery.siren}/"
+    tender(mairie, joinery, [VIGILANCE])
+    client.get(page)
+    # Session, citizen, company, mandates held, the register check and its event (a savepoint, an
+    # insert each, the lapse sweep), the consents with their items, the delegations.
+    with django_assert_num_queries(PAGE_QUERIES):
+        assert client.get(page).status_code == 200
+    for _ in range(3):
+        waiting = tender(mairie, joinery, [VIGILANCE, FISCALE])
+        post(client, f"/consentements/demandes/{waiting.pk}/accepter/", {}, f"/consentements/demandes/{waiting.pk}/")
+        post(
+            client,
+            f"/entreprises/{joinery.siren}/deleguer/",
+            {"attestation_types": [VIGILANCE], "actions": ["approve"], "valid_until": "2099-12-31"},
+            page,
+        )
+
+    with django_assert_num_queries(PAGE_QUERIES):
+        assert client.get(page).content.decode().count("/recu.json") == 3
+
+
+def test_a_guardian_reads_the_persons_history_with_proofs_only_under_a_mandate_that_allows_it(
+    client: Client, catalogue: None
+) -> None:
+    guardian = login(client, 0)
+    ward = citizen_from_demo(index=2)
+    until = timezone.now() + dt.timedelta(days=365)
+    reading = legal_mandate_record(
+        principal=ward,
+        agent=guardian,
+        types=["dgfip.avis-imposition"],
+        actions=["read_history"],
+        valid_until=until,
+        legal_source="Jugement de tutelle RG 25/01234",
+        operator="ops",
+    )
+    deciding = legal_mandate_record(
+        principal=citizen_from_demo(index=3),
+        agent=guardian,
+        types=["mesr.statut-etudiant"],
+        actions=["approve"],
+        valid_until=until,
+        legal_source="Autorité parentale (acte de naissance)",
+        operator="ops",
+    )
+    log_seal()
+
+    history = client.get(f"/mandats/{reading.pk}/historique/")
+    event = AuditEvent.objects.get(type=EventType.MANDATE_GRANTED, citizen_ref=ward.ref)
+    proof = client.get(f"/mandats/{reading.pk}/historique/{event.pk}/preuve.json")
+    not_allowed = client.get(f"/mandats/{deciding.pk}/historique/")
+    stranger = Client()
+    login(stranger, 1)
+
+    assert history.status_code == 200
+    assert "Un mandat légal pour agir au nom de cette personne a été enregistré" in html.unescape(
+        history.content.decode()
+    )
+    assert proof.status_code == 200 and proof.json()["event"]["citizen_ref"] == ward.ref
+    assert not_allowed.status_code == 403
+    assert stranger.get(f"/mandats/{reading.pk}/historique/").status_code == 404
+
+
+def test_a_guardian_withdraws_the_persons_consent_only_under_a_mandate_that_allows_it(
+    client: Client, mairie: Organisation, catalogue: None
+) -> None:
+    guardian = login(client, 0)
+    ward = citizen_from_demo(index=2)
+    until = timezone.now() + dt.timedelta(days=365)
+    approving = legal_mandate_record(
+        principal=ward,
+        agent=guardian,
+        types=["dgfip.avis-imposition"],
+        actions=["approve"],
+        valid_until=until,
+        legal_source="Jugement de tutelle RG 25/01234",
+        operator="ops",
+    )
+    consent = consent_approve(
+        consent=consent_request_create(
+            consumer=mairie,
+            client=None,
+            attestation_types=["dgfip.avis-imposition"],
+            fields=None,
+            purpose_code="tarification-sociale",
+            purpose_text="Tarif de la cantine",
+            duration_days=30,
+            max_uses=None,
+        ),
+        citizen=ward,
+        eidas_level="eidas2",
+    )
+    withdraw = f"/mandats/{approving.pk}/consentements/{consent.pk}/retirer/"
+
+    page = html.unescape(client.get(f"/mandats/{approving.pk}/").content.decode())
+    refused = post(client, withdraw, {}, f"/mandats/{approving.pk}/")
+    Mandate.objects.filter(pk=approving.pk).update(actions=["approve", "revoke"])
+    done = post(client, withdraw, {}, f"/mandats/{approving.pk}/")
+
+    assert f"Vous agissez pour {ward.display_name}, par mandat légal" in page and "Mairie de Villeurbanne" in page
+    assert refused.status_code == 403
+    assert done.status_code == 302
+    consent.refresh_from_db()
+    assert consent.status == "revoked"
+    revoked = AuditEvent.objects.get(type=EventType.CONSENT_REVOKED, consent_id=consent.pk)
+    assert (revoked.citizen_ref, revoked.actor, revoked.detail["ground"]) == (ward.ref, guardian.ref, "legal_mandate")
+
+
+def test_a_register_that_cannot_answer_lets_nobody_in_with_a_clear_page(
+    client: Client, mairie: Organisation, joinery: Company, sandbox_url: str
+) -> None:
+    waiting = tender(mairie, joinery, [VIGILANCE])
+    catalogue_load(adapter_kind="http", base_url=sandbox_url)
+    login(client, 1)
+    fault = requests.put(
+        f"{sandbox_url}/_sandbox/faults",
+        json={"mode": "error", "slug": "inpi.mandataires-sociaux"},
+        headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"},
+        timeout=5,
+    )
+
+    page = client.get(f"/consentements/demandes/{waiting.pk}/")
+
+    assert fault.status_code == 200
+    assert page.status_code == 503
+    assert "n'a pas pu être joint" in html.unescape(page.content.decode())
+    assert Consent.objects.get(pk=waiting.pk).status == "pending"
