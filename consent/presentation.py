@@ -197,6 +197,10 @@ def status_sentence(consent: Consent) -> str:
             return _("Withdrawn by you on %(ended)s.") % {"ended": _day(consent.updated_at)}
         if consent.status_reason == "consumer":
             return _("Ended by %(consumer)s on %(ended)s.") % {"consumer": consumer, "ended": _day(consent.updated_at)}
+        if consent.status_reason == "renewed_consent_ended":
+            return _("Cancelled on %(ended)s: the consent it would have renewed had ended.") % {
+                "ended": _day(consent.updated_at)
+            }
         return _("Ended on %(ended)s.") % {"ended": _day(consent.updated_at)}
     if consent.status_reason == "request_expired":
         return _("The request expired on %(ended)s without a decision.") % {"ended": _day(consent.request_expires_at)}
