@@ -120,7 +120,19 @@ class TestApprovalPage:
         page = browser.get(approval_path(consent)).content.decode()
         assert "Niveau de connexion insuffisant" in page
         assert "level=eidas2" in page
-        assert "approuver" not in page and "/accepter/" not in page
+        assert "J&#x27;accepte" not in page and "J'accepte" not in page and "/accepter/" not in page
+        # Refusing needs no stronger login: the page offers it.
+        assert "Je refuse" in page and f"{approval_path(consent)}refuser/" in page
+
+    def test_it_lets_the_person_refuse_below_the_level(self, browser: Client, make_request: Callable[..., Consent]):
+        consent = make_request(attestation_types=[AVIS])
+        login(browser, 0, "eidas1")
+        token = csrf(browser, approval_path(consent))
+        response = browser.post(approval_path(consent) + "refuser/", {"csrfmiddlewaretoken": token})
+        assert response.status_code == 302
+        consent.refresh_from_db()
+        assert consent.status == "rejected"
+        assert events(consent, "consent.rejected")
 
     def test_it_refuses_an_approval_below_the_level(self, browser: Client, make_request: Callable[..., Consent]):
         consent = make_request(attestation_types=[AVIS])
