@@ -61,7 +61,7 @@ def _kind(schema: Mapping[str, Any]) -> str:
 
 def _date(value: str) -> str:
     try:
-        return date_format(dt.date.fromisoformat(value), "j F Y")
+        return date_format(dt.date.fromisoformat(value), "DATE_FORMAT")
     except ValueError:
         return value
 
@@ -116,7 +116,7 @@ def identity_lines(citizen: Citizen) -> Lines:
     """The pivot identity the gateway holds, as labelled lines (none once erased)."""
     if not citizen.has_identity:
         return ()
-    born = date_format(citizen.date_naissance, "j F Y") if citizen.date_naissance else _("Not provided")
+    born = date_format(citizen.date_naissance, "DATE_FORMAT") if citizen.date_naissance else _("Not provided")
     sexes = dict(Citizen.Sex.choices)
     return (
         (_("Birth name"), str(citizen.nom_naissance)),
@@ -164,7 +164,7 @@ def value_shown(value: Any, schema: Mapping[str, Any]) -> Shown:
 
 
 def _day(moment: dt.datetime | None) -> str:
-    return date_format(timezone.localtime(moment), "j F Y") if moment else ""
+    return date_format(timezone.localtime(moment), "DATE_FORMAT") if moment else ""
 
 
 def status_sentence(consent: Consent) -> str:

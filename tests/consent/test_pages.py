@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -113,6 +115,16 @@ class TestApprovalPage:
         page = browser.get(approval_path(pending), headers={"Accept-Language": "en"}).content.decode()
         assert "Who is asking?" in page
         assert "I approve" in page
+
+    def test_it_writes_dates_in_words_in_either_language(self, browser: Client, pending: Consent):
+        expires = dt.datetime(2026, 12, 7, 20, 6, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+        Consent.objects.filter(pk=pending.pk).update(request_expires_at=expires)
+        login(browser)
+        english = browser.get(approval_path(pending), headers={"Accept-Language": "en"}).content.decode()
+        assert "This request expires on 7 December 2026 at 20:06." in english
+        french = browser.get(approval_path(pending)).content.decode()
+        assert "7 décembre 2026 à 20h06" in french
+        assert not re.search(r"\b\d{2}/\d{2}/\d{4}\b", english + french)
 
     def test_it_explains_a_login_level_too_low(self, browser: Client, make_request: Callable[..., Consent]):
         consent = make_request(attestation_types=[AVIS])
