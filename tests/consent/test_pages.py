@@ -15,6 +15,7 @@ from audit.services import Actor
 from consent.models import Citizen, Consent
 from consent.services import consent_approve, consent_revoke
 from providers.demo import catalogue_load
+from providers.demodata.catalogue import DLNUF_TEXT_EN, DLNUF_TEXT_FR
 from providers.demodata.population import Population, demo_citizens
 from providers.models import Organisation
 from tests.consent.conftest import AVIS, QF, events, snapshot
@@ -125,6 +126,22 @@ class TestApprovalPage:
         french = browser.get(approval_path(pending)).content.decode()
         assert "7 décembre 2026 à 20h06" in french
         assert not re.search(r"\b\d{2}/\d{2}/\d{4}\b", english + french)
+
+    def test_it_gives_the_legal_basis_in_the_page_s_language(self, browser: Client, pending: Consent):
+        citizen = login(browser)
+        active = consent_approve(consent=pending, citizen=citizen, eidas_level="eidas2")
+        paths = [
+            approval_path(active),
+            f"/mes-consentements/{active.pk}/",
+            f"/mes-consentements/{active.pk}/recu/",
+            f"/catalogue/{QF}/",
+        ]
+        for path in paths:
+            english = browser.get(path, headers={"Accept-Language": "en"}).content.decode()
+            assert DLNUF_TEXT_EN.replace("'", "&#x27;") in english, path
+            assert "Échange de données entre administrations" not in english, path
+            french = browser.get(path).content.decode()
+            assert DLNUF_TEXT_FR.replace("'", "&#x27;") in french, path
 
     def test_it_explains_a_login_level_too_low(self, browser: Client, make_request: Callable[..., Consent]):
         consent = make_request(attestation_types=[AVIS])
