@@ -5,6 +5,7 @@ links, lead to the login pages instead of an empty 405."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -21,3 +22,17 @@ def title(page: str) -> str:
 def test_the_home_page_is_titled_with_the_site_s_name_once(client: Client) -> None:
     assert title(client.get("/").content.decode()) == "Dites-le-nous une fois"
     assert title(client.get("/", headers={"Accept-Language": "en"}).content.decode()) == "Provide it once"
+
+
+def test_the_accessibility_statement_gives_the_contact_address(client: Client, settings: Any) -> None:
+    settings.GATEWAY_CONTACT_EMAIL = "contact@passerelle.example.gouv.fr"
+    page = client.get("/accessibilite/").content.decode()
+    assert 'href="mailto:contact@passerelle.example.gouv.fr"' in page
+    # The legal notice gives the same one.
+    assert 'href="mailto:contact@passerelle.example.gouv.fr"' in client.get("/mentions-legales/").content.decode()
+
+
+def test_without_a_contact_address_the_statement_says_what_to_set(client: Client, settings: Any) -> None:
+    settings.GATEWAY_CONTACT_EMAIL = ""
+    page = client.get("/accessibilite/", headers={"Accept-Language": "en"}).content.decode()
+    assert "GATEWAY_CONTACT_EMAIL" in page
