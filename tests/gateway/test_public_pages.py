@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
@@ -36,3 +37,20 @@ def test_without_a_contact_address_the_statement_says_what_to_set(client: Client
     settings.GATEWAY_CONTACT_EMAIL = ""
     page = client.get("/accessibilite/", headers={"Accept-Language": "en"}).content.decode()
     assert "GATEWAY_CONTACT_EMAIL" in page
+
+
+def test_the_franceconnect_button_s_address_followed_as_a_link_leads_to_the_login_page(client: Client) -> None:
+    response = client.get("/connexion/franceconnect/", {"next": "/mes-consentements/", "level": "eidas2"})
+    assert response.status_code == 302
+    target = urlsplit(response["Location"])
+    assert target.path == "/connexion/"
+    assert parse_qs(target.query) == {"next": ["/mes-consentements/"], "level": ["eidas2"]}
+    # Nowhere else: an outside address is not followed.
+    outside = client.get("/connexion/franceconnect/", {"next": "https://evil.example/"})
+    assert parse_qs(urlsplit(outside["Location"]).query)["next"] == ["/mes-consentements/"]
+
+
+def test_the_proconnect_button_s_address_followed_as_a_link_leads_to_the_agents_login_page(client: Client) -> None:
+    response = client.get("/agents/connexion/proconnect/")
+    assert response.status_code == 302
+    assert urlsplit(response["Location"]).path == "/agents/connexion/"
