@@ -16,6 +16,7 @@ from consent.models import Citizen, Consent, WebhookDelivery
 from consent.services import consent_approve
 from consent.services.lifecycle import consents_expire_due
 from consent.services.notices import renewal_tell
+from core.errors import InvalidTransition
 from tests.conftest import ApiCaller, SmtpServer
 from tests.consent.test_pages import approval_path, csrf, login
 
@@ -173,9 +174,22 @@ class TestARenewalEndsWithItsConsent:
     def test_a_renewal_of_an_ended_consent_cannot_be_approved(
         self, browser: Client, given: Consent, renewal: Consent
     ) -> None:
-        Consent.objects.filter(pk=given.pk).update(valid_until=timezone.now() - dt.timedelta(minutes=1))
         token = csrf(browser, approval_path(renewal))
+        # Past its end, not yet marked by the sweep: opening the request marks it, and cancels this.
+        Consent.objects.filter(pk=given.pk).update(valid_until=timezone.now() - dt.timedelta(minutes=1))
+        page = browser.get(approval_path(renewal)).content.decode()
+        assert "Renouveler un consentement que vous avez donné" not in page
+        assert "/accepter/" not in page
         browser.post(approval_path(renewal) + "accepter/", {"csrfmiddlewaretoken": token})
+        self.assert_cancelled(renewal)
+        assert not Consent.objects.filter(citizen=given.citizen, status="active").exists()
+
+    def test_the_approval_itself_refuses_a_renewal_of_an_ended_consent(self, given: Consent, renewal: Consent) -> None:
+        # Whatever the pages read first: the transition checks the renewed consent under its lock.
+        Consent.objects.filter(pk=given.pk).update(valid_until=timezone.now() - dt.timedelta(minutes=1))
+        citizen = given.citizen
+        assert citizen is not None
+        with pytest.raises(InvalidTransition):
+            consent_approve(consent=renewal, citizen=citizen, eidas_level="eidas2")
         renewal.refresh_from_db()
         assert renewal.status == "pending"
-        assert not Consent.objects.filter(citizen=given.citizen, status="active").exclude(pk=given.pk).exists()
