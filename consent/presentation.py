@@ -61,7 +61,7 @@ def _kind(schema: Mapping[str, Any]) -> str:
 
 def _date(value: str) -> str:
     try:
-        return date_format(dt.date.fromisoformat(value), "j F Y")
+        return date_format(dt.date.fromisoformat(value), "DATE_FORMAT")
     except ValueError:
         return value
 
@@ -116,7 +116,7 @@ def identity_lines(citizen: Citizen) -> Lines:
     """The pivot identity the gateway holds, as labelled lines (none once erased)."""
     if not citizen.has_identity:
         return ()
-    born = date_format(citizen.date_naissance, "j F Y") if citizen.date_naissance else _("Not provided")
+    born = date_format(citizen.date_naissance, "DATE_FORMAT") if citizen.date_naissance else _("Not provided")
     sexes = dict(Citizen.Sex.choices)
     return (
         (_("Birth name"), str(citizen.nom_naissance)),
@@ -164,7 +164,7 @@ def value_shown(value: Any, schema: Mapping[str, Any]) -> Shown:
 
 
 def _day(moment: dt.datetime | None) -> str:
-    return date_format(timezone.localtime(moment), "j F Y") if moment else ""
+    return date_format(timezone.localtime(moment), "DATE_FORMAT") if moment else ""
 
 
 def status_sentence(consent: Consent) -> str:
@@ -197,6 +197,10 @@ def status_sentence(consent: Consent) -> str:
             return _("Withdrawn by you on %(ended)s.") % {"ended": _day(consent.updated_at)}
         if consent.status_reason == "consumer":
             return _("Ended by %(consumer)s on %(ended)s.") % {"consumer": consumer, "ended": _day(consent.updated_at)}
+        if consent.status_reason == "renewed_consent_ended":
+            return _("Cancelled on %(ended)s: the consent it would have renewed had ended.") % {
+                "ended": _day(consent.updated_at)
+            }
         return _("Ended on %(ended)s.") % {"ended": _day(consent.updated_at)}
     if consent.status_reason == "request_expired":
         return _("The request expired on %(ended)s without a decision.") % {"ended": _day(consent.request_expires_at)}

@@ -39,6 +39,12 @@ def _uuid(value: uuid.UUID | str) -> uuid.UUID:
 
 
 def _fresh(consent: Consent) -> Consent:
+    renewed = consent.renews
+    if consent.status == Consent.Status.PENDING and renewed is not None and expiry_due(renewed):
+        # The consent it would renew is past its end: expiring it cancels this renewal request.
+        consent_expire_if_due(consent=renewed)
+        renewed.refresh_from_db(fields=["status", "status_reason", "version", "updated_at"])
+        consent.refresh_from_db(fields=["status", "status_reason", "version", "updated_at"])
     if expiry_due(consent):
         expired = consent_expire_if_due(consent=consent)
         consent.status, consent.status_reason = expired.status, expired.status_reason

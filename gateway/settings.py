@@ -349,6 +349,8 @@ LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", "Français"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Paris"
+# Dates in words, the same way on every page and e-mail (core/formats).
+FORMAT_MODULE_PATH = ["core.formats"]
 USE_I18N = True
 USE_TZ = True
 # django-dsfr marks the text given to its tags (alerts, tables…) as safe unless told otherwise.

@@ -94,7 +94,8 @@ def jwks_view(request: HttpRequest) -> JsonResponse:
 
 def home(request: HttpRequest) -> HttpResponse:
     demo_button = {"url": reverse("consent:demo-login"), "label": _("Demo login")}
-    return render(request, "gateway/home.html", {"title": _("Provide it once"), "demo_button": demo_button})
+    # No page title: the site's name alone titles its home page (base.html), not twice.
+    return render(request, "gateway/home.html", {"demo_button": demo_button})
 
 
 # The pages every public service has, each one template (gateway/templates/gateway/pages/).

@@ -126,7 +126,16 @@ class AttestationTypeAdmin(admin.ModelAdmin[AttestationType]):
         (_("Presentation"), {"fields": ("title_fr", "title_en", "description_fr", "description_en")}),
         (
             _("Rules"),
-            {"fields": ("subject_kind", "eidas_min", "legal_basis_text", "legal_basis_reference", "purposes")},
+            {
+                "fields": (
+                    "subject_kind",
+                    "eidas_min",
+                    "legal_basis_text",
+                    "legal_basis_text_en",
+                    "legal_basis_reference",
+                    "purposes",
+                )
+            },
         ),
         (
             _("Adapter"),

@@ -44,6 +44,7 @@ def catalogue_load(*, adapter_kind: str = AttestationType.AdapterKind.DEMO, base
                 "subject_kind": type_spec.subject_kind,
                 "eidas_min": type_spec.min_eidas_level,
                 "legal_basis_text": type_spec.legal_basis.text_fr,
+                "legal_basis_text_en": type_spec.legal_basis.text_en,
                 "legal_basis_reference": type_spec.legal_basis.reference,
                 "purposes": [
                     {"code": p.code, "label_fr": p.label_fr, "label_en": p.label_en, "iri": p.dpv_iri}

@@ -186,7 +186,9 @@ class AttestationType(models.Model):
     description_en = models.TextField(blank=True)
     subject_kind = models.CharField(max_length=16, choices=SubjectKind.choices, default=SubjectKind.PERSON)
     eidas_min = models.CharField(max_length=8, choices=EidasLevel.choices, default=EidasLevel.SUBSTANTIAL)
+    # The French text, the binding one; the English one for English pages, when given.
     legal_basis_text = models.TextField()
+    legal_basis_text_en = models.TextField(blank=True)
     legal_basis_reference = models.CharField(max_length=300, blank=True)
     # [{"code": "...", "label_fr": "...", "label_en": "...", "iri": "https://w3id.org/dpv#..."}]
     purposes = models.JSONField(default=list, blank=True)
@@ -202,6 +204,11 @@ class AttestationType(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def legal_basis_text_fr(self) -> str:
+        """The French text under the name `localized` reads (core.templatetags.localized_fields)."""
+        return self.legal_basis_text
 
     def clean(self) -> None:
         if self.holder_id and not self.slug.startswith(self.holder.code + "."):

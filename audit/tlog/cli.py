@@ -1,6 +1,8 @@
 """The command line: `python verifier.pyz EXPORT.jsonl --key KEY`, or `BUNDLE.json --bundle --key KEY`.
 
-Prints one line, `OK: ...` or `FAILED at index N: ...`, and exits 0 or 1.
+Prints one line, `OK: ...` or `FAILED at index N: ...`, and exits 0 or 1. A bundle's `OK` line
+names the event by its number (`event n° 42`, as the citizen's history shows it) and its place as
+`entry n° 2 (leaf index 1)`: entries count from 1, leaf indexes from 0.
 """
 
 from __future__ import annotations
@@ -9,9 +11,23 @@ import argparse
 import json
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from .errors import VerificationError
 from .export import verify_bundle, verify_export
+
+
+def bundle_verified(bundle: dict[str, Any]) -> str:
+    """The line for a verified bundle, in the terms the citizen's pages use: the event's number as
+    their history shows it (its id, in the file's name too), its entry in the log counted from 1 as
+    the gateway's check page shows it, and the 0-based leaf index of RFC 9162."""
+    index, size = bundle["leaf_index"], bundle["tree_size"]
+    event = bundle.get("event")
+    event_id = event.get("id") if isinstance(event, dict) else None
+    entry = f"entry n° {index + 1} (leaf index {index})"
+    if type(event_id) is int:
+        return f"OK: event n° {event_id} is in the log of size {size}, as {entry}"
+    return f"OK: {entry} is in the log of size {size}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with open(args.path, encoding="utf-8") as f:
                 bundle = json.load(f)
             verify_bundle(bundle if isinstance(bundle, dict) else {}, args.key)
-            print(f"OK: event {bundle['leaf_index']} is in the log of size {bundle['tree_size']}")
+            print(bundle_verified(bundle))
             return 0
         latest = None
         if args.checkpoint:

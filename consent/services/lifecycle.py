@@ -5,6 +5,9 @@ audit event in the same transaction; a refused move raises and changes nothing.
     pending --reject--> rejected
     pending | active | paused --revoke--> revoked      (pending: the consumer withdraws its request)
     pending | active | paused --(time)--> expired
+
+A consent that ends (revoked or expired) takes its pending renewal request with it: that request
+is revoked in the same transaction, reason `renewed_consent_ended`.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def _lock(consent: Consent) -> Consent:
     # Every transition reads the status under this lock: two concurrent decisions serialise here.
     return (
         Consent.objects.select_for_update(of=("self",))
-        .select_related("consumer", "citizen", "company")
+        .select_related("consumer", "citizen", "company", "renews")
         .get(pk=consent.pk)
     )
 
@@ -137,6 +140,35 @@ def _save(consent: Consent, now: dt.datetime, *fields: str) -> None:
     consent.save(update_fields=[*fields, "version", "updated_at"])
 
 
+def _renewal_cancel(consent: Consent, now: dt.datetime) -> None:
+    # Nothing is left to renew once a consent ends: its pending renewal request ends with it, with
+    # its own audit event and webhook, as when the consumer withdraws a request.
+    reason = "renewed_consent_ended"
+    renewals = Consent.objects.select_for_update(of=("self",)).select_related("consumer", "citizen")
+    for renewal in renewals.filter(renews=consent, status=Status.PENDING):
+        renewal.status = Status.REVOKED
+        renewal.status_reason = reason
+        _save(renewal, now, "status", "status_reason")
+        consent_event_record(
+            type=EventType.CONSENT_REVOKED,
+            actor=Actor.system(),
+            consent=renewal,
+            items=consent_items(renewal),
+            detail={"reason": reason},
+        )
+        webhooks_enqueue(consent=renewal, event_type=Event.REVOKED)
+
+
+def _require_renewed_in_force(consent: Consent) -> None:
+    # A renewal request whose consent has ended renews nothing: the sweep may not have marked it yet.
+    renewed = consent.renews
+    if renewed is not None and (renewed.status not in (Status.ACTIVE, Status.PAUSED) or expiry_due(renewed)):
+        raise InvalidTransition(
+            "The consent this request would renew has ended.",
+            extra={"consent_status": consent.status, "consent_id": str(consent.pk)},
+        )
+
+
 @transaction.atomic
 def consent_approve(
     *,
@@ -151,6 +183,7 @@ def consent_approve(
     consent = _lock(consent)
     _require(consent, "approved", Status.PENDING)
     acting, subject = _acting(consent, citizen, acting, principal)
+    _require_renewed_in_force(consent)
     if eidas_level not in EidasLevel.values:
         raise ValidationError(
             "Unknown eIDAS level.", errors={"eidas_level": [{"code": "invalid", "message": eidas_level}]}
@@ -317,6 +350,7 @@ def consent_revoke(
     )
     _tokens_revoke(consent=consent, actor=actor)
     _drop_held_results(consent)
+    _renewal_cancel(consent, now)
     webhooks_enqueue(consent=consent, event_type=Event.REVOKED)
     return consent
 
@@ -366,6 +400,7 @@ def consent_expire_if_due(*, consent: Consent) -> Consent:
         detail={"reason": reason},
     )
     _drop_held_results(consent)
+    _renewal_cancel(consent, now)
     webhooks_enqueue(consent=consent, event_type=Event.EXPIRED)
     return consent
 

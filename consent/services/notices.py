@@ -197,7 +197,7 @@ def accesses_described(events: Iterable[AuditEvent]) -> list[Access]:
         )
         described.append(
             Access(
-                when=date_format(timezone.localtime(event.occurred_at), "j F Y, H:i"),
+                when=date_format(timezone.localtime(event.occurred_at), "DATETIME_FORMAT"),
                 consumer=names.get(event.consumer, event.consumer),
                 what=str(localized(attestation_type, "title")) if attestation_type else _("your data"),
                 provider=names.get(event.provider, event.provider),
@@ -253,9 +253,7 @@ def renewal_tell(*, consent_id: uuid.UUID) -> bool:
     if citizen.notify == Notify.NEVER or not citizen.email:
         return False
     with translation.override(citizen.language or settings.LANGUAGE_CODE):
-        ends = (
-            date_format(timezone.localtime(renewal.renews.valid_until), "j F Y") if renewal.renews.valid_until else ""
-        )
+        ends = date_format(timezone.localtime(renewal.renews.valid_until)) if renewal.renews.valid_until else ""
         body = "\n\n".join(
             [
                 _("Hello,"),

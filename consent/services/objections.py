@@ -80,7 +80,7 @@ def objection_dpo_email(*, objection: Objection, organisation: Organisation) -> 
                     _("Case: %(case)s") % {"case": objection.pk},
                     _("Access: %(when)s, %(what)s (event %(event)s of the trail, consent %(consent)s)")
                     % {
-                        "when": date_format(timezone.localtime(event.occurred_at), "j F Y, H:i"),
+                        "when": date_format(timezone.localtime(event.occurred_at), "DATETIME_FORMAT"),
                         "what": attestation_type.title_fr if attestation_type else event.attestation_type,
                         "event": event.pk,
                         "consent": event.consent_id or "—",

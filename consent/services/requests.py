@@ -28,6 +28,7 @@ from consent.rules import (
     PIVOT_HASH,
     addressee_ref,
     citizen_addressee,
+    expiry_due,
     may_decide,
     one_time_code_ref,
     one_time_code_wellformed,
@@ -418,10 +419,22 @@ def consent_renewal_request(*, consent: Consent, client: Application | None) -> 
     with the same terms, waiting on their dashboard (bound to them, addressed to the person) and
     naming the consent it follows. Again while one is pending: that one."""
     consent = Consent.objects.select_for_update(of=("self",)).select_related("citizen").get(pk=consent.pk)
+    now = timezone.now()
+    ended = consent.status not in (Consent.Status.ACTIVE, Consent.Status.PAUSED) or expiry_due(
+        status=consent.status,
+        request_expires_at=consent.request_expires_at,
+        valid_until=consent.valid_until,
+        now=now,
+    )
+    if ended:
+        raise InvalidTransition(
+            "A consent that has ended cannot be renewed.",
+            extra={"consent_status": consent.status, "consent_id": str(consent.pk)},
+        )
     pending = consent.renewals.filter(status=Consent.Status.PENDING).first()
     if pending is not None:
         return pending
-    if consent.citizen is None or not renewal_due(consent, timezone.now()):
+    if consent.citizen is None or not renewal_due(consent, now):
         raise InvalidTransition(
             f"A consent can be renewed only while in force and within "
             f"{settings.CONSENT_RENEWAL_WINDOW_DAYS} days of its end."

@@ -63,9 +63,13 @@ def _callback_uri(request: HttpRequest, config: Provider) -> str:
     return request.build_absolute_uri(reverse("consent:oidc-callback", args=[config.name]))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def oidc_start(request: HttpRequest) -> HttpResponse:
-    """Sends the citizen to the provider that vouches for the level the page needs."""
+    """Sends the citizen to the provider that vouches for the level the page needs. A GET (a link
+    followed, the address typed) starts nothing: it leads to the login page and its button."""
+    if request.method == "GET":
+        level = _level(request.GET.get("level"))
+        return HttpResponseRedirect(login_url(safe_next(request, request.GET.get("next")), level=level))
     next_path = safe_next(request, request.POST.get("next"))
     needed = _level(request.POST.get("level"))
     route = login_route(needed)

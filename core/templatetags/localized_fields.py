@@ -27,6 +27,14 @@ def localized(obj: Any, field: str) -> Any:
 
 
 @register.filter
+def localized_lang(obj: Any, field: str) -> str:
+    """The language of what `localized` shows: the default one when the active language's text is
+    missing, so that the page can mark it (`lang="fr"`) for screen readers."""
+    active, default = _suffixes()
+    return active if getattr(obj, f"{field}_{active}", None) else default
+
+
+@register.filter
 def localized_key(mapping: dict[str, Any], field: str) -> Any:
     """The same for dicts: `purpose|localized_key:"label"` reads `label_en` or `label_fr`."""
     active, default = _suffixes()

@@ -81,8 +81,12 @@ def login_page(request: HttpRequest) -> HttpResponse:
     return render(request, "providers/agent_login.html", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def proconnect_start(request: HttpRequest) -> HttpResponse:
+    # A GET (a link followed, the address typed) starts nothing: it leads to the login page.
+    if request.method == "GET":
+        next_path = _next(request, request.GET.get("next"))
+        return HttpResponseRedirect(reverse("agent-login") + "?" + urlencode({"next": next_path}))
     config = _proconnect()
     if config is None:
         raise Http404

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from audit import merkle
 from audit.tlog.canonical import canonical_json
-from audit.tlog.cli import main
+from audit.tlog.cli import bundle_verified, main
 from audit.tlog.errors import VerificationError
 from audit.tlog.export import (
     export_checkpoint_line,
@@ -540,6 +540,8 @@ def test_the_examples_of_docs_trail_md_verify() -> None:
     assert f"its leaf hash is `{leaf_hash(first_event).hex()}`" in doc
     assert notes[1] in texts
     assert json.loads(bundle)["event"] == events[1]
+    said = bundle_verified(json.loads(bundle))
+    assert " ".join(f"`{said}`".split()) in " ".join(doc.split())  # the line the doc quotes
 
 
 # --------------------------------------------------------------------------------------------
@@ -567,7 +569,14 @@ def test_it_exits_zero_with_a_summary_on_a_good_export_and_one_on_a_bad_one(
     bundle = tmp_path / "bundle.json"
     bundle.write_text(json.dumps(_bundle(events, 2)), encoding="utf-8")
     assert main([str(bundle), "--bundle", "--key", LOG_VKEY]) == 0
-    assert capsys.readouterr().out == "OK: event 2 is in the log of size 6\n"
+    # Entries count from 1, as the citizen's check page shows them; leaf indexes from 0.
+    assert capsys.readouterr().out == "OK: entry n° 3 (leaf index 2) is in the log of size 6\n"
+
+    numbered = [dict(event, id=40 + i) for i, event in enumerate(events)]
+    bundle.write_text(json.dumps(_bundle(numbered, 2)), encoding="utf-8")
+    assert main([str(bundle), "--bundle", "--key", LOG_VKEY]) == 0
+    # The event's number as the citizen's history shows it (its id), then its place.
+    assert capsys.readouterr().out == "OK: event n° 42 is in the log of size 6, as entry n° 3 (leaf index 2)\n"
 
 
 def test_it_runs_as_python_m_audit_tlog_and_never_imports_django(tmp_path: Path) -> None:

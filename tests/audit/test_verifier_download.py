@@ -147,7 +147,9 @@ class TestRunIsolated:
         good = _run(pyz, "preuve.json", "--bundle", "--key", key, cwd=tmp_path)
         forged = _run(pyz, "forged.json", "--bundle", "--key", key, cwd=tmp_path)
 
-        assert (good.returncode, good.stdout) == (0, f"OK: event {bundle['leaf_index']} is in the log of size 8\n")
+        index = bundle["leaf_index"]
+        said = f"OK: event n° {event.pk} is in the log of size 8, as entry n° {index + 1} (leaf index {index})\n"
+        assert (good.returncode, good.stdout) == (0, said)
         assert bundle["leaf_index"] != 0
         assert (forged.returncode, forged.stdout[:32]) == (1, "FAILED at index 0: root_mismatch")
 

@@ -118,7 +118,7 @@ class TestHistoryPage:
         assert "Mairie de Villeurbanne obtained your family quotient (CAF / MSA)" in english
         local = event.occurred_at.astimezone(ZoneInfo("Europe/Paris"))
         assert f'<time datetime="{local.isoformat()}">{local.day} ' in french
-        assert f"<br>{local:%H:%M}</time>" in french
+        assert f"<br>{local:%H}h{local:%M}</time>" in french  # as French writes times (core/formats)
 
     def test_an_auditors_search_is_shown_without_the_auditors_name(self, alice: Citizen, catalogue: None) -> None:
         auditor_search_record(

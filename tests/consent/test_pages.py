@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +15,7 @@ from audit.services import Actor
 from consent.models import Citizen, Consent
 from consent.services import consent_approve, consent_revoke
 from providers.demo import catalogue_load
+from providers.demodata.catalogue import DLNUF_TEXT_EN, DLNUF_TEXT_FR
 from providers.demodata.population import Population, demo_citizens
 from providers.models import Organisation
 from tests.consent.conftest import AVIS, QF, events, snapshot
@@ -114,13 +117,51 @@ class TestApprovalPage:
         assert "Who is asking?" in page
         assert "I approve" in page
 
+    def test_it_writes_dates_in_words_in_either_language(self, browser: Client, pending: Consent):
+        expires = dt.datetime(2026, 12, 7, 20, 6, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+        Consent.objects.filter(pk=pending.pk).update(request_expires_at=expires)
+        login(browser)
+        english = browser.get(approval_path(pending), headers={"Accept-Language": "en"}).content.decode()
+        assert "This request expires on 7 December 2026 at 20:06." in english
+        french = browser.get(approval_path(pending)).content.decode()
+        assert "7 décembre 2026 à 20h06" in french
+        assert not re.search(r"\b\d{2}/\d{2}/\d{4}\b", english + french)
+
+    def test_it_gives_the_legal_basis_in_the_page_s_language(self, browser: Client, pending: Consent):
+        citizen = login(browser)
+        active = consent_approve(consent=pending, citizen=citizen, eidas_level="eidas2")
+        paths = [
+            approval_path(active),
+            f"/mes-consentements/{active.pk}/",
+            f"/mes-consentements/{active.pk}/recu/",
+            f"/catalogue/{QF}/",
+        ]
+        for path in paths:
+            english = browser.get(path, headers={"Accept-Language": "en"}).content.decode()
+            assert DLNUF_TEXT_EN.replace("'", "&#x27;") in english, path
+            assert "Échange de données entre administrations" not in english, path
+            french = browser.get(path).content.decode()
+            assert DLNUF_TEXT_FR.replace("'", "&#x27;") in french, path
+
     def test_it_explains_a_login_level_too_low(self, browser: Client, make_request: Callable[..., Consent]):
         consent = make_request(attestation_types=[AVIS])
         login(browser, 0, "eidas1")
         page = browser.get(approval_path(consent)).content.decode()
         assert "Niveau de connexion insuffisant" in page
         assert "level=eidas2" in page
-        assert "approuver" not in page and "/accepter/" not in page
+        assert "J&#x27;accepte" not in page and "J'accepte" not in page and "/accepter/" not in page
+        # Refusing needs no stronger login: the page offers it.
+        assert "Je refuse" in page and f"{approval_path(consent)}refuser/" in page
+
+    def test_it_lets_the_person_refuse_below_the_level(self, browser: Client, make_request: Callable[..., Consent]):
+        consent = make_request(attestation_types=[AVIS])
+        login(browser, 0, "eidas1")
+        token = csrf(browser, approval_path(consent))
+        response = browser.post(approval_path(consent) + "refuser/", {"csrfmiddlewaretoken": token})
+        assert response.status_code == 302
+        consent.refresh_from_db()
+        assert consent.status == "rejected"
+        assert events(consent, "consent.rejected")
 
     def test_it_refuses_an_approval_below_the_level(self, browser: Client, make_request: Callable[..., Consent]):
         consent = make_request(attestation_types=[AVIS])

@@ -236,6 +236,8 @@ def test_the_readme_walk_through_works(gateway: Gateway) -> None:
     bundle.write_bytes(proof.content)
     checked = _verifier(gateway, bundle, "--bundle")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    number = proofs[0].split("/")[-2]  # the event's number, as the history names it
+    assert checked.stdout.startswith(f"OK: event n° {number} is in the log of size "), checked.stdout
 
     # 6. Every page the README and `make run` name answers.
     for path in ("/", "/api/v1/docs/", "/api/v1/schema/", "/catalogue/", "/connexion/demo/", "/statistiques/"):
