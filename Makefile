@@ -35,8 +35,8 @@ run: export GATEWAY_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	DEBUG=1 GATEWAY_DEMO=1 $(PY) manage.py migrate --no-input
 	DEBUG=1 GATEWAY_DEMO=1 $(PY) manage.py seed_demo
-	# The periodic tasks (access notices, retries, expiry, the sealer) beside the server, stopped with it.
-	DEBUG=1 GATEWAY_DEMO=1 $(PY) manage.py beat_embedded & beat=$$!; trap 'kill $$beat 2>/dev/null' EXIT INT TERM; \
+	@echo "Periodic tasks (access notices, retries, expiry, the sealer): manage.py beat_embedded, stopped with the server."
+	@DEBUG=1 GATEWAY_DEMO=1 $(PY) manage.py beat_embedded & beat=$$!; trap 'kill $$beat 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 GATEWAY_DEMO=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 services:
