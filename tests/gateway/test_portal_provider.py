@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent, EventType
+from core.templatetags.measures import milliseconds
 from gateway.celery import app as celery_app
 from gateway.models import Exchange
 from providers.models import Agent, AgentRole, AttestationType, Habilitation, Organisation
@@ -82,6 +83,11 @@ class TestStatistics:
         assert (by_consumer[mairie.name]["failed"], by_consumer[mairie.name]["latency_avg"]) == (1, 200)
         assert by_consumer[cd_rhone.name]["succeeded"] == 1
         assert "dgfip.avis-imposition" not in {i["type"].slug for i in response.context["types"]}
+        assert "<td>200</td>" in response.content.decode()
+
+
+def test_a_latency_under_a_millisecond_reads_less_than_one_and_none_a_dash() -> None:
+    assert [milliseconds(value) for value in (None, 0, 0.4, 199.6, 200)] == ["—", "< 1", "< 1", "200", "200"]
 
 
 class TestSwitchingOff:
