@@ -525,6 +525,8 @@ OIDC_PROVIDERS: dict[str, dict[str, Any]] = {
 LOGIN_URL = "agent-login"
 # Who holds which role (core.roles): the agents' roles of the providers app.
 ROLE_PREDICATE = "providers.selectors.user_has_role"
+# The SIRET of a logged-in agent's organisation (core.roles.user_organisation_siret).
+USER_ORGANISATION = "providers.selectors.user_organisation_siret"
 # Each request to an OpenID provider (discovery, keys, token, userinfo) through core.outbound.
 OIDC_TIMEOUT_SECONDS = env_int("OIDC_TIMEOUT_MS", 5000) / 1000
 # A citizen's session ends after this long without a page (FranceConnect+ asks for 10 minutes).

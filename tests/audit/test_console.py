@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.test import Client
 
-from audit.models import AuditEvent
+from audit.models import ActorKind, AuditEvent, EventType, Objection
 from audit.sealer import log_seal, log_verifier_key
+from audit.services import Actor, event_record, objection_answer
 from audit.tlog.export import verify_export
+from core.errors import PermissionDeniedError
 from providers.models import Agent, Organisation
 from providers.services import role_revoke
 from tests.agents import OPERATOR, make_agent
@@ -28,8 +31,8 @@ def trail(record: Callable[..., Any]) -> None:
 
 
 @pytest.fixture
-def inspectrice(cnaf: Organisation) -> Agent:
-    return make_agent(cnaf, "inspectrice", roles=["auditor"])
+def inspectrice(supervisor: Organisation) -> Agent:
+    return make_agent(supervisor, "inspectrice", roles=["auditor"])
 
 
 @pytest.fixture
@@ -183,3 +186,34 @@ class TestCacheDown:
         assert response.status_code == 200
         page = response.content.decode()
         assert "Vérification complète réussie jusqu'à la taille 3." in page and "inconnu" not in page
+
+
+class TestImpartiality:
+    """An auditor never handles a case about their own organisation."""
+
+    def test_a_case_about_the_auditor_s_own_organisation_is_read_only(
+        self, client: Client, inspectrice: Agent, supervisor: Organisation
+    ) -> None:
+        with transaction.atomic():
+            event_id = event_record(
+                type=EventType.EXCHANGE_SUCCEEDED,
+                actor=Actor(ActorKind.CONSUMER, supervisor.siret),
+                citizen_ref=ALICE_REF,
+                consumer=supervisor.siret,
+            )
+        case = Objection.objects.create(
+            event_id=event_id, citizen_ref=ALICE_REF, consumer=supervisor.siret, text="Je ne connais pas."
+        )
+        client.force_login(inspectrice.user)
+        path = f"/audit/console/objections/{case.pk}/"
+
+        page = client.get(path).content.decode()
+        assert "Ce signalement concerne votre propre organisation" in page
+        assert 'name="answer"' not in page
+        assert client.post(path, {"answer": "Rien à signaler."}).status_code == 403
+        with pytest.raises(PermissionDeniedError):
+            objection_answer(
+                objection=case, answer="Rien.", actor=Actor(ActorKind.AUDITOR, "x"), actor_siret=supervisor.siret
+            )
+        case.refresh_from_db()
+        assert (case.status, case.answer) == ("open", "")

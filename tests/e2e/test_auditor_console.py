@@ -55,11 +55,11 @@ def console_login(page: Page, live_server: LiveServer, organisation: Organisatio
 
 @pytest.mark.usefixtures("trail")
 class TestAuditorConsole:
-    def test_the_console_fits_a_phone(self, page: Page, live_server: LiveServer, cnaf: Organisation) -> None:
-        demo_agent_of(cnaf, auditor=True)
+    def test_the_console_fits_a_phone(self, page: Page, live_server: LiveServer, supervisor: Organisation) -> None:
+        demo_agent_of(supervisor, auditor=True)
         page.set_viewport_size({"width": 375, "height": 812})
 
-        console_login(page, live_server, cnaf)
+        console_login(page, live_server, supervisor)
 
         expect(page.get_by_role("heading", level=1)).to_have_text("Console d'audit")
         # The signed checkpoint's long lines scroll inside their own box, not the whole page.
@@ -67,11 +67,11 @@ class TestAuditorConsole:
         assert page.evaluate(width) == 0
 
     def test_an_auditor_searches_by_event_type_and_the_search_is_recorded(
-        self, page: Page, live_server: LiveServer, cnaf: Organisation, script_errors: list[str]
+        self, page: Page, live_server: LiveServer, supervisor: Organisation, script_errors: list[str]
     ) -> None:
-        agent = demo_agent_of(cnaf, auditor=True)
+        agent = demo_agent_of(supervisor, auditor=True)
 
-        console_login(page, live_server, cnaf)
+        console_login(page, live_server, supervisor)
         expect(page).to_have_url(f"{live_server.url}/audit/console/")
         expect(page.get_by_role("heading", level=1)).to_have_text("Console d'audit")
         expect(page.locator("#content").first).to_contain_text("Vérification complète réussie")
@@ -89,11 +89,11 @@ class TestAuditorConsole:
         assert script_errors == []
 
     def test_an_agent_without_the_auditor_role_gets_403(
-        self, page: Page, live_server: LiveServer, cnaf: Organisation
+        self, page: Page, live_server: LiveServer, supervisor: Organisation
     ) -> None:
-        demo_agent_of(cnaf, auditor=False)
+        demo_agent_of(supervisor, auditor=False)
 
-        console_login(page, live_server, cnaf)
+        console_login(page, live_server, supervisor)
 
         response = page.goto(f"{live_server.url}/audit/console/?search=1&type=exchange.succeeded")
         assert response is not None and response.status == 403
@@ -104,14 +104,14 @@ class TestAuditorConsole:
     # the fix turns this red until the marker goes.
 
     def test_the_console_pages_pass_the_accessibility_smoke_check(
-        self, page: Page, live_server: LiveServer, cnaf: Organisation
+        self, page: Page, live_server: LiveServer, supervisor: Organisation
     ) -> None:
-        demo_agent_of(cnaf, auditor=True)
+        demo_agent_of(supervisor, auditor=True)
         problems = {}
 
         page.goto(f"{live_server.url}/audit/console/login/")
         problems["login"] = accessibility_problems(page)
-        console_login(page, live_server, cnaf)
+        console_login(page, live_server, supervisor)
         page.get_by_role("button", name="Rechercher").click()
         problems["console"] = accessibility_problems(page)
 
@@ -121,16 +121,16 @@ class TestAuditorConsole:
 @pytest.mark.usefixtures("trail")
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_an_auditor_answers_and_closes_a_citizen_s_objection_on_any_width(
-    axe: Page, live_server: LiveServer, cnaf: Organisation, size: str
+    axe: Page, live_server: LiveServer, supervisor: Organisation, size: str
 ) -> None:
     page = axe
     page.set_viewport_size(PHONE if size == "phone" else DESKTOP)
-    demo_agent_of(cnaf, auditor=True)
+    demo_agent_of(supervisor, auditor=True)
     event = AuditEvent.objects.filter(type=EventType.EXCHANGE_SUCCEEDED).first()
     assert event is not None
     case = objection_open(event_id=event.pk, citizen_ref=event.citizen_ref, text="Jamais demandé.", actor=OPERATOR)
 
-    console_login(page, live_server, cnaf)
+    console_login(page, live_server, supervisor)
     page.goto(f"{live_server.url}/audit/console/objections/")
     assert axe_violations(page) == [] and horizontal_overflow(page) == 0
     page.locator(f"a[href='/audit/console/objections/{case.pk}/']").click()
