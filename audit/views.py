@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
@@ -47,12 +47,12 @@ PAGE_SIZE = 50
 
 def auditor_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Agents with the auditor role only (asked live, through core.roles: not Django's staff flag,
-    which is for operators and the admin). Anonymous visitors do not learn the console exists
-    (404); other users are refused (403)."""
+    which is for operators and the admin). Anonymous visitors go to the agents' login, back here
+    after it (the home page links the console); other users are refused (403, a page saying so)."""
 
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
-            raise Http404
+            return redirect_to_login(request.get_full_path(), login_url=settings.LOGIN_URL)
         if not user_has_role(request.user, AUDITOR):
             raise PermissionDenied
         return view(request, *args, **kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import User
@@ -46,9 +47,14 @@ def _auditor_events() -> list[AuditEvent]:
 
 @pytest.mark.usefixtures("trail")
 class TestAccess:
-    def test_an_anonymous_visitor_gets_404(self, client: Client) -> None:
-        assert client.get(CONSOLE).status_code == 404
-        assert client.get(CONSOLE + "export.jsonl").status_code == 404
+    @pytest.mark.parametrize("path", [CONSOLE, CONSOLE + "export.jsonl", CONSOLE + "objections/"])
+    def test_an_anonymous_visitor_goes_to_the_agents_login_and_back(self, client: Client, path: str) -> None:
+        # The home page links the console: a link to a 404 helped nobody.
+        response = client.get(path + "?search=1")
+
+        assert response.status_code == 302
+        assert response["Location"] == "/agents/connexion/?next=" + quote(path + "?search=1")
+        assert _auditor_events() == []
 
     def test_an_operator_even_a_superuser_gets_403(self, client: Client) -> None:
         client.force_login(User.objects.create_superuser("operateur", password="correct horse battery staple"))

@@ -159,7 +159,7 @@ class TestTheCase:
 
     def test_only_auditors_see_the_cases(self, case: Objection, cnaf: Organisation) -> None:
         anonymous = Client()
-        assert anonymous.get("/audit/console/objections/").status_code == 404
+        assert anonymous.get("/audit/console/objections/").status_code == 302
         other = Client()
         other.force_login(make_agent(cnaf, "collegue", roles=["administrator"]).user)
         assert other.get("/audit/console/objections/").status_code == 403
