@@ -83,6 +83,8 @@ GATEWAY_HOSTING = env_str("GATEWAY_HOSTING", "")
 GATEWAY_CONTACT_EMAIL = env_str("GATEWAY_CONTACT_EMAIL", "")
 GATEWAY_DPO_EMAIL = env_str("GATEWAY_DPO_EMAIL", "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", GATEWAY_BASE_URL)
+# A plain page in the gateway's layout, not Django's technical one.
+CSRF_FAILURE_VIEW = "gateway.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

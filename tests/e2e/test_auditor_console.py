@@ -145,3 +145,35 @@ def test_an_auditor_answers_and_closes_a_citizen_s_objection_on_any_width(
     expect(page.locator(".fr-badge").first).to_contain_text("Clos")
     case.refresh_from_db()
     assert (case.status, case.answer) == ("closed", "Vérifié avec la mairie : dossier de cantine.")
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_an_organisation_s_agent_reads_why_the_console_is_refused_then_an_expired_form(
+    axe: Page, live_server: LiveServer, cd_rhone: Organisation, language: str, script_errors: list[str]
+) -> None:
+    page = axe
+    page.set_viewport_size(PHONE)
+    role_grant(agent=demo_agent_of(cd_rhone, auditor=False), role="administrator", actor=OPERATOR)
+    console_login(page, live_server, cd_rhone)
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+
+    response = page.goto(f"{live_server.url}/audit/console/")
+
+    assert response is not None and response.status == 403
+    heading, words = {
+        "fr": ("Accès refusé", "Cette page est réservée aux auditeurs de la passerelle"),
+        "en": ("Access refused", "This page is for the gateway's auditors"),
+    }[language]
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    expect(page.locator("main")).to_contain_text(words)
+    assert axe_violations(page) == [] and horizontal_overflow(page) == 0
+
+    # A form sent once its token is gone (an expired session, cookies cleared).
+    page.goto(f"{live_server.url}/agents/membres/")
+    page.context.clear_cookies(name="csrftoken")
+    page.locator("main form button[type='submit']").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        {"fr": "Le formulaire a expiré", "en": "The form has expired"}[language]
+    )
+    assert axe_violations(page) == [] and horizontal_overflow(page) == 0
+    script_errors.clear()  # the browser reports the refusals' statuses as failed loads
