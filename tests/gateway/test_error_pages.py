@@ -3,12 +3,16 @@ words what is missing, with a way back; never Django's bare or technical pages."
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.conf import settings
 from django.test import Client
 
+from consent.models import Citizen
 from providers.models import Organisation
 from tests.agents import make_agent
+from tests.gateway.conftest import login_citizen
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +86,36 @@ class TestBadRequest:
         assert response.status_code == 400
         page = response.content.decode()
         assert "fr-header" in page and "<h1>Requête incorrecte</h1>" in page
+
+
+class TestNotFoundInDebug:
+    """`make run` runs in DEBUG: a person's page that does not exist for them is the product's
+    "not found", never Django's technical page (the URLconf, 600 px wide on a phone)."""
+
+    @pytest.fixture(autouse=True)
+    def debug(self, settings: object) -> None:
+        settings.DEBUG = True  # type: ignore[attr-defined]
+
+    def test_a_citizen_s_unknown_consent_is_the_product_s_page(self, client: Client, alice: Citizen) -> None:
+        login_citizen(client, alice)
+
+        for path in (f"/mes-consentements/{uuid.uuid4()}/", f"/consentements/demandes/{uuid.uuid4()}/"):
+            response = client.get(path)
+
+            assert response.status_code == 404, path
+            page = response.content.decode()
+            assert "fr-header" in page and "<h1>Page introuvable</h1>" in page, path
+            assert "URLconf" not in page and "Django" not in page, path
+
+    def test_an_auditor_s_unknown_case_is_the_product_s_page(self, supervisor: Organisation) -> None:
+        client = Client()
+        client.force_login(make_agent(supervisor, "axel", roles=["auditor"]).user)
+
+        response = client.get(f"/audit/console/objections/{uuid.uuid4()}/")
+
+        assert response.status_code == 404 and "URLconf" not in response.content.decode()
+
+    def test_an_address_no_route_matches_keeps_the_developers_page(self, client: Client) -> None:
+        response = client.get("/nulle-part/")
+
+        assert response.status_code == 404 and "URLconf" in response.content.decode()
