@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.test import Client
+from django.utils import translation
 
 from audit.models import ActorKind, AuditEvent, EventType, Objection
 from audit.sealer import log_seal, log_verifier_key
@@ -109,13 +110,32 @@ class TestSearch:
         page = client.get(CONSOLE, {"search": "1", "type": "exchange.succeeded"})
 
         assert page.status_code == 200
-        assert page.content.decode().count("<td>exchange.succeeded</td>") == 3
+        assert page.content.decode().count("<td>Échange réussi</td>") == 3
+        assert "<td>exchange.succeeded</td>" not in page.content.decode()
         (event,) = _auditor_events()
         assert (event.type, event.actor, event.detail) == (
             "auditor.searched",
             auditor.agent.actor_id,
             {"type": "exchange.succeeded"},
         )
+
+    @pytest.mark.parametrize(
+        ("language", "option", "cell"),
+        [
+            ("fr", '<option value="consent.approved">Consentement donné</option>', "<td>Échange réussi</td>"),
+            ("en", '<option value="consent.approved">Consent given</option>', "<td>Exchange succeeded</td>"),
+        ],
+    )
+    def test_event_types_read_as_words_in_the_person_s_language(
+        self, client: Client, auditor: User, language: str, option: str, cell: str
+    ) -> None:
+        client.force_login(auditor)
+        client.cookies["django_language"] = language
+
+        page = client.get(CONSOLE, {"search": "1", "type": "exchange.succeeded"}).content.decode()
+
+        assert option in page and cell in page
+        assert "Consent Approved" not in page and "Oauth Refused" not in page
 
     def test_a_date_out_of_range_is_a_form_error_not_an_overflow(self, client: Client, auditor: User) -> None:
         client.force_login(auditor)
@@ -223,3 +243,13 @@ class TestImpartiality:
             )
         case.refresh_from_db()
         assert (case.status, case.answer) == ("open", "")
+
+
+def test_every_event_type_has_a_french_and_an_english_label() -> None:
+    for event_type in EventType:
+        default = event_type.value.replace(".", " ").replace("_", " ").title()
+        with translation.override("en"):
+            english = str(event_type.label)
+        with translation.override("fr"):
+            french = str(event_type.label)
+        assert english != default and french != english, event_type.value
