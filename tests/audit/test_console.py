@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +16,7 @@ from django.utils import translation
 
 from audit.models import ActorKind, AuditEvent, EventType, Objection
 from audit.sealer import log_seal, log_verifier_key
+from audit.selectors import checkpoint_latest
 from audit.services import Actor, event_record, objection_answer
 from audit.tlog.export import verify_export
 from core.errors import PermissionDeniedError
@@ -136,6 +139,18 @@ class TestSearch:
 
         assert option in page and cell in page
         assert "Consent Approved" not in page and "Oauth Refused" not in page
+
+    def test_times_are_utc_to_the_second(self, client: Client, auditor: User) -> None:
+        client.force_login(auditor)
+        event = AuditEvent.objects.filter(type="exchange.succeeded").latest("id")
+        checkpoint = checkpoint_latest()
+        assert checkpoint is not None
+
+        page = client.get(CONSOLE, {"search": "1", "type": "exchange.succeeded"}).content.decode()
+
+        assert f"<td>{event.occurred_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}</td>" in page
+        assert f"{checkpoint.created_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC" in page
+        assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d+|[+-]\d{2}:\d{2}<", page)
 
     def test_a_date_out_of_range_is_a_form_error_not_an_overflow(self, client: Client, auditor: User) -> None:
         client.force_login(auditor)
