@@ -81,7 +81,7 @@ class TestAuditorConsole:
         rows = page.locator("table tbody tr")
         expect(rows).to_have_count(2)
         for row in rows.all():
-            expect(row).to_contain_text("exchange.succeeded")
+            expect(row).to_contain_text("Échange réussi")
         searched = AuditEvent.objects.get(type=EventType.AUDITOR_SEARCHED)
         assert (searched.actor_kind, searched.actor) == (ActorKind.AUDITOR, agent.actor_id)
         assert searched.detail["type"] == "exchange.succeeded"
