@@ -8,79 +8,99 @@ from django.utils.translation import pgettext_lazy
 
 
 class EventType(models.TextChoices):
-    CONSENT_REQUESTED = "consent.requested"
-    CONSENT_APPROVED = "consent.approved"
-    CONSENT_REJECTED = "consent.rejected"
-    CONSENT_PAUSED = "consent.paused"
-    CONSENT_RESUMED = "consent.resumed"
-    CONSENT_REVOKED = "consent.revoked"
-    CONSENT_EXPIRED = "consent.expired"
+    """What happened, as the trail names it (the code) and as people read it (the label, FR/EN)."""
+
+    CONSENT_REQUESTED = "consent.requested", pgettext_lazy("an audit event", "Consent requested")
+    CONSENT_APPROVED = "consent.approved", pgettext_lazy("an audit event", "Consent given")
+    CONSENT_REJECTED = "consent.rejected", pgettext_lazy("an audit event", "Consent refused")
+    CONSENT_PAUSED = "consent.paused", pgettext_lazy("an audit event", "Consent paused")
+    CONSENT_RESUMED = "consent.resumed", pgettext_lazy("an audit event", "Consent resumed")
+    CONSENT_REVOKED = "consent.revoked", pgettext_lazy("an audit event", "Consent withdrawn")
+    CONSENT_EXPIRED = "consent.expired", pgettext_lazy("an audit event", "Consent expired")
     # A pending request became a citizen's: the first to open its link, the person it names on
     # opening it, or the person who entered its one-time code (detail: by link | identity | code).
-    CONSENT_BOUND = "consent.bound"
-    EXCHANGE_SUCCEEDED = "exchange.succeeded"
-    EXCHANGE_DENIED = "exchange.denied"
-    EXCHANGE_FAILED = "exchange.failed"
+    CONSENT_BOUND = "consent.bound", pgettext_lazy("an audit event", "Consent request tied to a person")
+    EXCHANGE_SUCCEEDED = "exchange.succeeded", pgettext_lazy("an audit event", "Exchange succeeded")
+    EXCHANGE_DENIED = "exchange.denied", pgettext_lazy("an audit event", "Exchange refused")
+    EXCHANGE_FAILED = "exchange.failed", pgettext_lazy("an audit event", "Exchange failed")
     # The consumer collected an asynchronous exchange's result (once; it is wiped then).
-    EXCHANGE_COLLECTED = "exchange.collected"
-    CITIZEN_PREVIEWED = "citizen.previewed"
+    EXCHANGE_COLLECTED = "exchange.collected", pgettext_lazy("an audit event", "Exchange result collected")
+    CITIZEN_PREVIEWED = "citizen.previewed", pgettext_lazy("an audit event", "Data previewed by the person")
     # A login through an OpenID provider refused (detail: the reason, the provider); no identity.
-    CITIZEN_LOGIN_FAILED = "citizen.login_failed"
+    CITIZEN_LOGIN_FAILED = "citizen.login_failed", pgettext_lazy("an audit event", "A person's login refused")
     # The citizen's pivot identity erased once no session or consent needed it any longer.
-    CITIZEN_IDENTITY_ERASED = "citizen.identity_erased"
+    CITIZEN_IDENTITY_ERASED = "citizen.identity_erased", pgettext_lazy("an audit event", "A person's identity erased")
     # The citizen chose how they are told of accesses (detail: the choice; never the address).
-    CITIZEN_NOTIFICATIONS_SET = "citizen.notifications_set"
-    AGENT_LOGIN_FAILED = "agent.login_failed"
-    HABILITATION_DRAFTED = "habilitation.drafted"
-    HABILITATION_SUBMITTED = "habilitation.submitted"
-    HABILITATION_CHANGES_REQUESTED = "habilitation.changes_requested"
-    HABILITATION_APPROVED = "habilitation.approved"
-    HABILITATION_REFUSED = "habilitation.refused"
-    HABILITATION_REVOKED = "habilitation.revoked"
-    HABILITATION_EXTENSION_REQUESTED = "habilitation.extension_requested"
-    HABILITATION_EXTENDED = "habilitation.extended"
-    HABILITATION_EXTENSION_REFUSED = "habilitation.extension_refused"
+    CITIZEN_NOTIFICATIONS_SET = (
+        "citizen.notifications_set",
+        pgettext_lazy("an audit event", "A person's notification choice set"),
+    )
+    AGENT_LOGIN_FAILED = "agent.login_failed", pgettext_lazy("an audit event", "An agent's login refused")
+    HABILITATION_DRAFTED = "habilitation.drafted", pgettext_lazy("an audit event", "Habilitation drafted")
+    HABILITATION_SUBMITTED = "habilitation.submitted", pgettext_lazy("an audit event", "Habilitation submitted")
+    HABILITATION_CHANGES_REQUESTED = (
+        "habilitation.changes_requested",
+        pgettext_lazy("an audit event", "Habilitation changes requested"),
+    )
+    HABILITATION_APPROVED = "habilitation.approved", pgettext_lazy("an audit event", "Habilitation approved")
+    HABILITATION_REFUSED = "habilitation.refused", pgettext_lazy("an audit event", "Habilitation refused")
+    HABILITATION_REVOKED = "habilitation.revoked", pgettext_lazy("an audit event", "Habilitation revoked")
+    HABILITATION_EXTENSION_REQUESTED = (
+        "habilitation.extension_requested",
+        pgettext_lazy("an audit event", "Habilitation extension requested"),
+    )
+    HABILITATION_EXTENDED = "habilitation.extended", pgettext_lazy("an audit event", "Habilitation extended")
+    HABILITATION_EXTENSION_REFUSED = (
+        "habilitation.extension_refused",
+        pgettext_lazy("an audit event", "Habilitation extension refused"),
+    )
     # An organisation's OAuth client: created, its secret rotated, its redirect URIs changed, disabled.
-    CLIENT_CREATED = "client.created"
-    CLIENT_SECRET_ROTATED = "client.secret_rotated"
-    CLIENT_UPDATED = "client.updated"
-    CLIENT_DISABLED = "client.disabled"
+    CLIENT_CREATED = "client.created", pgettext_lazy("an audit event", "API client created")
+    CLIENT_SECRET_ROTATED = "client.secret_rotated", pgettext_lazy("an audit event", "API client secret renewed")
+    CLIENT_UPDATED = "client.updated", pgettext_lazy("an audit event", "API client changed")
+    CLIENT_DISABLED = "client.disabled", pgettext_lazy("an audit event", "API client disabled")
     # An organisation's webhook endpoint set or removed, its signing key rotated, a delivery sent again.
-    WEBHOOK_ENDPOINT_SET = "webhook.endpoint_set"
-    WEBHOOK_KEY_ROTATED = "webhook.key_rotated"
-    WEBHOOK_REDELIVERED = "webhook.redelivered"
+    WEBHOOK_ENDPOINT_SET = "webhook.endpoint_set", pgettext_lazy("an audit event", "Webhook address set")
+    WEBHOOK_KEY_ROTATED = "webhook.key_rotated", pgettext_lazy("an audit event", "Webhook key renewed")
+    WEBHOOK_REDELIVERED = "webhook.redelivered", pgettext_lazy("an audit event", "Webhook sent again")
     # A provider withdrew one of its attestation types from the catalogue.
-    ATTESTATION_TYPE_WITHDRAWN = "attestation_type.withdrawn"
-    TOKEN_ISSUED = "token.issued"
-    TOKEN_REVOKED = "token.revoked"
+    ATTESTATION_TYPE_WITHDRAWN = (
+        "attestation_type.withdrawn",
+        pgettext_lazy("an audit event", "Attestation type withdrawn"),
+    )
+    TOKEN_ISSUED = "token.issued", pgettext_lazy("an audit event", "Access token issued")
+    TOKEN_REVOKED = "token.revoked", pgettext_lazy("an audit event", "Access token revoked")
     # A client assertion, DPoP proof, pushed request or authorization detail refused (detail: the
     # reason and the endpoint; never the rejected value).
-    OAUTH_REFUSED = "oauth.refused"
+    OAUTH_REFUSED = "oauth.refused", pgettext_lazy("an audit event", "OAuth request refused")
     # An agent's role in an organisation (administrator, habilitation manager, auditor).
-    ROLE_GRANTED = "role.granted"
-    ROLE_REVOKED = "role.revoked"
+    ROLE_GRANTED = "role.granted", pgettext_lazy("an audit event", "Role granted")
+    ROLE_REVOKED = "role.revoked", pgettext_lazy("an audit event", "Role withdrawn")
     # An administrator invited an email address to their organisation (detail: the roles, no address).
-    AGENT_INVITED = "agent.invited"
-    AUDITOR_SEARCHED = "auditor.searched"
-    AUDITOR_EXPORTED = "auditor.exported"
+    AGENT_INVITED = "agent.invited", pgettext_lazy("an audit event", "Agent invited")
+    AUDITOR_SEARCHED = "auditor.searched", pgettext_lazy("an audit event", "Auditor's search")
+    AUDITOR_EXPORTED = "auditor.exported", pgettext_lazy("an audit event", "Auditor's export")
     # A full leaf partition exported, verified, stored and detached (detail: where, its SHA-256).
-    AUDIT_ARCHIVED = "audit.archived"
+    AUDIT_ARCHIVED = "audit.archived", pgettext_lazy("an audit event", "Part of the trail archived")
     # A month of events detached from the live table once all of it was in archives (detail: which).
-    AUDIT_EVENTS_DETACHED = "audit.events_detached"
+    AUDIT_EVENTS_DETACHED = "audit.events_detached", pgettext_lazy("an audit event", "Archived events detached")
     # A citizen's "I don't recognise this access", and its case in the auditor console.
-    OBJECTION_OPENED = "objection.opened"
-    OBJECTION_ANSWERED = "objection.answered"
-    OBJECTION_CLOSED = "objection.closed"
+    OBJECTION_OPENED = "objection.opened", pgettext_lazy("an audit event", "Objection opened")
+    OBJECTION_ANSWERED = "objection.answered", pgettext_lazy("an audit event", "Objection answered")
+    OBJECTION_CLOSED = "objection.closed", pgettext_lazy("an audit event", "Objection closed")
     # Whether a person represents a company, as the companies register answered at the time they
     # acted (detail: listed or not); the company is the subject reference, the person the actor.
-    REPRESENTATION_CHECKED = "representation.checked"
+    REPRESENTATION_CHECKED = (
+        "representation.checked",
+        pgettext_lazy("an audit event", "Legal representative checked in the register"),
+    )
     # A mandate to act for a company or a person: granted (a delegation, or a legal mandate an
     # operator recorded), accepted by its agent, revoked, or lapsed (its grantor no longer holds
     # what it was carved from).
-    MANDATE_GRANTED = "mandate.granted"
-    MANDATE_ACCEPTED = "mandate.accepted"
-    MANDATE_REVOKED = "mandate.revoked"
-    MANDATE_LAPSED = "mandate.lapsed"
+    MANDATE_GRANTED = "mandate.granted", pgettext_lazy("an audit event", "Mandate granted")
+    MANDATE_ACCEPTED = "mandate.accepted", pgettext_lazy("an audit event", "Mandate accepted")
+    MANDATE_REVOKED = "mandate.revoked", pgettext_lazy("an audit event", "Mandate withdrawn")
+    MANDATE_LAPSED = "mandate.lapsed", pgettext_lazy("an audit event", "Mandate lapsed")
 
 
 class ActorKind(models.TextChoices):

@@ -13,7 +13,7 @@ from audit.models import ActorKind, AuditEvent, EventType, Objection
 from audit.sealer import seal_after_commit
 from core.compiled import CompiledInsert
 from core.correlation import get_correlation_id
-from core.errors import InvalidTransition, NotFound, ValidationError
+from core.errors import InvalidTransition, NotFound, PermissionDeniedError, ValidationError
 
 DetailValue = str | int | bool | None
 
@@ -163,10 +163,23 @@ def objection_open(*, event_id: int, citizen_ref: str, text: str, actor: Actor) 
     return objection
 
 
+def objection_concerns(objection: Objection, siret: str) -> bool:
+    """Whether the case is about the organisation `siret` (the one the citizen names, or either
+    side of the event)."""
+    return bool(siret) and siret in {objection.consumer, objection.event.consumer, objection.event.provider}
+
+
+def _require_impartial(objection: Objection, actor_siret: str) -> None:
+    if objection_concerns(objection, actor_siret):
+        raise PermissionDeniedError("An auditor does not handle a case about their own organisation.")
+
+
 @transaction.atomic
-def objection_answer(*, objection: Objection, answer: str, actor: Actor) -> Objection:
-    """An auditor answers (or answers again, more fully) a case that is not closed."""
+def objection_answer(*, objection: Objection, answer: str, actor: Actor, actor_siret: str = "") -> Objection:
+    """An auditor answers (or answers again, more fully) a case that is not closed, unless it is
+    about their own organisation (`actor_siret`)."""
     objection = Objection.objects.select_for_update().select_related("event").get(pk=objection.pk)
+    _require_impartial(objection, actor_siret)
     if objection.status == Objection.Status.CLOSED:
         raise InvalidTransition("This case is closed.")
     objection.answer = _text(answer, "answer")
@@ -178,9 +191,10 @@ def objection_answer(*, objection: Objection, answer: str, actor: Actor) -> Obje
 
 
 @transaction.atomic
-def objection_close(*, objection: Objection, actor: Actor) -> Objection:
-    """An auditor closes an answered case."""
+def objection_close(*, objection: Objection, actor: Actor, actor_siret: str = "") -> Objection:
+    """An auditor closes an answered case, unless it is about their own organisation."""
     objection = Objection.objects.select_for_update().select_related("event").get(pk=objection.pk)
+    _require_impartial(objection, actor_siret)
     if objection.status != Objection.Status.ANSWERED:
         raise InvalidTransition("Only an answered case can be closed.")
     objection.status = Objection.Status.CLOSED

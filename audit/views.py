@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -32,10 +32,10 @@ from audit.selectors import (
     objections_for_auditors,
     validate_trail_date,
 )
-from audit.services import Actor, auditor_search_record, objection_answer, objection_close
-from core.errors import GatewayError, ValidationError
+from audit.services import Actor, auditor_search_record, objection_answer, objection_close, objection_concerns
+from core.errors import GatewayError, PermissionDeniedError, ValidationError
 from core.replicas import replica_view
-from core.roles import AUDITOR, user_has_role
+from core.roles import AUDITOR, user_has_role, user_organisation_siret
 
 # Verifying the whole log inline is fine while it is small; beyond, the console shows the result
 # cached by the periodic `audit.tasks.verify`.
@@ -45,12 +45,12 @@ PAGE_SIZE = 50
 
 def auditor_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Agents with the auditor role only (asked live, through core.roles: not Django's staff flag,
-    which is for operators and the admin). Anonymous visitors do not learn the console exists
-    (404); other users are refused (403)."""
+    which is for operators and the admin). Anonymous visitors go to the agents' login, back here
+    after it (the home page links the console); other users are refused (403, a page saying so)."""
 
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
-            raise Http404
+            return redirect_to_login(request.get_full_path(), login_url=settings.LOGIN_URL)
         if not user_has_role(request.user, AUDITOR):
             raise PermissionDenied
         return view(request, *args, **kwargs)
@@ -211,20 +211,29 @@ def objections(request: HttpRequest) -> HttpResponse:
 def objection(request: HttpRequest, objection_id: str) -> HttpResponse:
     """One case: the event, the person's words; answer it, then close it."""
     case = get_object_or_404(Objection.objects.select_related("event"), pk=objection_id)
+    # An auditor reads a case about their own organisation but never handles it.
+    siret = user_organisation_siret(request.user)
+    own = objection_concerns(case, siret)
+    if own and request.method == "POST":
+        raise PermissionDenied
     form = AnswerForm(request.POST if "answer" in request.POST else None, initial={"answer": case.answer})
     if request.method == "POST":
         try:
             if "close" in request.POST:
-                objection_close(objection=case, actor=_actor(request))
+                objection_close(objection=case, actor=_actor(request), actor_siret=siret)
                 messages.success(request, _("The case is closed."))
                 return redirect(reverse("audit:objection", args=[case.pk]))
             if form.is_valid():
-                objection_answer(objection=case, answer=form.cleaned_data["answer"], actor=_actor(request))
+                objection_answer(
+                    objection=case, answer=form.cleaned_data["answer"], actor=_actor(request), actor_siret=siret
+                )
                 messages.success(request, _("Your answer is saved; the person can read it in their history."))
                 return redirect(reverse("audit:objection", args=[case.pk]))
+        except PermissionDeniedError:
+            raise PermissionDenied from None
         except GatewayError:
             form.add_error(None, _("This is not possible in the case's current state."))
-    context = {"title": _("Objection"), "case": case, "form": form}
+    context = {"title": _("Objection"), "case": case, "form": form, "own": own}
     return render(request, "audit/objection.html", context, status=400 if form.errors else 200)
 
 

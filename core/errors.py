@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
+from django.urls import get_resolver
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf_exceptions
@@ -475,8 +476,11 @@ def problem_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Res
 
 
 class DebugNotFoundMiddleware:
-    """In DEBUG (`make run`), Django answers an address no route matches with its technical HTML
-    page, before `handler404` runs: an API client gets the problem+json it gets in production."""
+    """In DEBUG (`make run`), Django answers a 404 with its technical HTML page (the URLconf
+    dump), before `handler404` runs. Here an API client gets the problem+json it gets in
+    production; and a view's own "not found" (a consent, a request, a case that does not exist for
+    this person) is the product's page, as in production: only an address no route matches keeps
+    the technical page, for developers."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -491,3 +495,12 @@ class DebugNotFoundMiddleware:
         ):
             return problem_response(NotFound("No resource at this address."), request)
         return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
+        # Called for what a view raised, never for an address no route matches (Resolver404).
+        if settings.DEBUG and isinstance(exception, Http404):
+            handler: Callable[..., HttpResponseBase] = get_resolver(
+                getattr(request, "urlconf", None)
+            ).resolve_error_handler(404)
+            return handler(request, exception)
+        return None

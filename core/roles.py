@@ -20,3 +20,9 @@ AUDITOR = "auditor"
 
 def user_has_role(user: Any, role: str) -> bool:
     return bool(import_string(settings.ROLE_PREDICATE)(user, role))
+
+
+def user_organisation_siret(user: Any) -> str:
+    """The SIRET of the organisation of the agent behind `user` ("" for anyone else), through
+    `settings.USER_ORGANISATION` (`providers.selectors.user_organisation_siret`)."""
+    return str(import_string(settings.USER_ORGANISATION)(user) or "")

@@ -94,6 +94,8 @@ GATEWAY_HOSTING = env_str("GATEWAY_HOSTING", "")
 GATEWAY_CONTACT_EMAIL = env_str("GATEWAY_CONTACT_EMAIL", "")
 GATEWAY_DPO_EMAIL = env_str("GATEWAY_DPO_EMAIL", "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", GATEWAY_BASE_URL)
+# A plain page in the gateway's layout, not Django's technical one.
+CSRF_FAILURE_VIEW = "gateway.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -544,6 +546,8 @@ OIDC_PROVIDERS: dict[str, dict[str, Any]] = {
 LOGIN_URL = "agent-login"
 # Who holds which role (core.roles): the agents' roles of the providers app.
 ROLE_PREDICATE = "providers.selectors.user_has_role"
+# The SIRET of a logged-in agent's organisation (core.roles.user_organisation_siret).
+USER_ORGANISATION = "providers.selectors.user_organisation_siret"
 # Each request to an OpenID provider (discovery, keys, token, userinfo) through core.outbound.
 OIDC_TIMEOUT_SECONDS = env_int("OIDC_TIMEOUT_MS", 5000) / 1000
 # A citizen's session ends after this long without a page (FranceConnect+ asks for 10 minutes).

@@ -12,6 +12,8 @@ from gateway.portal import operations as portal_operations
 from gateway.portal import provider as portal_provider
 from gateway.portal import webhooks as portal_webhooks
 
+handler400 = "gateway.views.handler400"
+handler403 = "gateway.views.handler403"
 handler404 = "gateway.views.handler404"
 handler500 = "gateway.views.handler500"
 

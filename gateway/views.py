@@ -16,7 +16,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from core.errors import MethodNotAllowed, NotFound, internal_error, problem_response, wants_problem
+from core.errors import (
+    MethodNotAllowed,
+    NotFound,
+    PermissionDeniedError,
+    ValidationError,
+    internal_error,
+    problem_response,
+    wants_problem,
+)
 from core.jose import jwks
 from core.replicas import replica_lag_measure
 from gateway.celery import app as celery_app
@@ -130,6 +138,28 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
     if wants_problem(request):
         return problem_response(NotFound("No resource at this address."), request)
     return render(request, "error.html", {"title": _("Page not found"), "status": 404}, status=404)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if wants_problem(request):
+        return problem_response(ValidationError("The request is not valid."), request)
+    return render(request, "error.html", {"title": _("Bad request"), "status": 400}, status=400)
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """What is missing, in plain words: the audit console is the gateway's auditors'; any other
+    page an agent's roles do not open."""
+    if wants_problem(request):
+        return problem_response(PermissionDeniedError(), request)
+    context = {"title": _("Access refused"), "status": 403, "audit": request.path.startswith("/audit/")}
+    return render(request, "error.html", context, status=403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """settings.CSRF_FAILURE_VIEW: a form sent after its page expired (or without its cookie)."""
+    if wants_problem(request):
+        return problem_response(PermissionDeniedError("The form's CSRF check failed."), request)
+    return render(request, "error.html", {"title": _("The form has expired"), "status": 403, "csrf": True}, status=403)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:

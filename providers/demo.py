@@ -1,5 +1,6 @@
-"""Demo data of the providers app: the demo catalogue as rows, the demo habilitations, and the
-demo agent of the city hall (every role, the audit console included)."""
+"""Demo data of the providers app: the demo catalogue as rows, the demo habilitations, the demo
+agents of every organisation, and the gateway's operator with its demo auditor (the audit console
+belongs to it, never to an organisation that exchanges data)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from providers.services.agents import AgentProfile, agent_login
 
 DEMO_CONSUMER = "mairie-villeurbanne"
 DEMO_CONSUMER_WITHOUT_HABILITATION = "cd-rhone"
+# The gateway's operator in the demo: its agents are the auditors (Organisation.Kind.SUPERVISORY_BODY).
+DEMO_SUPERVISOR = "dinum"
+DEMO_SUPERVISOR_SIRET = "13002526500013"
 
 
 def catalogue_load(*, adapter_kind: str = AttestationType.AdapterKind.DEMO, base_url: str = "") -> None:
@@ -114,30 +118,47 @@ def demo_agent(organisation: Organisation) -> Agent:
     return agent_login(issuer="", subject=f"demo-{organisation.siret}", profile=profile)
 
 
+def demo_supervisor_load() -> Organisation:
+    """The gateway's operator (a supervisory body: its agents may be auditors; idempotent)."""
+    supervisor, _ = Organisation.objects.update_or_create(
+        code=DEMO_SUPERVISOR,
+        defaults={
+            "siret": DEMO_SUPERVISOR_SIRET,
+            "name": "Direction interministérielle du numérique (opérateur de la passerelle)",
+            "kind": Organisation.Kind.SUPERVISORY_BODY,
+            "dpo_email": "dpo@dinum.sandbox.invalid",
+        },
+    )
+    return supervisor
+
+
 def demo_agents_load() -> Agent:
-    """The city hall's demo agent holds every role; every other organisation's demo agent is its
-    administrator and habilitation manager (to ask for habilitations in the portal, or review
-    them for the types it holds). Granted through the role service."""
-    for organisation in Organisation.objects.filter(active=True).exclude(code=DEMO_CONSUMER):
+    """Every organisation's demo agent is its administrator and habilitation manager (to ask for
+    habilitations in the portal, or review them for the types it holds); the operator's demo agent
+    is its administrator and auditor (the audit console). Granted through the role service;
+    returns the auditor."""
+    supervisor = demo_supervisor_load()
+    for organisation in Organisation.objects.filter(active=True).exclude(pk=supervisor.pk):
         other = demo_agent(organisation)
         for managing in (AgentRole.Role.ADMINISTRATOR, AgentRole.Role.HABILITATION_MANAGER):
             role_grant(agent=other, role=managing, actor=Actor.system())
-    agent = demo_agent(Organisation.objects.get(code=DEMO_CONSUMER))
-    for role in AgentRole.Role.values:
-        role_grant(agent=agent, role=role, actor=Actor.system())
-    return agent
+    auditor = demo_agent(supervisor)
+    for role in (AgentRole.Role.ADMINISTRATOR, AgentRole.Role.AUDITOR):
+        role_grant(agent=auditor, role=role, actor=Actor.system())
+    return auditor
 
 
 def seed(out: TextIO) -> None:
     catalogue_load()
     approved = demo_habilitations_load()
-    agent = demo_agents_load()
+    auditor = demo_agents_load()
     types, organisations = AttestationType.objects.count(), len(catalogue.ORGANISATIONS)
     in_force = Habilitation.objects.filter(consumer__code=DEMO_CONSUMER, status=Habilitation.Status.APPROVED).count()
     out.write(
         f"Catalogue: {types} attestation types from {organisations} organisations; "
         f"{DEMO_CONSUMER} holds {in_force} approved habilitations ({approved} new).\n"
-        f"Agents: {agent.organisation.name}'s demo agent has every role, the audit console included; "
-        f"every other organisation's is its administrator and habilitation manager "
-        f"(log in at {settings.GATEWAY_BASE_URL}/agents/connexion/demo/, then the portal at /agents/).\n"
+        f"Agents: every organisation's demo agent is its administrator and habilitation manager; "
+        f"the audit console is for {auditor.organisation.name}'s demo agent, the gateway's auditor "
+        f"(log in at {settings.GATEWAY_BASE_URL}/agents/connexion/demo/, then the portal at /agents/ "
+        f"or the console at /audit/console/).\n"
     )

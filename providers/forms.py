@@ -4,7 +4,7 @@ check again (they are the rule); the forms say what is wrong next to the field."
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -14,7 +14,8 @@ from django.utils.translation import gettext_lazy
 from dsfr.forms import DsfrBaseForm
 
 from core.templatetags.localized_fields import localized, localized_key
-from providers.models import LOOPBACK_HOSTS, AgentRole, AttestationType, Habilitation, url_origin
+from providers import rules
+from providers.models import LOOPBACK_HOSTS, AgentRole, AttestationType, Habilitation, Organisation, url_origin
 from providers.services.terms import MAX_EXPECTED_VOLUME, MAX_RETENTION_DAYS, MAX_TEXT_LENGTH
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -229,6 +230,13 @@ class InvitationForm(DsfrBaseForm):
     roles = forms.MultipleChoiceField(
         label=gettext_lazy("Roles"), widget=forms.CheckboxSelectMultiple, choices=AgentRole.Role.choices
     )
+
+    def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the roles the organisation's kind allows (no auditors outside a supervisory body).
+        allowed = rules.roles_allowed(organisation_kind=organisation.kind)
+        roles = cast(forms.MultipleChoiceField, self.fields["roles"])
+        roles.choices = [(value, label) for value, label in AgentRole.Role.choices if value in allowed]
 
 
 class RoleForm(DsfrBaseForm):

@@ -133,6 +133,9 @@ class Organisation(models.Model):
         LOCAL_AUTHORITY = "local_authority", _("Local authority")
         SOCIAL_SECURITY = "social_security", _("Social security body")
         PUBLIC_OPERATOR = "public_operator", _("Public operator")
+        # The gateway's operator or a body supervising it: the only kind whose agents may audit
+        # the whole trail (providers.rules.role_allowed).
+        SUPERVISORY_BODY = "supervisory_body", _("Gateway operator or supervisory body")
 
     siret = models.CharField(max_length=14, unique=True, validators=[validate_siret])
     # Short lower-case code used as the prefix of the attestation types it holds (cnaf, dgfip…).
@@ -426,7 +429,9 @@ class Agent(models.Model):
 
 class AgentRole(models.Model):
     """What an agent may do for an organisation. An operator grants the first administrator
-    (`manage.py grant_role`); the organisation's administrators manage the rest."""
+    (`manage.py grant_role`); the organisation's administrators manage the rest. The auditor role
+    reads the whole trail and answers citizens' objections: it is held only in a supervisory body
+    (Organisation.Kind.SUPERVISORY_BODY, providers.rules.role_allowed)."""
 
     class Role(models.TextChoices):
         ADMINISTRATOR = "administrator", _("Administrator")

@@ -12,10 +12,27 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core.jose import JoseRefused, encryption_key_usable, key_set_import
-from providers.models import AgentRole, ApiClient, EidasLevel, Habilitation, url_origin
+from providers.models import AgentRole, ApiClient, EidasLevel, Habilitation, Organisation, url_origin
 
 # Who asks for and decides on habilitations, in their own organisation.
 HABILITATION_ROLES = frozenset({AgentRole.Role.ADMINISTRATOR, AgentRole.Role.HABILITATION_MANAGER})
+
+# The auditor role reads every organisation's exchanges and answers citizens' objections about
+# them: it belongs to the gateway's operator or a body supervising it, never to an organisation
+# that exchanges data through the gateway (it would audit itself and its peers).
+AUDITOR_KINDS = frozenset({Organisation.Kind.SUPERVISORY_BODY})
+
+
+def role_allowed(*, role: str, organisation_kind: str) -> bool:
+    """Whether an agent of an organisation of `organisation_kind` may hold `role` at all."""
+    if role == AgentRole.Role.AUDITOR:
+        return organisation_kind in AUDITOR_KINDS
+    return role in AgentRole.Role.values
+
+
+def roles_allowed(*, organisation_kind: str) -> list[str]:
+    """The roles an organisation of this kind gives its agents, in the roles' order."""
+    return [role for role in AgentRole.Role.values if role_allowed(role=role, organisation_kind=organisation_kind)]
 
 
 def habilitation_in_force(*, status: str, valid_until: dt.date | None, type_active: bool, today: dt.date) -> bool:

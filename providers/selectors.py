@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db.models import F, JSONField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import F, JSONField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
@@ -132,10 +132,11 @@ def agent_for_user(user: Any) -> Agent | None:
 
 def _roles_in_force() -> QuerySet[AgentRole]:
     # A role counts in the organisation the agent belongs to now (the SIRET of their latest
-    # login), while it is active, and for an active user.
+    # login), while it is active, and for an active user; the auditor role only in a supervisory
+    # body (rules.role_allowed), whatever a row says.
     return AgentRole.objects.filter(
         organisation=F("agent__organisation"), organisation__active=True, agent__user__is_active=True
-    )
+    ).exclude(Q(role=AgentRole.Role.AUDITOR) & ~Q(organisation__kind__in=rules.AUDITOR_KINDS))
 
 
 def agent_roles(agent: Agent) -> list[str]:
@@ -147,6 +148,13 @@ def user_has_role(user: Any, role: str) -> bool:
     if not getattr(user, "is_authenticated", False):
         return False
     return _roles_in_force().filter(agent__user=user, role=role).exists()
+
+
+def user_organisation_siret(user: Any) -> str:
+    """settings.USER_ORGANISATION: the SIRET of the organisation a logged-in agent belongs to
+    ("" for anyone else): an auditor never answers a case about their own organisation."""
+    agent = agent_for_user(user)
+    return agent.organisation.siret if agent is not None else ""
 
 
 def actor_holds_role(*, actor_id: str, organisation: Organisation, roles: Iterable[str]) -> bool:

@@ -29,7 +29,13 @@ from pytest_django import DjangoDbBlocker
 from consent.models import Citizen
 from consent.services.citizens import citizen_from_person
 from gateway.celery import app as celery_app
-from providers.demo import DEMO_CONSUMER, DEMO_CONSUMER_WITHOUT_HABILITATION, catalogue_load, demo_habilitations_load
+from providers.demo import (
+    DEMO_CONSUMER,
+    DEMO_CONSUMER_WITHOUT_HABILITATION,
+    catalogue_load,
+    demo_habilitations_load,
+    demo_supervisor_load,
+)
 from providers.demodata.population import Population, demo_citizens
 from providers.models import ApiClient, Organisation
 from sandbox.server import SandboxProviderServer, make_server
@@ -122,6 +128,12 @@ def mairie(catalogue: None) -> Organisation:
 @pytest.fixture
 def cd_rhone(catalogue: None) -> Organisation:
     return Organisation.objects.get(code=DEMO_CONSUMER_WITHOUT_HABILITATION)
+
+
+@pytest.fixture
+def supervisor(catalogue: None) -> Organisation:
+    """The gateway's operator, the one kind of organisation whose agents may be auditors."""
+    return demo_supervisor_load()
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ organisation (`agent_login`); an unknown SIRET creates nothing. Roles (administr
 manager, auditor) are granted and revoked in the agent's organisation by `role_grant` and
 `role_revoke`, each with its `role.*` event in the same transaction. Who may: an operator (the
 first administrator: `manage.py grant_role`), the system (demo data), or an administrator of that
-organisation, who may not remove its last administrator.
+organisation, who may not remove its last administrator. The auditor role is held only in a
+supervisory body (`rules.role_allowed`): whoever grants it, an organisation that exchanges data
+through the gateway never audits the trail.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
 from core.errors import InvalidTransition, PermissionDeniedError, ValidationError
 from core.oidc import LoginFailed
+from providers import rules
 from providers.models import Agent, AgentInvitation, AgentRole, Organisation
 from providers.services.emails import absolute, email_queue
 from providers.siret import siret_is_valid
@@ -135,8 +138,9 @@ def agent_invite(*, organisation: Organisation, email: str, roles: list[str], ac
         validate_email(email)
     except DjangoValidationError:
         errors["email"] = "A valid email address."
-    if not roles or any(role not in Role.values for role in roles):
-        errors["roles"] = "One or more of: " + ", ".join(Role.values)
+    allowed = rules.roles_allowed(organisation_kind=organisation.kind)
+    if not roles or any(role not in allowed for role in roles):
+        errors["roles"] = "One or more of: " + ", ".join(allowed)
     if errors:
         raise ValidationError("The invitation is not valid.", errors=errors)
     AgentInvitation.objects.filter(organisation=organisation, email__iexact=email, accepted_at__isnull=True).delete()
@@ -212,6 +216,8 @@ def role_grant(*, agent: Agent, role: str, actor: Actor) -> AgentRole:
     _require_role(role)
     agent = Agent.objects.select_for_update().select_related("organisation").get(pk=agent.pk)
     _require_manager(actor, agent.organisation)
+    if not rules.role_allowed(role=role, organisation_kind=agent.organisation.kind):
+        raise PermissionDeniedError("Only agents of the gateway's operator or of a supervisory body are auditors.")
     held = AgentRole.objects.filter(agent=agent, organisation=agent.organisation, role=role).first()
     if held is not None:
         return held

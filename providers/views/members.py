@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import GatewayError, InvalidTransition
+from providers import rules
 from providers.forms import InvitationForm, RoleForm
 from providers.models import Agent, AgentRole
 from providers.selectors import agent_get_for_organisation, invitations_pending, organisation_members
@@ -32,10 +33,11 @@ def _administrator(request: HttpRequest) -> Agent:
 
 
 def _page(request: HttpRequest, agent: Agent, form: InvitationForm, *, status: int = 200) -> HttpResponse:
+    allowed = rules.roles_allowed(organisation_kind=agent.organisation.kind)
     context: dict[str, Any] = {
         "title": _("Members"),
         "members": [
-            {"agent": member, "roles": roles, "missing": [r for r in AgentRole.Role if r.value not in roles]}
+            {"agent": member, "roles": roles, "missing": [AgentRole.Role(r) for r in allowed if r not in roles]}
             for member, roles in organisation_members(organisation=agent.organisation)
         ],
         "role_labels": dict(AgentRole.Role.choices),
@@ -51,7 +53,7 @@ def _page(request: HttpRequest, agent: Agent, form: InvitationForm, *, status: i
 def members(request: HttpRequest) -> HttpResponse:
     """The members and pending invitations; a POST invites."""
     agent = _administrator(request)
-    form = InvitationForm(request.POST or None)
+    form = InvitationForm(request.POST or None, organisation=agent.organisation)
     if request.method == "POST" and form.is_valid():
         try:
             agent_invite(

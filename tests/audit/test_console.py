@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.test import Client
+from django.utils import translation
 
-from audit.models import AuditEvent
+from audit.models import ActorKind, AuditEvent, EventType, Objection
 from audit.sealer import log_seal, log_verifier_key
+from audit.selectors import checkpoint_latest
+from audit.services import Actor, event_record, objection_answer
 from audit.tlog.export import verify_export
+from core.errors import PermissionDeniedError
 from providers.models import Agent, Organisation
 from providers.services import role_revoke
 from tests.agents import OPERATOR, make_agent
@@ -28,8 +36,8 @@ def trail(record: Callable[..., Any]) -> None:
 
 
 @pytest.fixture
-def inspectrice(cnaf: Organisation) -> Agent:
-    return make_agent(cnaf, "inspectrice", roles=["auditor"])
+def inspectrice(supervisor: Organisation) -> Agent:
+    return make_agent(supervisor, "inspectrice", roles=["auditor"])
 
 
 @pytest.fixture
@@ -43,9 +51,14 @@ def _auditor_events() -> list[AuditEvent]:
 
 @pytest.mark.usefixtures("trail")
 class TestAccess:
-    def test_an_anonymous_visitor_gets_404(self, client: Client) -> None:
-        assert client.get(CONSOLE).status_code == 404
-        assert client.get(CONSOLE + "export.jsonl").status_code == 404
+    @pytest.mark.parametrize("path", [CONSOLE, CONSOLE + "export.jsonl", CONSOLE + "objections/"])
+    def test_an_anonymous_visitor_goes_to_the_agents_login_and_back(self, client: Client, path: str) -> None:
+        # The home page links the console: a link to a 404 helped nobody.
+        response = client.get(path + "?search=1")
+
+        assert response.status_code == 302
+        assert response["Location"] == "/agents/connexion/?next=" + quote(path + "?search=1")
+        assert _auditor_events() == []
 
     def test_an_operator_even_a_superuser_gets_403(self, client: Client) -> None:
         client.force_login(User.objects.create_superuser("operateur", password="correct horse battery staple"))
@@ -100,13 +113,44 @@ class TestSearch:
         page = client.get(CONSOLE, {"search": "1", "type": "exchange.succeeded"})
 
         assert page.status_code == 200
-        assert page.content.decode().count("<td>exchange.succeeded</td>") == 3
+        assert page.content.decode().count("<td>Échange réussi</td>") == 3
+        assert "<td>exchange.succeeded</td>" not in page.content.decode()
         (event,) = _auditor_events()
         assert (event.type, event.actor, event.detail) == (
             "auditor.searched",
             auditor.agent.actor_id,
             {"type": "exchange.succeeded"},
         )
+
+    @pytest.mark.parametrize(
+        ("language", "option", "cell"),
+        [
+            ("fr", '<option value="consent.approved">Consentement donné</option>', "<td>Échange réussi</td>"),
+            ("en", '<option value="consent.approved">Consent given</option>', "<td>Exchange succeeded</td>"),
+        ],
+    )
+    def test_event_types_read_as_words_in_the_person_s_language(
+        self, client: Client, auditor: User, language: str, option: str, cell: str
+    ) -> None:
+        client.force_login(auditor)
+        client.cookies["django_language"] = language
+
+        page = client.get(CONSOLE, {"search": "1", "type": "exchange.succeeded"}).content.decode()
+
+        assert option in page and cell in page
+        assert "Consent Approved" not in page and "Oauth Refused" not in page
+
+    def test_times_are_utc_to_the_second(self, client: Client, auditor: User) -> None:
+        client.force_login(auditor)
+        event = AuditEvent.objects.filter(type="exchange.succeeded").latest("id")
+        checkpoint = checkpoint_latest()
+        assert checkpoint is not None
+
+        page = client.get(CONSOLE, {"search": "1", "type": "exchange.succeeded"}).content.decode()
+
+        assert f"<td>{event.occurred_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}</td>" in page
+        assert f"{checkpoint.created_at.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC" in page
+        assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d+|[+-]\d{2}:\d{2}<", page)
 
     def test_a_date_out_of_range_is_a_form_error_not_an_overflow(self, client: Client, auditor: User) -> None:
         client.force_login(auditor)
@@ -183,3 +227,44 @@ class TestCacheDown:
         assert response.status_code == 200
         page = response.content.decode()
         assert "Vérification complète réussie jusqu'à la taille 3." in page and "inconnu" not in page
+
+
+class TestImpartiality:
+    """An auditor never handles a case about their own organisation."""
+
+    def test_a_case_about_the_auditor_s_own_organisation_is_read_only(
+        self, client: Client, inspectrice: Agent, supervisor: Organisation
+    ) -> None:
+        with transaction.atomic():
+            event_id = event_record(
+                type=EventType.EXCHANGE_SUCCEEDED,
+                actor=Actor(ActorKind.CONSUMER, supervisor.siret),
+                citizen_ref=ALICE_REF,
+                consumer=supervisor.siret,
+            )
+        case = Objection.objects.create(
+            event_id=event_id, citizen_ref=ALICE_REF, consumer=supervisor.siret, text="Je ne connais pas."
+        )
+        client.force_login(inspectrice.user)
+        path = f"/audit/console/objections/{case.pk}/"
+
+        page = client.get(path).content.decode()
+        assert "Ce signalement concerne votre propre organisation" in page
+        assert 'name="answer"' not in page
+        assert client.post(path, {"answer": "Rien à signaler."}).status_code == 403
+        with pytest.raises(PermissionDeniedError):
+            objection_answer(
+                objection=case, answer="Rien.", actor=Actor(ActorKind.AUDITOR, "x"), actor_siret=supervisor.siret
+            )
+        case.refresh_from_db()
+        assert (case.status, case.answer) == ("open", "")
+
+
+def test_every_event_type_has_a_french_and_an_english_label() -> None:
+    for event_type in EventType:
+        default = event_type.value.replace(".", " ").replace("_", " ").title()
+        with translation.override("en"):
+            english = str(event_type.label)
+        with translation.override("fr"):
+            french = str(event_type.label)
+        assert english != default and french != english, event_type.value

@@ -130,10 +130,10 @@ class TestTheCase:
         assert objections_dpo_due(now=timezone.now() + dt.timedelta(minutes=10)) == [case.pk]
 
     def test_an_auditor_answers_the_citizen_reads_it_and_the_case_closes(
-        self, browser: Client, case: Objection, cnaf: Organisation
+        self, browser: Client, case: Objection, supervisor: Organisation
     ) -> None:
         auditor = Client(enforce_csrf_checks=True)
-        auditor.force_login(make_agent(cnaf, "inspectrice", roles=["auditor"]).user)
+        auditor.force_login(make_agent(supervisor, "inspectrice", roles=["auditor"]).user)
         listing = auditor.get("/audit/console/objections/").content.decode()
         assert f"/audit/console/objections/{case.pk}/" in listing
         path = f"/audit/console/objections/{case.pk}/"
@@ -159,7 +159,7 @@ class TestTheCase:
 
     def test_only_auditors_see_the_cases(self, case: Objection, cnaf: Organisation) -> None:
         anonymous = Client()
-        assert anonymous.get("/audit/console/objections/").status_code == 404
+        assert anonymous.get("/audit/console/objections/").status_code == 302
         other = Client()
         other.force_login(make_agent(cnaf, "collegue", roles=["administrator"]).user)
         assert other.get("/audit/console/objections/").status_code == 403

@@ -55,11 +55,11 @@ def console_login(page: Page, live_server: LiveServer, organisation: Organisatio
 
 @pytest.mark.usefixtures("trail")
 class TestAuditorConsole:
-    def test_the_console_fits_a_phone(self, page: Page, live_server: LiveServer, cnaf: Organisation) -> None:
-        demo_agent_of(cnaf, auditor=True)
+    def test_the_console_fits_a_phone(self, page: Page, live_server: LiveServer, supervisor: Organisation) -> None:
+        demo_agent_of(supervisor, auditor=True)
         page.set_viewport_size({"width": 375, "height": 812})
 
-        console_login(page, live_server, cnaf)
+        console_login(page, live_server, supervisor)
 
         expect(page.get_by_role("heading", level=1)).to_have_text("Console d'audit")
         # The signed checkpoint's long lines scroll inside their own box, not the whole page.
@@ -67,11 +67,11 @@ class TestAuditorConsole:
         assert page.evaluate(width) == 0
 
     def test_an_auditor_searches_by_event_type_and_the_search_is_recorded(
-        self, page: Page, live_server: LiveServer, cnaf: Organisation, script_errors: list[str]
+        self, page: Page, live_server: LiveServer, supervisor: Organisation, script_errors: list[str]
     ) -> None:
-        agent = demo_agent_of(cnaf, auditor=True)
+        agent = demo_agent_of(supervisor, auditor=True)
 
-        console_login(page, live_server, cnaf)
+        console_login(page, live_server, supervisor)
         expect(page).to_have_url(f"{live_server.url}/audit/console/")
         expect(page.get_by_role("heading", level=1)).to_have_text("Console d'audit")
         expect(page.locator("#content").first).to_contain_text("Vérification complète réussie")
@@ -81,7 +81,7 @@ class TestAuditorConsole:
         rows = page.locator("table tbody tr")
         expect(rows).to_have_count(2)
         for row in rows.all():
-            expect(row).to_contain_text("exchange.succeeded")
+            expect(row).to_contain_text("Échange réussi")
         searched = AuditEvent.objects.get(type=EventType.AUDITOR_SEARCHED)
         assert (searched.actor_kind, searched.actor) == (ActorKind.AUDITOR, agent.actor_id)
         assert searched.detail["type"] == "exchange.succeeded"
@@ -89,11 +89,11 @@ class TestAuditorConsole:
         assert script_errors == []
 
     def test_an_agent_without_the_auditor_role_gets_403(
-        self, page: Page, live_server: LiveServer, cnaf: Organisation
+        self, page: Page, live_server: LiveServer, supervisor: Organisation
     ) -> None:
-        demo_agent_of(cnaf, auditor=False)
+        demo_agent_of(supervisor, auditor=False)
 
-        console_login(page, live_server, cnaf)
+        console_login(page, live_server, supervisor)
 
         response = page.goto(f"{live_server.url}/audit/console/?search=1&type=exchange.succeeded")
         assert response is not None and response.status == 403
@@ -104,14 +104,14 @@ class TestAuditorConsole:
     # the fix turns this red until the marker goes.
 
     def test_the_console_pages_pass_the_accessibility_smoke_check(
-        self, page: Page, live_server: LiveServer, cnaf: Organisation
+        self, page: Page, live_server: LiveServer, supervisor: Organisation
     ) -> None:
-        demo_agent_of(cnaf, auditor=True)
+        demo_agent_of(supervisor, auditor=True)
         problems = {}
 
         page.goto(f"{live_server.url}/audit/console/login/")
         problems["login"] = accessibility_problems(page)
-        console_login(page, live_server, cnaf)
+        console_login(page, live_server, supervisor)
         page.get_by_role("button", name="Rechercher").click()
         problems["console"] = accessibility_problems(page)
 
@@ -121,16 +121,16 @@ class TestAuditorConsole:
 @pytest.mark.usefixtures("trail")
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_an_auditor_answers_and_closes_a_citizen_s_objection_on_any_width(
-    axe: Page, live_server: LiveServer, cnaf: Organisation, size: str
+    axe: Page, live_server: LiveServer, supervisor: Organisation, size: str
 ) -> None:
     page = axe
     page.set_viewport_size(PHONE if size == "phone" else DESKTOP)
-    demo_agent_of(cnaf, auditor=True)
+    demo_agent_of(supervisor, auditor=True)
     event = AuditEvent.objects.filter(type=EventType.EXCHANGE_SUCCEEDED).first()
     assert event is not None
     case = objection_open(event_id=event.pk, citizen_ref=event.citizen_ref, text="Jamais demandé.", actor=OPERATOR)
 
-    console_login(page, live_server, cnaf)
+    console_login(page, live_server, supervisor)
     page.goto(f"{live_server.url}/audit/console/objections/")
     assert axe_violations(page) == [] and horizontal_overflow(page) == 0
     page.locator(f"a[href='/audit/console/objections/{case.pk}/']").click()
@@ -145,3 +145,35 @@ def test_an_auditor_answers_and_closes_a_citizen_s_objection_on_any_width(
     expect(page.locator(".fr-badge").first).to_contain_text("Clos")
     case.refresh_from_db()
     assert (case.status, case.answer) == ("closed", "Vérifié avec la mairie : dossier de cantine.")
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_an_organisation_s_agent_reads_why_the_console_is_refused_then_an_expired_form(
+    axe: Page, live_server: LiveServer, cd_rhone: Organisation, language: str, script_errors: list[str]
+) -> None:
+    page = axe
+    page.set_viewport_size(PHONE)
+    role_grant(agent=demo_agent_of(cd_rhone, auditor=False), role="administrator", actor=OPERATOR)
+    console_login(page, live_server, cd_rhone)
+    page.context.add_cookies([{"name": "django_language", "value": language, "url": live_server.url}])
+
+    response = page.goto(f"{live_server.url}/audit/console/")
+
+    assert response is not None and response.status == 403
+    heading, words = {
+        "fr": ("Accès refusé", "Cette page est réservée aux auditeurs de la passerelle"),
+        "en": ("Access refused", "This page is for the gateway's auditors"),
+    }[language]
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    expect(page.locator("main")).to_contain_text(words)
+    assert axe_violations(page) == [] and horizontal_overflow(page) == 0
+
+    # A form sent once its token is gone (an expired session, cookies cleared).
+    page.goto(f"{live_server.url}/agents/membres/")
+    page.context.clear_cookies(name="csrftoken")
+    page.locator("main form button[type='submit']").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        {"fr": "Le formulaire a expiré", "en": "The form has expired"}[language]
+    )
+    assert axe_violations(page) == [] and horizontal_overflow(page) == 0
+    script_errors.clear()  # the browser reports the refusals' statuses as failed loads

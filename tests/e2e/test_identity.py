@@ -105,25 +105,25 @@ class TestCitizen:
 
 class TestAgent:
     def test_an_agent_reaches_the_audit_console_only_with_the_auditor_role(
-        self, page: Page, live_server: LiveServer, oidc: OidcServers, cnaf: Organisation, script_errors: list[str]
+        self, page: Page, live_server: LiveServer, oidc: OidcServers, supervisor: Organisation, script_errors: list[str]
     ) -> None:
         console = f"{live_server.url}/audit/console/"
         page.goto(f"{live_server.url}/audit/console/login/")
         expect(page).to_have_url(f"{live_server.url}/agents/connexion/?next=/audit/console/")
         assert accessibility_problems(page) == []
         page.get_by_role("button", name="S'identifier avec ProConnect").click()
-        provider_login(page, oidc, "proconnect", "inspectrice")
+        provider_login(page, oidc, "proconnect", "auditrice")
 
-        # Logged in, tied to the CNAF, but no role yet: refused.
+        # Logged in, tied to the gateway's operator, but no role yet: refused.
         expect(page).to_have_url(console)
         expect(page.get_by_role("heading", level=1)).not_to_have_text("Console d'audit")
         response = page.goto(console)
         assert response is not None and response.status == 403
         agent = Agent.objects.get()
-        assert agent.organisation == cnaf
+        assert agent.organisation == supervisor
         script_errors.clear()  # the browser reports the refusals above as failed loads
 
-        call_command("grant_role", "--organisation", cnaf.siret, "--email", agent.email, "--role", "auditor")
+        call_command("grant_role", "--organisation", supervisor.siret, "--email", agent.email, "--role", "auditor")
         page.goto(console)
 
         expect(page.get_by_role("heading", level=1)).to_have_text("Console d'audit")

@@ -185,7 +185,7 @@ class TestIsolation:
         assert "Démarches en ligne" not in stranger.get(reverse("portal-clients")).content.decode()
         assert token_status(api_client.application.client_id, secret) == 200
 
-    @pytest.mark.parametrize("role", [Role.HABILITATION_MANAGER, Role.AUDITOR])
+    @pytest.mark.parametrize("role", [Role.HABILITATION_MANAGER])
     def test_only_administrators_manage_clients(self, adele: Agent, cd_rhone: Organisation, role: str) -> None:
         api_client, secret = create(adele)
         colleague = client_for(make_agent(cd_rhone, "colin", roles=[role]))

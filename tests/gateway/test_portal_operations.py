@@ -131,15 +131,15 @@ class TestOperations:
             Exchange.objects.create(
                 consumer=consumer, provider=cnaf, attestation_type=qf, client_id="x", status=status, error_code=code
             )
-        auditor = client_for(make_agent(cd_rhone, "axel", roles=[Role.AUDITOR]))
-        page = auditor.get(reverse("portal-operations")).content.decode()
+        manager = client_for(make_agent(cd_rhone, "axel", roles=[Role.HABILITATION_MANAGER]))
+        page = manager.get(reverse("portal-operations")).content.decode()
         assert "Le consentement a été retiré" in page and "Le fournisseur n&#x27;a pas répondu à temps" in page
         assert "niveau de connexion" not in page  # the city hall's refusal
         assert "consent_revoked" not in page
 
-        denied = auditor.get(reverse("portal-operations"), {"status": "denied"})
+        denied = manager.get(reverse("portal-operations"), {"status": "denied"})
         assert [row["exchange"].status for row in denied.context["rows"]] == ["denied"]
-        backwards = auditor.get(reverse("portal-operations"), {"since": "2026-02-01", "until": "2026-01-01"})
+        backwards = manager.get(reverse("portal-operations"), {"since": "2026-02-01", "until": "2026-01-01"})
         assert backwards.status_code == 400
 
     def test_each_clients_use_of_its_rate_limit_this_minute(self, adele: Agent, cd_rhone: Organisation) -> None:
@@ -188,7 +188,7 @@ class TestIsolation:
             assert nobody.get(reverse(name)).status_code == 403, name
         assert nobody.post(reverse("portal-webhook-key")).status_code == 403
 
-    @pytest.mark.parametrize("role", [Role.HABILITATION_MANAGER, Role.AUDITOR])
+    @pytest.mark.parametrize("role", [Role.HABILITATION_MANAGER])
     def test_only_administrators_manage_webhooks(self, cd_rhone: Organisation, role: str) -> None:
         colleague = client_for(make_agent(cd_rhone, "colin", roles=[role]))
         assert colleague.get(reverse("portal-webhooks")).status_code == 403

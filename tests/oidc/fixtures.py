@@ -43,6 +43,7 @@ RP = "http://localhost"
 SECRET = "test-client-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 MAIRIE_SIRET = "21690266800013"
 CNAF_SIRET = "18003502400017"
+SUPERVISOR_SIRET = "13002526500013"
 # Valid check digit, registered nowhere.
 UNKNOWN_SIRET = "73282932000074"
 # A consumer organisation an operator registers during a test (the portal's journey).
@@ -52,6 +53,8 @@ MAX_ACR = {0: "eidas3", 1: "eidas3", 2: "eidas2", 3: "eidas1"}
 AGENTS = {
     "agent-mairie": {"siret": MAIRIE_SIRET, "given_name": "Camille", "usual_name": "Roux"},
     "inspectrice": {"siret": CNAF_SIRET, "given_name": "Inès", "usual_name": "Lambert"},
+    # An agent of the gateway's operator (providers.demo.DEMO_SUPERVISOR_SIRET): auditors are its.
+    "auditrice": {"siret": SUPERVISOR_SIRET, "given_name": "Salomé", "usual_name": "Girard"},
     "agent-inconnu": {"siret": UNKNOWN_SIRET, "given_name": "Hugo", "usual_name": "Perrin"},
     "admin-nouvelle": {"siret": NEW_CONSUMER_SIRET, "given_name": "Adèle", "usual_name": "Morel"},
     "gestionnaire-nouvelle": {"siret": NEW_CONSUMER_SIRET, "given_name": "Gaspard", "usual_name": "Leroy"},

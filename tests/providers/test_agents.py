@@ -6,14 +6,18 @@ operators with `manage.py grant_role`."""
 from __future__ import annotations
 
 import html
+import importlib
 from io import StringIO
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from django.apps import apps as django_apps
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
 
 from audit.models import ActorKind, AuditEvent, EventType
@@ -138,7 +142,7 @@ class TestRoles:
         assert not user_has_role(colleague.user, "habilitation_manager")
         assert [event.actor for event in events(EventType.ROLE_REVOKED)] == [admin.actor_id]
 
-    @pytest.mark.parametrize("acting_roles", [[], ["auditor", "habilitation_manager"]])
+    @pytest.mark.parametrize("acting_roles", [[], ["habilitation_manager"]])
     def test_a_member_who_is_not_administrator_cannot_grant(
         self, mairie: Organisation, acting_roles: list[str]
     ) -> None:
@@ -147,7 +151,7 @@ class TestRoles:
         before = AuditEvent.objects.count()
 
         with pytest.raises(PermissionDeniedError):
-            role_grant(agent=colleague, role="auditor", actor=agent_actor(member))
+            role_grant(agent=colleague, role="habilitation_manager", actor=agent_actor(member))
 
         assert not AgentRole.objects.filter(agent=colleague).exists()
         assert AuditEvent.objects.count() == before
@@ -159,7 +163,7 @@ class TestRoles:
         colleague = make_agent(mairie, "louis")
 
         with pytest.raises(PermissionDeniedError):
-            role_grant(agent=colleague, role="auditor", actor=agent_actor(other))
+            role_grant(agent=colleague, role="habilitation_manager", actor=agent_actor(other))
         assert not AgentRole.objects.filter(agent=colleague).exists()
 
     def test_the_last_administrator_stays_unless_an_operator_removes_them(self, mairie: Organisation) -> None:
@@ -180,16 +184,74 @@ class TestRoles:
     def test_roles_count_in_the_agent_s_organisation_while_it_is_active(
         self, mairie: Organisation, cnaf: Organisation
     ) -> None:
-        agent = make_agent(mairie, "camille", roles=["auditor"])
-        assert user_has_role(agent.user, "auditor") and not user_has_role(agent.user, "administrator")
+        agent = make_agent(mairie, "camille", roles=["habilitation_manager"])
+        assert user_has_role(agent.user, "habilitation_manager") and not user_has_role(agent.user, "administrator")
 
         Organisation.objects.filter(pk=mairie.pk).update(active=False)
-        assert not user_has_role(agent.user, "auditor")
+        assert not user_has_role(agent.user, "habilitation_manager")
         Organisation.objects.filter(pk=mairie.pk).update(active=True)
 
         # The agent's next login vouches for another organisation: the old roles stay behind.
         make_agent(cnaf, "camille")
+        assert not user_has_role(agent.user, "habilitation_manager")
+
+
+class TestAuditorRole:
+    """The auditor reads every organisation's exchanges: only a supervisory body's agents may be."""
+
+    def test_an_organisation_s_administrator_cannot_make_itself_auditor(self, cd_rhone: Organisation) -> None:
+        admin = make_agent(cd_rhone, "adele", roles=["administrator"])
+        before = AuditEvent.objects.count()
+
+        with pytest.raises(PermissionDeniedError):
+            role_grant(agent=admin, role="auditor", actor=agent_actor(admin))
+
+        assert not user_has_role(admin.user, "auditor")
+        assert not AgentRole.objects.filter(role="auditor").exists()
+        assert AuditEvent.objects.count() == before
+
+    def test_not_even_an_operator_makes_an_exchanging_organisation_s_agent_auditor(self, cnaf: Organisation) -> None:
+        agent = make_agent(cnaf, "ines")
+        out = StringIO()
+        with pytest.raises(CommandError):
+            call_command(
+                "grant_role", "--organisation", cnaf.siret, "--email", agent.email, "--role", "auditor", stdout=out
+            )
+        with pytest.raises(PermissionDeniedError):
+            role_grant(agent=agent, role="auditor", actor=OPERATOR)
+        assert not AgentRole.objects.filter(role="auditor").exists()
+        assert not events(EventType.ROLE_GRANTED)
+
+    def test_a_supervisory_body_s_administrator_grants_it(self, supervisor: Organisation) -> None:
+        admin = make_agent(supervisor, "salome", roles=["administrator"])
+        colleague = make_agent(supervisor, "axel")
+
+        role_grant(agent=colleague, role="auditor", actor=agent_actor(admin))
+
+        assert user_has_role(colleague.user, "auditor")
+        assert [event.actor for event in events(EventType.ROLE_GRANTED)][-1] == admin.actor_id
+
+    def test_a_stray_auditor_row_outside_a_supervisory_body_grants_nothing(self, mairie: Organisation) -> None:
+        agent = make_agent(mairie, "camille")
+        AgentRole.objects.create(agent=agent, organisation=mairie, role="auditor", granted_by="before-the-rule")
+
         assert not user_has_role(agent.user, "auditor")
+
+    def test_the_migration_withdraws_earlier_grants_with_their_events(
+        self, mairie: Organisation, supervisor: Organisation
+    ) -> None:
+        stray = make_agent(mairie, "camille", roles=["administrator"])
+        AgentRole.objects.create(agent=stray, organisation=mairie, role="auditor", granted_by=stray.actor_id)
+        kept = make_agent(supervisor, "axel", roles=["auditor"])
+        migration = importlib.import_module("providers.migrations.0013_auditor_role_supervisory_bodies_only")
+
+        migration.auditor_grants_withdraw(django_apps, SimpleNamespace(connection=connection))
+
+        assert list(AgentRole.objects.filter(role="auditor").values_list("agent", flat=True)) == [kept.pk]
+        assert AgentRole.objects.filter(agent=stray, role="administrator").exists()
+        (revoked,) = events(EventType.ROLE_REVOKED)
+        assert revoked.actor_kind == ActorKind.SYSTEM
+        assert revoked.detail["agent"] == stray.actor_id and revoked.detail["role"] == "auditor"
 
 
 class TestGrantRoleCommand:

@@ -48,7 +48,7 @@ class TestThroughTheWorker:
         claire = make_agent(cd_rhone, "claire", roles=[Role.HABILITATION_MANAGER])
         remi = make_agent(cnaf, "remi", roles=[Role.HABILITATION_MANAGER])
         rose = make_agent(cnaf, "rose", roles=[Role.ADMINISTRATOR])
-        make_agent(cnaf, "axel", roles=[Role.AUDITOR])
+        make_agent(cnaf, "axel")
         agent_language_remember(agent=rose, language="en")
 
         habilitation = submit(cd_rhone, claire)

@@ -51,7 +51,7 @@ def test_the_30_then_the_7_day_notice_each_once_in_each_agents_language(
 ) -> None:
     claire = make_agent(cd_rhone, "claire", roles=[Role.HABILITATION_MANAGER])
     rose = make_agent(cd_rhone, "rose", roles=[Role.ADMINISTRATOR])
-    make_agent(cd_rhone, "axel", roles=[Role.AUDITOR])
+    make_agent(cd_rhone, "axel")
     agent_language_remember(agent=rose, language="en")
     habilitation = approved_until(cd_rhone, 20)
     approved_until(cd_rhone, 60)  # not yet

@@ -121,7 +121,7 @@ class TestAgentsActByTheirRoles:
     def test_an_auditor_or_another_organisations_agent_cannot_ask(
         self, cd_rhone: Organisation, mairie: Organisation, qf: AttestationType
     ) -> None:
-        auditor = make_agent(cd_rhone, "axel", roles=[Role.AUDITOR])
+        auditor = make_agent(cd_rhone, "axel")
         stranger = make_agent(mairie, "mallory", roles=[Role.ADMINISTRATOR])
         for agent in (auditor, stranger):
             with pytest.raises(PermissionDeniedError):

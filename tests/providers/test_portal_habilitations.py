@@ -205,7 +205,7 @@ class TestIsolation:
 
     def test_an_agent_without_a_habilitation_role_is_refused(self, claire: Agent, cd_rhone: Organisation) -> None:
         habilitation = submitted(claire)
-        auditor = client_for(make_agent(cd_rhone, "axel", roles=[Role.AUDITOR]))
+        auditor = client_for(make_agent(cd_rhone, "axel"))
         assert auditor.get(reverse("portal-habilitations")).status_code == 403
         assert auditor.get(new_url()).status_code == 403
         assert auditor.get(reverse("portal-habilitation", args=[habilitation.pk])).status_code == 403

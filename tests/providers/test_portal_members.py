@@ -89,7 +89,7 @@ class TestInvitations:
     @pytest.mark.parametrize(
         ("data", "field"),
         [
-            ({"email": "pas-une-adresse", "roles": [Role.AUDITOR]}, "email"),
+            ({"email": "pas-une-adresse", "roles": [Role.HABILITATION_MANAGER]}, "email"),
             ({"email": INVITED}, "roles"),
             ({"email": INVITED, "roles": ["superuser"]}, "roles"),
         ],
@@ -109,9 +109,9 @@ class TestRoles:
         colin = make_agent(cd_rhone, "colin")
         admin = client_for(adele)
         url = reverse("portal-member-role", args=[colin.pk])
-        assert admin.post(url, {"role": Role.AUDITOR, "action": "grant"}).status_code == 302
-        assert agent_roles(colin) == [Role.AUDITOR]
-        admin.post(url, {"role": Role.AUDITOR, "action": "withdraw"})
+        assert admin.post(url, {"role": Role.HABILITATION_MANAGER, "action": "grant"}).status_code == 302
+        assert agent_roles(colin) == [Role.HABILITATION_MANAGER]
+        admin.post(url, {"role": Role.HABILITATION_MANAGER, "action": "withdraw"})
         assert agent_roles(colin) == []
 
         admin.post(reverse("portal-member-role", args=[adele.pk]), {"role": Role.ADMINISTRATOR, "action": "withdraw"})
@@ -120,6 +120,44 @@ class TestRoles:
         assert "Une organisation garde au moins un administrateur : demandez à un opérateur." in page
         granted = AuditEvent.objects.filter(type=EventType.ROLE_GRANTED, actor=adele.actor_id).count()
         assert granted == 1
+
+
+class TestAuditorRole:
+    """The reviewer's path: Conseil départemental's administrator made itself auditor of the whole
+    gateway from this page. The auditor role belongs to the gateway's operator only."""
+
+    def test_an_administrator_is_not_offered_nor_given_the_auditor_role(self, adele: Agent) -> None:
+        admin = client_for(adele)
+        page = admin.get(reverse("portal-members")).content.decode()
+        assert "Donner : Gestionnaire des habilitations" in page
+        assert "Donner : Auditeur" not in page
+        assert 'value="auditor"' not in page
+
+        response = admin.post(reverse("portal-member-role", args=[adele.pk]), {"role": Role.AUDITOR, "action": "grant"})
+
+        assert response.status_code == 302
+        assert Role.AUDITOR not in agent_roles(adele)
+        assert not AuditEvent.objects.filter(type=EventType.ROLE_GRANTED, actor=adele.actor_id).exists()
+        assert Client().get("/audit/console/").status_code != 200
+        admin_console = admin.get("/audit/console/?search=1&consumer=21690266800013&type=exchange.succeeded")
+        assert admin_console.status_code == 403
+
+    def test_nor_can_invite_an_auditor(self, adele: Agent) -> None:
+        response = client_for(adele).post(reverse("portal-members"), {"email": INVITED, "roles": [Role.AUDITOR]})
+
+        assert response.status_code == 400
+        assert list(response.context["form"].errors) == ["roles"]
+        assert not AgentInvitation.objects.exists()
+
+    def test_the_operator_s_administrator_is_offered_it(self, supervisor: Organisation) -> None:
+        admin = make_agent(supervisor, "salome", roles=[Role.ADMINISTRATOR])
+        colleague = make_agent(supervisor, "axel")
+        client = client_for(admin)
+        assert "Donner : Auditeur" in client.get(reverse("portal-members")).content.decode()
+
+        client.post(reverse("portal-member-role", args=[colleague.pk]), {"role": Role.AUDITOR, "action": "grant"})
+
+        assert agent_roles(colleague) == [Role.AUDITOR]
 
 
 class TestIsolation:
@@ -133,7 +171,7 @@ class TestIsolation:
         assert agent_roles(colin) == []
         assert "colin@" not in stranger.get(reverse("portal-members")).content.decode()
 
-    @pytest.mark.parametrize("role", [Role.HABILITATION_MANAGER, Role.AUDITOR])
+    @pytest.mark.parametrize("role", [Role.HABILITATION_MANAGER])
     def test_only_administrators_manage_members(self, adele: Agent, cd_rhone: Organisation, role: str) -> None:
         colleague = make_agent(cd_rhone, "colin", roles=[role])
         client = client_for(colleague)
