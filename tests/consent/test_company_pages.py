@@ -331,6 +331,7 @@ def test_a_guardian_reads_the_persons_history_with_proofs_only_under_a_mandate_t
     assert "Un mandat légal pour agir au nom de cette personne a été enregistré" in html.unescape(
         history.content.decode()
     )
+    assert f"/mandats/{reading.pk}/historique/{event.pk}/preuve.json" in history.content.decode()
     assert proof.status_code == 200 and proof.json()["event"]["citizen_ref"] == ward.ref
     assert not_allowed.status_code == 403
     assert stranger.get(f"/mandats/{reading.pk}/historique/").status_code == 404
