@@ -12,6 +12,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from oauth2_provider.models import AccessToken
 
 from core.authentication import BearerAuthentication, Caller
+from providers import rules
 from providers.models import ApiClient
 from providers.services import oauth_refusal_record
 
@@ -37,7 +38,9 @@ def caller_for_token(access_token: AccessToken) -> Caller | None:
         client_id=api_client.application.client_id,
         organisation_id=organisation.pk,
         organisation_siret=organisation.siret,
-        client_scopes=frozenset(api_client.allowed_scopes.split()),
+        client_scopes=rules.client_scopes_allowed(
+            scopes=api_client.allowed_scopes.split(), organisation_kind=organisation.kind
+        ),
         token_scopes=frozenset(access_token.scope.split()),
         access_token_id=access_token.pk,
         rate_limit_per_minute=organisation.rate_limit_per_minute,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +22,17 @@ HABILITATION_ROLES = frozenset({AgentRole.Role.ADMINISTRATOR, AgentRole.Role.HAB
 # them: it belongs to the gateway's operator or a body supervising it, never to an organisation
 # that exchanges data through the gateway (it would audit itself and its peers).
 AUDITOR_KINDS = frozenset({Organisation.Kind.SUPERVISORY_BODY})
+
+
+# The API's scope for the whole trail: like the auditor role, a supervisory body's only.
+AUDIT_SCOPE = "audit:read"
+
+
+def client_scopes_allowed(*, scopes: Iterable[str], organisation_kind: str) -> frozenset[str]:
+    """The scopes an organisation's OAuth client may hold of those it is registered for: `audit:read`
+    only in an organisation that may hold the auditor role (an operator registering it elsewhere
+    gives nothing)."""
+    return frozenset(scope for scope in scopes if scope != AUDIT_SCOPE or organisation_kind in AUDITOR_KINDS)
 
 
 def role_allowed(*, role: str, organisation_kind: str) -> bool:

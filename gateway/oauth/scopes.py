@@ -16,6 +16,7 @@ from oauth2_provider.scopes import BaseScopes
 from oauth2_provider.settings import oauth2_settings
 
 from providers.models import ApiClient, AttestationType
+from providers.rules import client_scopes_allowed
 from providers.selectors import attestation_type_slugs_in_force
 
 ATTESTATION_SCOPE_PREFIX = "attestations:"
@@ -50,7 +51,10 @@ def scope_ceiling(application: Any) -> set[str]:
     api_client = api_client_for(application)
     if api_client is None or not api_client.organisation.active:
         return set()
-    allowed = set(api_client.allowed_scopes.split()) & set(static_scopes())
+    registered = client_scopes_allowed(
+        scopes=api_client.allowed_scopes.split(), organisation_kind=api_client.organisation.kind
+    )
+    allowed = set(registered) & set(static_scopes())
     slugs = attestation_type_slugs_in_force(consumer=api_client.organisation)
     return allowed | {attestation_scope(slug) for slug in slugs}
 

@@ -81,7 +81,7 @@ _BEARER_FIELDS: dict[type[Model], tuple[str, tuple[str, ...]]] = {
     ),
     Organisation: (
         "application__api_client__organisation__",
-        ("id", "siret", "code", "name", "active", "rate_limit_per_minute"),
+        ("id", "siret", "code", "name", "kind", "active", "rate_limit_per_minute"),
     ),
 }
 

@@ -26,9 +26,9 @@ def trail(record: Callable[..., Any]) -> None:
 
 
 @pytest.fixture
-def inspector(dgfip: Organisation, make_caller: Callable[..., Any]) -> Any:
-    """An inspection service's client, registered for audit access."""
-    return make_caller(dgfip, "audit:read", allowed_scopes="audit:read")
+def inspector(supervisor: Organisation, make_caller: Callable[..., Any]) -> Any:
+    """The supervisory body's client, registered for audit access."""
+    return make_caller(supervisor, "audit:read", allowed_scopes="audit:read")
 
 
 def _auditor_events() -> list[AuditEvent]:
@@ -55,11 +55,24 @@ class TestAccess:
         assert response.json()["code"] == "permission_denied"
         assert _auditor_events() == []
 
+    def test_a_client_registered_for_it_outside_a_supervisory_body_is_refused(
+        self, client: Client, dgfip: Organisation, make_caller: Callable[..., Any]
+    ) -> None:
+        # Like the auditor role: an operator registering the scope for an exchanging organisation
+        # gives it nothing, whether the token was issued before or not.
+        provider = make_caller(dgfip, "audit:read", allowed_scopes="audit:read")
+
+        response = client.get(URL, headers=provider.headers)
+
+        assert response.status_code == 403
+        assert response.json()["code"] == "permission_denied"
+        assert _auditor_events() == []
+
     def test_an_organisation_switched_off_loses_access_on_its_next_request(
-        self, client: Client, inspector: Any, dgfip: Organisation
+        self, client: Client, inspector: Any, supervisor: Organisation
     ) -> None:
         assert client.get(URL, headers=inspector.headers).status_code == 200
-        Organisation.objects.filter(pk=dgfip.pk).update(active=False)
+        Organisation.objects.filter(pk=supervisor.pk).update(active=False)
         searches = len(_auditor_events())
 
         response = client.get(URL, headers=inspector.headers)

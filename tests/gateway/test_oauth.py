@@ -77,6 +77,20 @@ class TestClientCredentials:
         assert response.json()["error"] == "invalid_scope"
         assert not AccessToken.objects.exists()
 
+    def test_the_trail_s_scope_goes_to_a_supervisory_body_s_client_only(
+        self,
+        client: Client,
+        dgfip: Organisation,
+        supervisor: Organisation,
+        make_consumer: Callable[..., Consumer],
+    ) -> None:
+        # Registered for audit:read by an operator, an exchanging organisation still gets nothing.
+        refused = make_consumer(dgfip, scopes=["audit:read"]).token_response(client, "audit:read")
+        granted = make_consumer(supervisor, scopes=["audit:read"]).token_response(client, "audit:read")
+
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"
+        assert granted.status_code == 200 and granted.json()["scope"] == "audit:read"
+
     def test_it_refuses_a_request_naming_no_scope(self, client: Client, mairie_client: Consumer) -> None:
         # No default scope: a token that could do nothing is no answer (RFC 6749 §3.3).
         response = client.post(

@@ -111,8 +111,8 @@ def schemathesis_run(base: str, tokens: dict[str, str], workdir: Path, *options:
 
 
 @pytest.fixture
-def auditor_token(live_server: Any, dgfip: Organisation, make_consumer: Callable[..., Consumer]) -> str:
-    return client_credentials_token(live_server.url, make_consumer(dgfip, scopes=["audit:read"]), "audit:read")
+def auditor_token(live_server: Any, supervisor: Organisation, make_consumer: Callable[..., Consumer]) -> str:
+    return client_credentials_token(live_server.url, make_consumer(supervisor, scopes=["audit:read"]), "audit:read")
 
 
 def test_the_schema_holds_with_a_client_credentials_token(
