@@ -91,7 +91,7 @@ def approval(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
     if consent.status == Consent.Status.PENDING and awaits_code(code_ref=consent.code_ref, bound_to=consent.citizen_id):
         # Addressed by a one-time code nobody entered yet: the link asks for it first.
         return code_page(request, OneTimeCodeForm(), consent=consent)
-    opened = _opened(request, consent_id)
+    opened = _opened(request, consent)
     return _render(request, opened.consent, acting=opened.acting, principal=opened.principal)
 
 
@@ -104,12 +104,11 @@ class _Opened:
     principal: Citizen | None = None
 
 
-def _opened(request: HttpRequest, consent_id: uuid.UUID) -> _Opened:
+def _opened(request: HttpRequest, consent: Consent) -> _Opened:
     """The request, if this citizen may see it (binding it to them if nobody opened it yet); a
     company's request only to someone who may decide it for the company, asked now (the register
     live, or a mandate in force); a person's request also to whoever holds a legal mandate for
     them; with the ground they act on."""
-    consent = consent_get_pending(consent_id=consent_id)
     citizen = required_citizen(request)
     types = [item.attestation_type.slug for item in consent.items.all()]
     if consent.company is not None:
@@ -132,7 +131,7 @@ def _opened(request: HttpRequest, consent_id: uuid.UUID) -> _Opened:
 @not_found_as_404
 @acting_refused_as_page
 def approval_preview(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    opened = _opened(request, consent_id)
+    opened = _opened(request, consent_get_pending(consent_id=consent_id))
     consent, acting, principal = opened.consent, opened.acting, opened.principal
     try:
         preview = consent_preview(
@@ -148,7 +147,7 @@ def approval_preview(request: HttpRequest, consent_id: uuid.UUID) -> HttpRespons
 
 def _decide(request: HttpRequest, consent_id: uuid.UUID, *, approve: bool) -> HttpResponse:
     """Approve or reject; a refusal shows the page again, as it is now, with the reason."""
-    opened = _opened(request, consent_id)
+    opened = _opened(request, consent_get_pending(consent_id=consent_id))
     consent, acting, principal = opened.consent, opened.acting, opened.principal
     citizen = required_citizen(request)
     try:
