@@ -281,6 +281,10 @@ def deployed(
     try:
         deployment.create()
         yield deployment
+    except BaseException:
+        # pytest shows what a failing test printed: the servers' own account of the failure.
+        print(deployment.log_tail())
+        raise
     finally:
         deployment.stop()
 
