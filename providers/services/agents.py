@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from audit.models import ActorKind, EventType
 from audit.services import Actor, event_record
-from core.errors import InvalidTransition, PermissionDeniedError, ValidationError
+from core.errors import Conflict, InvalidTransition, PermissionDeniedError, ValidationError
 from core.oidc import LoginFailed
 from providers import rules
 from providers.models import Agent, AgentInvitation, AgentRole, Organisation
@@ -143,6 +143,9 @@ def agent_invite(*, organisation: Organisation, email: str, roles: list[str], ac
         errors["roles"] = "One or more of: " + ", ".join(allowed)
     if errors:
         raise ValidationError("The invitation is not valid.", errors=errors)
+    if Agent.objects.filter(organisation=organisation, email__iexact=email).exists():
+        # Roles are granted at a login: an invitation of a member would only wait for their next one.
+        raise Conflict("This address is already a member's: change their roles instead.")
     AgentInvitation.objects.filter(organisation=organisation, email__iexact=email, accepted_at__isnull=True).delete()
     now = timezone.now()
     invitation = AgentInvitation.objects.create(

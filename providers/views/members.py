@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.errors import GatewayError, InvalidTransition
+from core.errors import Conflict, GatewayError, InvalidTransition
 from providers import rules
 from providers.forms import InvitationForm, RoleForm
 from providers.models import Agent, AgentRole
@@ -61,6 +61,10 @@ def members(request: HttpRequest) -> HttpResponse:
                 email=form.cleaned_data["email"],
                 roles=list(form.cleaned_data["roles"]),
                 actor=agent_actor(agent),
+            )
+        except Conflict:
+            form.add_error(
+                "email", _("This person is already a member of your organisation: change their roles in the list.")
             )
         except GatewayError as error:
             add_service_errors(form, error)

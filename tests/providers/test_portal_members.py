@@ -101,6 +101,19 @@ class TestInvitations:
         assert not AgentInvitation.objects.exists()
         assert not AuditEvent.objects.filter(type=EventType.AGENT_INVITED).exists()
 
+    def test_a_member_s_address_is_not_invited_again(self, adele: Agent, cd_rhone: Organisation) -> None:
+        bruno = make_agent(cd_rhone, "bruno", roles=[Role.HABILITATION_MANAGER])
+        response = client_for(adele, "en").post(
+            reverse("portal-members"), {"email": bruno.email.upper(), "roles": [Role.ADMINISTRATOR]}
+        )
+        assert response.status_code == 400
+        assert response.context["form"].errors["email"] == [
+            "This person is already a member of your organisation: change their roles in the list."
+        ]
+        assert not AgentInvitation.objects.exists()
+        assert not AuditEvent.objects.filter(type=EventType.AGENT_INVITED).exists()
+        assert agent_roles(bruno) == [Role.HABILITATION_MANAGER]
+
 
 class TestRoles:
     def test_an_administrator_grants_and_withdraws_roles_but_keeps_one_administrator(
