@@ -104,14 +104,16 @@ class EventType(models.TextChoices):
 
 
 class ActorKind(models.TextChoices):
-    CITIZEN = "citizen"
-    CONSUMER = "consumer"
-    PROVIDER = "provider"
-    OPERATOR = "operator"
+    """Who acted, as the trail names it (the code) and as the console reads it (the label, FR/EN)."""
+
+    CITIZEN = "citizen", pgettext_lazy("who acted", "Person")
+    CONSUMER = "consumer", pgettext_lazy("who acted", "Administration asking (its software)")
+    PROVIDER = "provider", pgettext_lazy("who acted", "Administration holding the data")
+    OPERATOR = "operator", pgettext_lazy("who acted", "Gateway operator")
     # An administration's agent, logged in (ProConnect): their account's id, never their name.
-    AGENT = "agent"
-    AUDITOR = "auditor"
-    SYSTEM = "system"
+    AGENT = "agent", pgettext_lazy("who acted", "Administration's agent")
+    AUDITOR = "auditor", pgettext_lazy("who acted", "Auditor")
+    SYSTEM = "system", pgettext_lazy("who acted", "The gateway itself")
 
 
 class AuditEvent(models.Model):
