@@ -47,7 +47,8 @@ class CataloguePurposeSerializer(serializers.Serializer[Any]):
 
 
 class CatalogueLegalBasisSerializer(serializers.Serializer[Any]):
-    text = serializers.CharField()
+    text = serializers.CharField(help_text="The legal basis in French, the text that has legal force.")
+    text_en = serializers.CharField(help_text="Its English rendering, for information (the French text if none).")
     reference = serializers.CharField()
 
 
@@ -90,6 +91,7 @@ def attestation_type_document(attestation_type: AttestationType) -> dict[str, An
         "eidas_min": attestation_type.eidas_min,
         "legal_basis": {
             "text": attestation_type.legal_basis_text,
+            "text_en": attestation_type.legal_basis_text_en or attestation_type.legal_basis_text,
             "reference": attestation_type.legal_basis_reference,
         },
         "purposes": [

@@ -34,6 +34,8 @@ class TestCatalogueApi:
         assert qf["eidas_min"] == "eidas1"
         assert qf["subject_kind"] == "person"
         assert qf["legal_basis"]["reference"].startswith("CRPA art. L. 114-8")
+        legal_basis = QUOTIENT_FAMILIAL.legal_basis
+        assert (qf["legal_basis"]["text"], qf["legal_basis"]["text_en"]) == (legal_basis.text_fr, legal_basis.text_en)
         assert [p["code"] for p in qf["purposes"]] == list(QUOTIENT_FAMILIAL.purposes)
         assert qf["purposes"][0]["iri"] == "https://w3id.org/dpv#ServiceProvision"
         assert [f["name"] for f in qf["fields"]] == list(QUOTIENT_FAMILIAL.field_names)
