@@ -1,7 +1,7 @@
-"""What the OpenAPI schema says beyond what drf-spectacular infers from the views.
+"""What the OpenAPI schema says beyond what drf-spectacular infers from the views: the errors.
 
-- The `oauth2` security scheme with its two flows and, per operation, the scopes its view asks for
-  (`required_scopes`, or `scopes[METHOD]`).
+(The `oauth2` security scheme names the catalogue's scopes, so it lives in gateway.openapi.)
+
 - The errors: every 4xx an operation can answer, as `application/problem+json` (RFC 9457), added
   by `problems_declare` (a post-processing hook) from what the operation takes and who may call it.
 """
@@ -10,49 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-
 from core.errors import CATALOGUE, PROBLEM_CONTENT_TYPE, problem_type
-
-SCOPES = {
-    "consents:read": "Read the consents your organisation asked for",
-    "consents:write": "Ask citizens for consent, end consents",
-    "audit:read": "Search and export the audit trail (auditors)",
-    "attestations:{slug}": "Fetch attestations of the type {slug}, e.g. attestations:cnaf.quotient-familial",
-}
-
-
-class OAuth2Scheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular's registry hook
-    target_class = "core.authentication.BearerAuthentication"
-    match_subclasses = True
-    name = "oauth2"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {
-            "type": "oauth2",
-            "description": (
-                "An access token from /oauth/token/, sent as `Authorization: Bearer …` only. Software of an "
-                "administration uses client credentials; a consent given on /oauth/authorize/ binds an "
-                "authorization-code token to that consent. A type's scope is attestations:<slug>."
-            ),
-            "flows": {
-                "clientCredentials": {"tokenUrl": "/oauth/token/", "scopes": SCOPES},
-                "authorizationCode": {
-                    "authorizationUrl": "/oauth/authorize/",
-                    "tokenUrl": "/oauth/token/",
-                    "scopes": SCOPES,
-                },
-            },
-        }
-
-    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[str]]:
-        view = auto_schema.view
-        method = auto_schema.method.upper()
-        scopes = getattr(view, "required_scopes", None) or getattr(view, "scopes", {}).get(method)
-        if scopes is None and ("{slug}" in auto_schema.path or "exchange" in auto_schema.path):
-            scopes = ["attestations:{slug}"]
-        return {self.name: list(scopes or [])}
-
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
