@@ -384,9 +384,10 @@ class ConsentRenewalApi(ConsumerApi):
     @extend_schema(
         operation_id="consent_renewal_request",
         description=(
-            "Asks the person to renew a consent that ends within CONSENT_RENEWAL_WINDOW_DAYS (30 by default): a "
-            "new pending request with the same terms, on their dashboard, that only they may decide. 201 with "
-            "it; 200 with the one already pending; 409 outside the window or once the consent has ended."
+            "Asks the subject to renew a consent that ends within CONSENT_RENEWAL_WINDOW_DAYS (30 by default): a "
+            "new pending request with the same terms, on the person's dashboard, that only they may decide (for a "
+            "company, on the company's page, for whoever may act for it then). 201 with it; 200 with the one "
+            "already pending; 409 outside the window or once the consent has ended."
         ),
         request=None,
         responses={200: ConsentOutputSerializer, 201: ConsentOutputSerializer, 404: PROBLEM, 409: PROBLEM},

@@ -240,31 +240,39 @@ def access_email(*, citizen: Citizen, events: Sequence[AuditEvent], digest: bool
 
 
 def renewal_tell(*, consent_id: uuid.UUID) -> bool:
-    """E-mails the person a renewal request waits for them (unless they want no e-mail). True
-    when sent; a failure is logged and the dashboard still shows the request."""
+    """E-mails the person a renewal request waits for them (unless they want no e-mail); for a
+    company's consent, the person who decided the consent it renews (whether they may still act
+    for the company is checked when they act). True when sent; a failure is logged and the
+    dashboard or the company's page still shows the request."""
     renewal = (
-        Consent.objects.select_related("citizen", "consumer", "renews")
+        Consent.objects.select_related("citizen", "company", "consumer", "renews__actor")
         .filter(pk=consent_id, status=Consent.Status.PENDING, renews__isnull=False)
         .first()
     )
-    if renewal is None or renewal.citizen is None or renewal.renews is None:
+    if renewal is None or renewal.renews is None:
         return False
-    citizen = renewal.citizen
-    if citizen.notify == Notify.NEVER or not citizen.email:
+    citizen = renewal.citizen if renewal.company is None else renewal.renews.actor
+    if citizen is None or citizen.notify == Notify.NEVER or not citizen.email:
         return False
     with translation.override(citizen.language or settings.LANGUAGE_CODE):
         ends = date_format(timezone.localtime(renewal.renews.valid_until)) if renewal.renews.valid_until else ""
+        names = {"consumer": renewal.consumer.name, "ends": ends}
+        if renewal.company is not None:
+            names["company"] = renewal.company.name
+            asks = _("%(consumer)s asks %(company)s to renew the consent given on its behalf, which ends on %(ends)s.")
+            subject = _("%(consumer)s asks %(company)s to renew a consent") % names
+        else:
+            asks = _("%(consumer)s asks you to renew the consent you gave it, which ends on %(ends)s.")
+            subject = _("%(consumer)s asks you to renew your consent") % names
         body = "\n\n".join(
             [
                 _("Hello,"),
-                _("%(consumer)s asks you to renew the consent you gave it, which ends on %(ends)s.")
-                % {"consumer": renewal.consumer.name, "ends": ends},
+                asks % names,
                 _("Read the request and decide: %(url)s")
                 % {"url": settings.GATEWAY_BASE_URL + reverse("consent:approval", args=[renewal.pk])},
                 _("If you do nothing, the consent ends on that date. Please do not reply to this e-mail."),
             ]
         )
-        subject = _("%(consumer)s asks you to renew your consent") % {"consumer": renewal.consumer.name}
     try:
         EmailMessage(subject=subject, body=body, to=[str(citizen.email)]).send()
     except (smtplib.SMTPException, OSError) as exc:

@@ -415,10 +415,11 @@ def renewal_due(consent: Consent, now: dt.datetime) -> bool:
 
 @transaction.atomic
 def consent_renewal_request(*, consent: Consent, client: Application | None) -> Consent:
-    """The administration asks the same person to renew a consent that ends soon: a new request
-    with the same terms, waiting on their dashboard (bound to them, addressed to the person) and
-    naming the consent it follows. Again while one is pending: that one."""
-    consent = Consent.objects.select_for_update(of=("self",)).select_related("citizen").get(pk=consent.pk)
+    """The administration asks the same subject to renew a consent that ends soon: a new request
+    with the same terms, naming the consent it follows. A person's waits on their dashboard (bound
+    to them, addressed to the person); a company's on the company's page, for whoever may act for
+    the company then. Again while one is pending: that one."""
+    consent = Consent.objects.select_for_update(of=("self",)).select_related("citizen", "company").get(pk=consent.pk)
     now = timezone.now()
     ended = consent.status not in (Consent.Status.ACTIVE, Consent.Status.PAUSED) or expiry_due(
         status=consent.status,
@@ -434,7 +435,7 @@ def consent_renewal_request(*, consent: Consent, client: Application | None) -> 
     pending = consent.renewals.filter(status=Consent.Status.PENDING).first()
     if pending is not None:
         return pending
-    if consent.citizen is None or not renewal_due(consent, now):
+    if (consent.citizen is None and consent.company is None) or not renewal_due(consent, now):
         raise InvalidTransition(
             f"A consent can be renewed only while in force and within "
             f"{settings.CONSENT_RENEWAL_WINDOW_DAYS} days of its end."
@@ -451,11 +452,14 @@ def consent_renewal_request(*, consent: Consent, client: Application | None) -> 
         max_uses=consent.max_uses,
         return_url=consent.return_url,
         reference=consent.reference,
+        company_siret=consent.company.siret if consent.company is not None else "",
     )
     renewal.renews = consent
-    renewal.citizen = consent.citizen
-    renewal.addressee = consent.addressee or citizen_addressee(consent.citizen)
+    if consent.citizen is not None:
+        renewal.citizen = consent.citizen
+        renewal.addressee = consent.addressee or citizen_addressee(consent.citizen)
     renewal.save(update_fields=["renews", "citizen", "addressee"])
-    # The person is told by e-mail too (consent.services.notices.renewal_tell), after the commit.
+    # Told by e-mail too (consent.services.notices.renewal_tell), after the commit: the person, or
+    # for a company whoever decided the consent it renews.
     enqueue_on_commit("consent.tasks.renewal_tell", str(renewal.pk))
     return renewal

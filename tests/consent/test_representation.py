@@ -25,6 +25,7 @@ from consent.models import Citizen, Company, Consent, Ground, Mandate, RegisterC
 from consent.rules import ActingRefused
 from consent.services import consent_approve, consent_request_create, consent_revoke, interactive_request_build
 from consent.services.citizens import citizen_from_person
+from consent.services.notices import renewal_tell
 from consent.services.representation import (
     acting_for_company,
     acting_for_person,
@@ -41,7 +42,9 @@ from providers.adapters.demo import demo_register
 from providers.demo import catalogue_load
 from providers.demodata.population import Population, demo_citizens
 from providers.models import Organisation
-from tests.conftest import SANDBOX_TOKEN, ApiCaller
+from tests.conftest import SANDBOX_TOKEN, ApiCaller, SmtpServer
+from tests.consent.test_pages import approval_path, login
+from tests.consent.test_renewal import ending_in
 
 pytestmark = pytest.mark.django_db
 
@@ -580,3 +583,42 @@ class TestInteractiveFlow:
 def test_a_company_siren_is_the_start_of_its_siret(companies: None) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
         Company.objects.create(siren="123456789", siret="73282932000074", name="Autre")
+
+
+class TestCompanyRenewal:
+    """A company's consent is renewed like a person's: the new request names the company, waits on
+    the company's page for whoever may act for it, and the person who decided the consent is told."""
+
+    def test_the_administration_asks_and_a_representative_renews_for_the_company(
+        self,
+        client: Client,
+        mairie_caller: ApiCaller,
+        joinery: Company,
+        bob: Citizen,
+        alice: Citizen,
+        tender: Any,
+        smtp: SmtpServer,
+    ) -> None:
+        given = ending_in(approve(tender(joinery), bob), 20)
+        Citizen.objects.filter(pk=bob.pk).update(email="bob@menuiserie.example.fr")
+
+        response = client.post(f"/api/v1/consents/{given.pk}/renewal", headers=mairie_caller.headers)
+
+        assert response.status_code == 201, response.content
+        assert response.json()["subject"]["siret"] == joinery.siret
+        renewal = Consent.objects.get(pk=response.json()["id"])
+        assert (renewal.company, renewal.citizen, renewal.renews, renewal.addressee) == (joinery, None, given, "")
+        assert renewal_tell(consent_id=renewal.pk) is True  # what the task does after the commit
+        [message] = smtp.wait_for(1)
+        assert message["To"] == "bob@menuiserie.example.fr"
+        body = message.get_payload(decode=True).decode()
+        assert f"demande à {joinery.name} de renouveler le consentement donné en son nom" in body
+        assert f"/consentements/demandes/{renewal.pk}/" in body
+
+        browser = Client()
+        login(browser, 1)  # bob
+        assert approval_path(renewal) in browser.get(f"/entreprises/{joinery.siren}/").content.decode()
+        with pytest.raises(ActingRefused):
+            approve(renewal, alice)
+        renewed = approve(renewal, bob)
+        assert (renewed.status, renewed.company, renewed.ground) == ("active", joinery, Ground.LEGAL_REPRESENTATIVE)
