@@ -123,7 +123,7 @@ MIDDLEWARE = [
     "core.errors.DebugNotFoundMiddleware",
     "core.limits.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "core.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "core.replicas.ReplicaFreshnessMiddleware",
