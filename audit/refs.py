@@ -24,3 +24,9 @@ def company_ref(siren: str) -> str:
     A SIREN is public, but a sole trader's SIREN names a person: keyed like a citizen, so the
     trail treats every subject alike and publishes no identifier anyone could look up."""
     return hmac.new(settings.AUDIT_HMAC_KEY.encode(), f"company\n{siren}".encode(), hashlib.sha256).hexdigest()
+
+
+def scoped_ref(ref: str, scope: str) -> str:
+    """A reference that stands for `ref` within `scope` only (one consent, say): whoever holds it
+    and `ref`'s other uses cannot tell they are the same person, yet the gateway can recompute it."""
+    return hmac.new(settings.AUDIT_HMAC_KEY.encode(), f"scoped\n{scope}\n{ref}".encode(), hashlib.sha256).hexdigest()

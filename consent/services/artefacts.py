@@ -17,6 +17,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.refs import scoped_ref
 from consent.models import Consent, ConsentItem, Ground
 from core.jose import sign_jws
 
@@ -83,10 +84,14 @@ def consent_artefact_payload(*, consent: Consent, items: list[ConsentItem], issu
 
 
 def decided_by(consent: Consent) -> dict[str, str | None]:
-    """Who decided, by role and keyed reference, with what allowed them."""
+    """Who decided, by role and a keyed reference scoped to this consent, with what allowed them.
+
+    The consumer holds this (the artefact, the receipt) beside the subject references of its other
+    consents: the person's own reference would tell it who a guardian or a company's delegate is.
+    The trail's event names them by their own reference, for auditors (consent.services.trail)."""
     return {
         "role": consent.ground or None,
-        "actor_ref": consent.actor.ref if consent.actor is not None else None,
+        "actor_ref": scoped_ref(consent.actor.ref, f"consent\n{consent.pk}") if consent.actor is not None else None,
         "mandate": str(consent.mandate_id) if consent.mandate_id else None,
         "register_check": str(consent.register_check_id) if consent.register_check_id else None,
     }

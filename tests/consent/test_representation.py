@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from consent.demo import companies_load
 from consent.models import Citizen, Company, Consent, Ground, Mandate, RegisterCheck
 from consent.rules import ActingRefused
 from consent.services import consent_approve, consent_request_create, consent_revoke, interactive_request_build
+from consent.services.artefacts import consent_receipt
 from consent.services.citizens import citizen_from_person
 from consent.services.notices import renewal_tell
 from consent.services.representation import (
@@ -206,6 +208,15 @@ class TestConsumerApi:
         assert data["decided_by"]["role"] == "legal_representative"
         assert "register_checked_at" in data["decided_by"]
         assert bob.ref not in str(data)
+        # Nor in the signed terms or the receipt, which the consumer also holds beside the subject
+        # references of the person's own consents: who decided is a reference scoped to one consent.
+        keys = KeySet.import_key_set(jwks())
+        terms = jws.deserialize_compact(data["artefact"], keys, algorithms=["EdDSA"]).payload.decode()
+        other = approve(tender(joinery, [VIGILANCE]), bob)
+        other_terms = jws.deserialize_compact(other.artefact, keys, algorithms=["EdDSA"]).payload.decode()
+        assert bob.ref not in terms and bob.ref not in other_terms
+        assert bob.ref not in json.dumps(consent_receipt(consent=consent))
+        assert json.loads(terms)["decided_by"]["actor_ref"] != json.loads(other_terms)["decided_by"]["actor_ref"]
 
 
 class TestLegalRepresentative:
