@@ -377,8 +377,18 @@ def legal_mandate_record(
         raise _refuse("loop", "A person cannot hold a mandate for themselves.")
     if not types or not actions or not set(actions) <= set(Mandate.Action.values):
         raise _refuse("empty", "Choose at least one attestation type and known actions.")
-    if valid_until <= timezone.now():
+    now = timezone.now()
+    if valid_until <= now:
         raise _refuse("ends_in_past", "The end date must be in the future.")
+    people = AttestationType.objects.filter(slug__in=set(types), subject_kind=AttestationType.SubjectKind.PERSON)
+    unknown = sorted(set(types) - set(people.values_list("slug", flat=True)))
+    if unknown:
+        raise _refuse("unknown_type", f"Not attestation types about people: {', '.join(unknown)}.")
+    in_force = Mandate.objects.filter(kind=Mandate.Kind.LEGAL, status=Mandate.Status.ACTIVE, valid_until__gt=now)
+    if in_force.filter(principal_citizen=agent, agent=principal).exists():
+        raise _refuse("loop", "The principal already acts for the agent under a legal mandate: mandates cannot loop.")
+    if in_force.filter(principal_citizen=principal, agent=agent).exists():
+        raise _refuse("already", "A legal mandate between these two people is in force: withdraw it before another.")
     mandate = Mandate.objects.create(
         kind=Mandate.Kind.LEGAL,
         principal_citizen=principal,
@@ -488,6 +498,7 @@ def acting_for_person(*, citizen: Citizen, principal: Citizen, action: str, type
         now=timezone.now(),
     )
     if isinstance(decided, ActingRefused):
+        decided.extra["subject"] = "person"  # the refusal page speaks of a person, not of a company
         raise decided
     return decided
 

@@ -431,6 +431,7 @@ class TestDelegation:
         )
 
 
+@pytest.mark.usefixtures("catalogue")
 class TestLegalMandate:
     def test_a_guardian_acts_for_the_person_under_a_legal_mandate_with_its_source(
         self, alice: Citizen, odette: Citizen, bob: Citizen
@@ -469,6 +470,34 @@ class TestLegalMandate:
                 )
         assert Mandate.objects.count() == 0
 
+    def test_a_legal_mandate_names_person_types_only_and_neither_loops_nor_repeats(
+        self, alice: Citizen, odette: Citizen
+    ) -> None:
+        def record(principal: Citizen, agent: Citizen, types: list[str]) -> Mandate:
+            return legal_mandate_record(
+                principal=principal,
+                agent=agent,
+                types=types,
+                actions=[READ],
+                valid_until=timezone.now() + dt.timedelta(days=30),
+                legal_source="Jugement du 3 mars 2026, RG 26/00123",
+                operator="operator",
+            )
+
+        for types in (["nope.nope"], [VIGILANCE], ["dgfip.avis-imposition", FISCALE]):
+            with pytest.raises(ValidationError) as unknown:
+                record(odette, alice, types)
+            assert unknown.value.extra["errors"]["delegation"][0]["code"] == "unknown_type"
+        record(odette, alice, ["dgfip.avis-imposition"])
+        with pytest.raises(ValidationError) as loop:
+            record(alice, odette, ["dgfip.avis-imposition"])
+        with pytest.raises(ValidationError) as again:
+            record(odette, alice, ["cnaf.quotient-familial"])
+        assert loop.value.extra["errors"]["delegation"][0]["code"] == "loop"
+        assert again.value.extra["errors"]["delegation"][0]["code"] == "already"
+        assert Mandate.objects.count() == 1
+        assert AuditEvent.objects.filter(type=EventType.MANDATE_GRANTED).count() == 1
+
 
 class TestExchange:
     def test_the_consumer_obtains_the_companys_attestation_by_siret_and_the_trail_names_the_company(
@@ -499,6 +528,7 @@ class TestExchange:
         assert Consent.objects.get(pk=consent.pk).uses == 1
 
 
+@pytest.mark.usefixtures("catalogue")
 class TestLegalMandateCommand:
     def test_an_operator_records_a_legal_mandate_with_its_source(self, alice: Citizen, odette: Citizen) -> None:
         out = io.StringIO()
