@@ -252,6 +252,8 @@ class HistoryRow:
     consent_id: uuid.UUID | None
     actor_kind: str
     leaf_index: int | None
+    actor: str = ""  # a citizen actor's keyed reference, an organisation's SIRET…
+    detail: dict[str, Any] = field(default_factory=dict)  # small facts: a ground, a mandate's id
 
     @property
     def sealed(self) -> bool:
@@ -273,6 +275,8 @@ def history_rows_for_citizen(*, citizen_ref: str, limit: int = 100, before_id: i
             consent_id=event.consent_id,
             actor_kind=event.actor_kind,
             leaf_index=getattr(event, "leaf_index", None),
+            actor=event.actor,
+            detail=dict(event.detail or {}),
         )
         for event in events_for_citizen(citizen_ref=citizen_ref, limit=limit, before_id=before_id)
     ]

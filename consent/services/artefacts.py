@@ -162,7 +162,13 @@ def consent_receipt(*, consent: Consent) -> dict[str, Any]:
         "notice": {"url": base + reverse("consent:approval", args=[consent.pk])},
         "withdrawal": {
             "method": "online: 'Withdraw' on the consent's page, effective on the consumer's next request",
-            "url": base + reverse("consent:revoke", args=[consent.pk]),
+            # A company's consent is withdrawn from the company's page, by whoever may act for it.
+            "url": base
+            + (
+                reverse("consent:company", args=[consent.company.siren])
+                if consent.company is not None
+                else reverse("consent:revoke", args=[consent.pk])
+            ),
         },
         "artefact": {
             "format": "JWS compact serialization (RFC 7515), EdDSA (RFC 8037)",

@@ -49,7 +49,12 @@ def acting_refused_as_page(view: View) -> View:
         try:
             return view(request, *args, **kwargs)
         except ActingRefused as refused:
-            context = {"title": _("You cannot act for this company"), "reason": refused.extra.get("reason", "")}
+            person = refused.extra.get("subject") == "person"
+            context = {
+                "title": _("You cannot act for this person") if person else _("You cannot act for this company"),
+                "reason": refused.extra.get("reason", ""),
+                "person": person,
+            }
             return render(request, "consent/acting_refused.html", context, status=403)
         except REGISTER_ERRORS:
             # The companies register is asked live: when it cannot answer, nobody is let in.

@@ -52,12 +52,26 @@ def _render(
         "company": consent.company,
         "principal": principal,
         "decidable": consent.status == Consent.Status.PENDING,
-        "decided_by_me": citizen is not None and (consent.citizen_id == citizen.pk or consent.actor_id == citizen.pk),
+        "consent_page": _consent_page(consent, citizen),
         **decision_context(request, terms, preview=preview, relogin_next=request.path),
         "error": error,
     }
     # The views are never_cache: the preview shows personal data no cache may keep.
     return render(request, "consent/approval.html", context, status=error.status if error else 200)
+
+
+def _consent_page(consent: Consent, citizen: Citizen | None) -> str:
+    """Where whoever decided this request finds the consent now: the company's page, their own
+    consent, or the page of the person they act for; "" for anyone else."""
+    if citizen is None:
+        return ""
+    if consent.company is not None:
+        return reverse("consent:company", args=[consent.company.siren]) if consent.actor_id == citizen.pk else ""
+    if consent.citizen_id == citizen.pk:
+        return reverse("consent:detail", args=[consent.pk])
+    if consent.actor_id == citizen.pk and consent.mandate_id is not None:
+        return reverse("consent:principal", args=[consent.mandate_id])
+    return ""
 
 
 def _decision_redirect(request: HttpRequest, consent: Consent) -> HttpResponse:

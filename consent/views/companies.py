@@ -19,11 +19,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audit.selectors import history_rows_for_citizen, proof_bundle
+from audit.selectors import proof_bundle
 from consent.auth import citizen_required, required_citizen
 from consent.forms import CompanyForm, DelegationForm
 from consent.models import Citizen, Company, Consent, Ground, Mandate
-from consent.rules import ActingGround
+from consent.rules import ActingGround, ActingRefused, mandate_in_force
 from consent.selectors import (
     consent_get_for_citizen,
     consent_get_for_company,
@@ -44,10 +44,11 @@ from consent.services.representation import (
     mandate_delegate,
     mandate_invitation_get,
     mandate_revoke,
+    mandate_terms,
 )
 from consent.services.trail import citizen_actor
 from consent.views import acting_refused_as_page, not_found_as_404
-from consent.views.history import PAGE_SIZE, history_entries
+from consent.views.history import history_entries, history_page
 from core.errors import GatewayError, ValidationError
 from core.templatetags.localized_fields import localized
 from providers.models import AttestationType
@@ -240,12 +241,14 @@ def company_receipt(request: HttpRequest, siren: str, consent_id: str) -> HttpRe
 def company_history(request: HttpRequest, siren: str) -> HttpResponse:
     found = company_get(siren=siren)
     acting = acting_for_company(citizen=required_citizen(request), company=found, action=READ_HISTORY, types=())
-    rows = history_rows_for_citizen(citizen_ref=found.ref, limit=PAGE_SIZE)
+    page = history_page(request, subject_ref=found.ref)
     context = {
         "title": _("History of the company's data"),
         "company": found,
         "acting": acting,
-        "entries": history_entries(rows, company=True),
+        "entries": history_entries(page.rows, company=True),
+        "next_before": page.next_before,
+        "paged": page.paged,
     }
     return render(request, "consent/company_history.html", context)
 
@@ -302,12 +305,14 @@ def invitation(request: HttpRequest, code: str) -> HttpResponse:
 def principal_history(request: HttpRequest, mandate_id: str) -> HttpResponse:
     """The history of a person the logged-in person acts for under a legal mandate (`read_history`)."""
     principal = _principal(request, mandate_id)
-    rows = history_rows_for_citizen(citizen_ref=principal.ref, limit=PAGE_SIZE)
+    page = history_page(request, subject_ref=principal.ref)
     context = {
         "title": _("History of the data of the person you act for"),
         "principal": principal,
         "mandate_id": mandate_id,
-        "entries": history_entries(rows, principal=True),
+        "entries": history_entries(page.rows, principal=True),
+        "next_before": page.next_before,
+        "paged": page.paged,
     }
     return render(request, "consent/principal_history.html", context)
 
@@ -342,12 +347,16 @@ def principal_page(request: HttpRequest, mandate_id: str) -> HttpResponse:
     """The consents of a person the logged-in person acts for under a legal mandate."""
     citizen = required_citizen(request)
     mandate = (
-        Mandate.objects.filter(pk=mandate_id, agent=citizen, kind=Mandate.Kind.LEGAL, status=Mandate.Status.ACTIVE)
+        Mandate.objects.filter(pk=mandate_id, agent=citizen, kind=Mandate.Kind.LEGAL)
         .select_related("principal_citizen")
         .first()
     )
     if mandate is None or mandate.principal_citizen is None:
         raise Http404
+    if not mandate_in_force(mandate_terms(mandate), timezone.now()):
+        refused = ActingRefused("Your mandate has ended or been withdrawn.", extra={"reason": "mandate_ended"})
+        refused.extra["subject"] = "person"
+        raise refused
     principal = mandate.principal_citizen
     consents = [c for c in consents_for_citizen(citizen=principal) if c.status in (Status.ACTIVE, Status.PAUSED)]
     context = {

@@ -18,6 +18,7 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +28,7 @@ from django.views.decorators.http import require_GET
 from audit.models import ActorKind, EventType, Objection
 from audit.selectors import HistoryRow, history_rows_for_citizen, objections_for_citizen, proof_bundle
 from consent.auth import citizen_required, required_citizen
+from consent.models import Citizen, Ground, Mandate, RegisterCheck
 from consent.views import not_found_as_404
 from core.replicas import replica_view
 from core.templatetags.localized_fields import localized, localized_key
@@ -63,6 +65,9 @@ SENTENCES: dict[tuple[str, str], Promise] = {
     (EventType.OBJECTION_OPENED, ""): _("You reported an access by {consumer} that you do not recognise"),
     (EventType.OBJECTION_ANSWERED, ""): _("The auditors answered your report about {consumer}"),
     (EventType.OBJECTION_CLOSED, ""): _("The auditors closed your report about {consumer}"),
+    (EventType.MANDATE_GRANTED, ""): _("A legal mandate to act for you was recorded"),
+    (EventType.MANDATE_REVOKED, ""): _("A legal mandate to act for you was withdrawn"),
+    (EventType.MANDATE_LAPSED, ""): _("A legal mandate to act for you ended"),
 }
 # The same events in a company's history, read by those who act for it (and the events of
 # representation: the register's answers, mandates).
@@ -95,7 +100,25 @@ PRINCIPAL_SENTENCES: dict[tuple[str, str], Promise] = {
     (EventType.EXCHANGE_SUCCEEDED, ""): _("{consumer} obtained {what}"),
     (EventType.EXCHANGE_DENIED, ""): _("The gateway refused {consumer} access to {what}"),
     (EventType.EXCHANGE_FAILED, ""): _("{consumer} asked for {what}, but the provider could not answer"),
+    (EventType.CITIZEN_PREVIEWED, ""): _("The data was previewed: {what}, requested by {consumer}"),
     (EventType.MANDATE_GRANTED, ""): _("A legal mandate to act for this person was recorded"),
+    (EventType.MANDATE_REVOKED, ""): _("A legal mandate to act for this person was withdrawn"),
+    (EventType.MANDATE_LAPSED, ""): _("A legal mandate to act for this person ended"),
+}
+# A citizen's own history, for what someone did for them under a legal mandate.
+ACTED_FOR_YOU_SENTENCES: dict[tuple[str, str], Promise] = {
+    (EventType.CONSENT_APPROVED, ""): _(
+        "Someone acting for you under a legal mandate agreed that {consumer} may obtain {what}"
+    ),
+    (EventType.CONSENT_REJECTED, ""): _(
+        "Someone acting for you under a legal mandate refused to let {consumer} obtain {what}"
+    ),
+    (EventType.CONSENT_REVOKED, ""): _(
+        "Someone acting for you under a legal mandate withdrew the consent given to {consumer}"
+    ),
+    (EventType.CITIZEN_PREVIEWED, ""): _(
+        "Someone acting for you under a legal mandate previewed {what}, requested by {consumer}"
+    ),
 }
 # The events a citizen may say they do not recognise: an administration obtained, or tried to
 # obtain, their data.
@@ -121,6 +144,8 @@ class HistoryEntry:
     is_auditor: bool
     # The citizen's report about this event, if they made one.
     objection: Objection | None = None
+    # Who acted for the subject and on what ground (empty when the subject acted themselves).
+    acted_by: str = ""
 
     @property
     def objectable(self) -> bool:
@@ -162,10 +187,77 @@ def _what(titles: list[str], *, own: bool = True) -> str:
     return gettext("{first} and {last}").format(first=", ".join(parts[:-1]), last=parts[-1])
 
 
-def _sentence(row: HistoryRow, consumer: str, what: str, sentences: dict[tuple[str, str], Promise] = SENTENCES) -> str:
-    sentence = sentences.get((row.type, row.actor_kind)) or sentences.get((row.type, ""))
-    # An event type this page does not know yet still shows, as its code.
-    return str(sentence).format(consumer=consumer, what=what) if sentence is not None else row.type
+def _sentence(row: HistoryRow, consumer: str, what: str, *tables: dict[tuple[str, str], Promise]) -> str:
+    """The first table's sentence for this event (by type and actor kind, then type alone)."""
+    sentence = next(
+        (
+            found
+            for table in tables
+            for key in ((row.type, row.actor_kind), (row.type, ""))
+            if (found := table.get(key))
+        ),
+        None,
+    )
+    if sentence is None:
+        # An event type this page has no sentence for still reads in words: its label.
+        return str(EventType(row.type).label) if row.type in EventType.values else gettext("An event was recorded")
+    return str(sentence).format(consumer=consumer, what=what)
+
+
+class _People:
+    """The people one page's mandates and register checks name, read once (two queries at most)."""
+
+    def __init__(self, rows: Iterable[HistoryRow]) -> None:
+        rows = list(rows)
+        mandates = {found for row in rows if (found := _uuid(row.detail.get("mandate")))}
+        checks = {found for row in rows if (found := _uuid(row.detail.get("register_check")))}
+        self.mandates = (
+            {str(m.pk): m for m in Mandate.objects.filter(pk__in=mandates).select_related("agent")} if mandates else {}
+        )
+        self.checks = (
+            {str(c.pk): c for c in RegisterCheck.objects.filter(pk__in=checks).select_related("citizen")}
+            if checks
+            else {}
+        )
+
+    def acted_by(self, row: HistoryRow) -> str:
+        """Who acted for the subject, and on what ground, in words ("" when nobody else did)."""
+        mandate = self.mandates.get(str(row.detail.get("mandate", "")))
+        check = self.checks.get(str(row.detail.get("register_check", "")))
+        if row.type == EventType.REPRESENTATION_CHECKED and check is not None:
+            if not check.listed:
+                # Whoever the register does not list is no business of the company's people.
+                return gettext("The register did not list the person who wanted to act for the company.")
+            return gettext("The register listed {name} ({office}).").format(
+                name=_name(check.citizen), office=check.office or gettext("legal representative")
+            )
+        if row.type.startswith("mandate.") and mandate is not None and mandate.agent is not None:
+            return gettext("Held by {name}, until {day}.").format(
+                name=_name(mandate.agent), day=date_format(timezone.localtime(mandate.valid_until))
+            )
+        ground = row.detail.get("ground")
+        if ground == Ground.LEGAL_REPRESENTATIVE and check is not None:
+            return gettext("By {name}, the company's legal representative (checked in the companies register).").format(
+                name=_name(check.citizen)
+            )
+        if ground == Ground.DELEGATE and mandate is not None and mandate.agent is not None:
+            return gettext("By {name}, under a delegation.").format(name=_name(mandate.agent))
+        if ground == Ground.LEGAL_MANDATE and mandate is not None and mandate.agent is not None:
+            return gettext("By {name}, under a legal mandate ({source}).").format(
+                name=_name(mandate.agent), source=mandate.legal_source
+            )
+        return ""
+
+
+def _uuid(value: object) -> str | None:
+    try:
+        return str(uuid.UUID(str(value))) if value else None
+    except ValueError:
+        return None
+
+
+def _name(citizen: Citizen) -> str:
+    return citizen.display_name or gettext("a person whose identity is no longer held")
 
 
 class _Catalogue:
@@ -241,11 +333,14 @@ def history_entries(
     *,
     company: bool = False,
     principal: bool = False,
+    subject_ref: str = "",
 ) -> list[HistoryEntry]:
-    """The rows in plain words: a citizen's own ("you…"), a company's (`company`), or those of a
-    person someone acts for (`principal`)."""
+    """The rows in plain words: a citizen's own ("you…"; `subject_ref` is theirs, to tell what
+    someone else did for them), a company's (`company`), or those of a person someone acts for
+    (`principal`)."""
     sentences = COMPANY_SENTENCES if company else PRINCIPAL_SENTENCES if principal else SENTENCES
     catalogue = _Catalogue(rows)
+    people = _People(rows)
     objections = objections or {}
     entries = []
     for row in rows:
@@ -256,6 +351,10 @@ def history_entries(
         # An auditor's username is staff data, not the citizen's business: the page says "an auditor".
         who = None if is_auditor else catalogue.organisation(row.who)
         titles = [catalogue.title(slug) for slug in _type_slugs(row)]
+        # In a citizen's own history, what a person acting for them did reads as such.
+        acted_for_you = bool(
+            subject_ref and row.actor_kind == ActorKind.CITIZEN and row.actor and row.actor != subject_ref
+        )
         entries.append(
             HistoryEntry(
                 row=row,
@@ -263,8 +362,9 @@ def history_entries(
                     row,
                     who.name if who else "",
                     _what(titles, own=not (company or principal)),
-                    sentences,
+                    *((ACTED_FOR_YOU_SENTENCES, sentences) if acted_for_you else (sentences,)),
                 ),
+                acted_by=people.acted_by(row),
                 who=who,
                 from_whom=[] if is_auditor else catalogue.providers(row),
                 types=titles,
@@ -284,22 +384,35 @@ def _before(request: HttpRequest) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
+@dataclass(frozen=True)
+class HistoryPage:
+    rows: list[HistoryRow]
+    next_before: int | None  # the `before` of the next, older page; None on the oldest
+    paged: bool  # not the newest page
+
+
+def history_page(request: HttpRequest, *, subject_ref: str) -> HistoryPage:
+    """The page of a subject's history that `?before=` names (the newest without it)."""
+    before = _before(request)
+    rows = history_rows_for_citizen(citizen_ref=subject_ref, limit=PAGE_SIZE + 1, before_id=before)
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return HistoryPage(rows=rows, next_before=rows[-1].event_id if more else None, paged=before is not None)
+
+
 @require_GET
 @never_cache
 @citizen_required
 @replica_view
 def history(request: HttpRequest) -> HttpResponse:
-    before = _before(request)
     citizen_ref = required_citizen(request).ref
-    rows = history_rows_for_citizen(citizen_ref=citizen_ref, limit=PAGE_SIZE + 1, before_id=before)
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    objections = objections_for_citizen(citizen_ref=citizen_ref, event_ids=[row.event_id for row in rows])
+    page = history_page(request, subject_ref=citizen_ref)
+    objections = objections_for_citizen(citizen_ref=citizen_ref, event_ids=[row.event_id for row in page.rows])
     context: dict[str, Any] = {
         "title": gettext("History of my data"),
-        "entries": history_entries(rows, objections),
-        "next_before": rows[-1].event_id if more else None,
-        "paged": before is not None,
+        "entries": history_entries(page.rows, objections, subject_ref=citizen_ref),
+        "next_before": page.next_before,
+        "paged": page.paged,
     }
     return render(request, "consent/history.html", context)
 

@@ -401,3 +401,109 @@ def test_a_register_that_cannot_answer_lets_nobody_in_with_a_clear_page(
     assert page.status_code == 503
     assert "n'a pas pu être joint" in html.unescape(page.content.decode())
     assert Consent.objects.get(pk=waiting.pk).status == "pending"
+
+
+def test_the_company_history_says_who_acted_and_pages_back_to_the_first_event(
+    client: Client, mairie: Organisation, joinery: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("consent.views.history.PAGE_SIZE", 3)
+    waiting = tender(mairie, joinery, [VIGILANCE])
+    bob = login(client, 1)
+    page = f"/consentements/demandes/{waiting.pk}/"
+    post(client, page + "accepter/", {}, page)
+    for _ in range(4):  # every look at the company's page asks the register again
+        client.get(f"/entreprises/{joinery.siren}/")
+
+    newest = html.unescape(client.get(f"/entreprises/{joinery.siren}/historique/").content.decode())
+    older_link = re.search(r'href="(/entreprises/\d+/historique/\?before=\d+)"', newest)
+    assert older_link is not None and f"Le registre a indiqué {bob.display_name} (Gérant)." in newest
+    pages, link = [newest], older_link.group(1)
+    while link:
+        pages.append(html.unescape(client.get(link).content.decode()))
+        found = re.search(r'href="(/entreprises/\d+/historique/\?before=\d+)"', pages[-1])
+        link = found.group(1) if found else ""
+    everything = "".join(pages)
+
+    assert "Mairie de Villeurbanne a demandé à l'entreprise l'accès" in pages[-1]  # the first event
+    assert (
+        f"Par {bob.display_name}, représentant légal de l’entreprise (vérifié dans le registre des entreprises)."
+        in everything
+    )
+    # Every event up to the newest page's first, each once (each visit of the history asks the register again).
+    shown = [int(found) for found in re.findall(r'id="event-(\d+)"', everything)]
+    recorded = AuditEvent.objects.filter(citizen_ref=joinery.ref, pk__lte=shown[0]).values_list("pk", flat=True)
+    assert sorted(shown) == sorted(recorded)
+
+
+def test_the_decided_request_leads_to_the_company_s_page_and_its_receipt_too(
+    client: Client, mairie: Organisation, joinery: Company
+) -> None:
+    waiting = tender(mairie, joinery, [VIGILANCE])
+    login(client, 1)
+    page = f"/consentements/demandes/{waiting.pk}/"
+    post(client, page + "accepter/", {}, page)
+
+    decided = client.get(page).content.decode()
+    receipt = client.get(f"/entreprises/{joinery.siren}/consentements/{waiting.pk}/recu.json").json()
+
+    assert f'href="/entreprises/{joinery.siren}/"' in decided and f"/mes-consentements/{waiting.pk}/" not in decided
+    assert receipt["withdrawal"]["url"].endswith(f"/entreprises/{joinery.siren}/")
+
+
+def test_a_legal_mandate_past_its_end_opens_nothing_and_says_so_of_a_person(client: Client, catalogue: None) -> None:
+    guardian = login(client, 0)
+    mandate = legal_mandate_record(
+        principal=citizen_from_demo(index=3),
+        agent=guardian,
+        types=["dgfip.avis-imposition"],
+        actions=["revoke", "read_history"],
+        valid_until=timezone.now() + dt.timedelta(days=30),
+        legal_source="Jugement de tutelle RG 25/01234",
+        operator="ops",
+    )
+    assert client.get(f"/mandats/{mandate.pk}/").status_code == 200
+    Mandate.objects.filter(pk=mandate.pk).update(valid_until=timezone.now() - dt.timedelta(days=1))
+
+    for path in (f"/mandats/{mandate.pk}/", f"/mandats/{mandate.pk}/historique/"):
+        refused = client.get(path)
+        text = html.unescape(refused.content.decode())
+        assert refused.status_code == 403, path
+        assert "Vous ne pouvez pas agir pour cette personne" in text
+        assert "Votre mandat légal pour cette personne a pris fin" in text and "entreprise" not in text
+
+
+def test_the_person_s_own_history_says_what_their_guardian_did_for_them(
+    client: Client, mairie: Organisation, catalogue: None
+) -> None:
+    guardian = login(client, 0)
+    ward_client = Client()
+    ward = login(ward_client, 2)
+    legal_mandate_record(
+        principal=ward,
+        agent=guardian,
+        types=["cnaf.quotient-familial"],
+        actions=["approve"],
+        valid_until=timezone.now() + dt.timedelta(days=365),
+        legal_source="Jugement de tutelle RG 25/01234",
+        operator="ops",
+    )
+    waiting = consent_request_create(
+        consumer=mairie,
+        client=None,
+        attestation_types=["cnaf.quotient-familial"],
+        fields=None,
+        purpose_code="tarification-sociale",
+        purpose_text="Tarif de la cantine",
+        duration_days=30,
+        max_uses=None,
+        pivot_identity_hash=ward_hash(ward),
+    )
+    page = f"/consentements/demandes/{waiting.pk}/"
+    assert post(client, page + "accepter/", {}, page).status_code == 302
+
+    own = html.unescape(ward_client.get("/mes-consentements/historique/").content.decode())
+
+    assert "Une personne agissant pour vous par mandat légal a accepté que Mairie de Villeurbanne obtienne" in own
+    assert f"Par {guardian.display_name}, par mandat légal (Jugement de tutelle RG 25/01234)." in own
+    assert "Un mandat légal pour agir en votre nom a été enregistré" in own
+    assert "Vous avez accepté" not in own
