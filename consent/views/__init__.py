@@ -6,8 +6,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, Protocol, TypeVar, cast
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from consent.models import Citizen, Consent
@@ -15,6 +16,26 @@ from consent.rules import ActingRefused
 from core.errors import NotFound, ProviderError, ProviderTimeout, SubjectNotFound
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def post_only(page: str, *kept: str) -> Callable[[View], View]:
+    """`require_POST` for an action whose address a person may still open by GET (the login sends
+    them back to it after their session ended, Back, a bookmark): a GET or HEAD leads to the page
+    the action lives on (the URL name `page`, with the view's arguments named in `kept`) instead of
+    a blank 405 page. Other methods are refused as `require_POST` refuses them."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method in ("GET", "HEAD"):
+                return HttpResponseRedirect(reverse(page, kwargs={name: kwargs[name] for name in kept}))
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            return view(request, *args, **kwargs)
+
+        return cast(View, wrapper)
+
+    return decorate
 
 
 def not_found_as_404(view: View) -> View:

@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from consent.auth import citizen_required, current_citizen, current_level, required_citizen
 from consent.forms import OneTimeCodeForm
@@ -28,7 +28,7 @@ from consent.services import (
 )
 from consent.services.representation import APPROVE, acting_for_company, acting_for_person, principal_for_request
 from consent.terms import terms_for_consent
-from consent.views import acting_refused_as_page, not_found_as_404
+from consent.views import acting_refused_as_page, not_found_as_404, post_only
 from consent.views.codes import code_page
 from consent.views.decision import decision_context
 from core.errors import GatewayError, NotFound
@@ -139,7 +139,7 @@ def _opened(request: HttpRequest, consent: Consent) -> _Opened:
         return _Opened(consent, acting, principal)
 
 
-@require_POST
+@post_only("consent:approval", "consent_id")
 @never_cache
 @citizen_required
 @not_found_as_404
@@ -184,7 +184,7 @@ def _decide(request: HttpRequest, consent_id: uuid.UUID, *, approve: bool) -> Ht
     return _decision_redirect(request, consent)
 
 
-@require_POST
+@post_only("consent:approval", "consent_id")
 @citizen_required
 @not_found_as_404
 @acting_refused_as_page
@@ -192,7 +192,7 @@ def approval_approve(request: HttpRequest, consent_id: uuid.UUID) -> HttpRespons
     return _decide(request, consent_id, approve=True)
 
 
-@require_POST
+@post_only("consent:approval", "consent_id")
 @citizen_required
 @not_found_as_404
 @acting_refused_as_page

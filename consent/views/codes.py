@@ -16,14 +16,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from consent.auth import citizen_required, required_citizen
 from consent.forms import OneTimeCodeForm
 from consent.models import Citizen, Consent
 from consent.selectors import consent_get_pending
 from consent.services.requests import consent_code_enter
-from consent.views import not_found_as_404
+from consent.views import not_found_as_404, post_only
 from core.errors import ValidationError
 from core.ratelimit import ratelimit_count
 
@@ -90,7 +90,7 @@ def code_entry(request: HttpRequest) -> HttpResponse:
     return code_page(request, OneTimeCodeForm())
 
 
-@require_POST
+@post_only("consent:approval", "consent_id")
 @never_cache
 @citizen_required
 @not_found_as_404

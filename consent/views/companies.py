@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.selectors import proof_bundle
 from consent.auth import citizen_required, required_citizen
@@ -47,7 +47,7 @@ from consent.services.representation import (
     mandate_terms,
 )
 from consent.services.trail import citizen_actor
-from consent.views import acting_refused_as_page, not_found_as_404
+from consent.views import acting_refused_as_page, not_found_as_404, post_only
 from consent.views.history import history_entries, history_page
 from core.errors import GatewayError, ValidationError
 from core.templatetags.localized_fields import localized
@@ -106,7 +106,7 @@ def _page(
     return render(request, "consent/company.html", context, status=error.status if error else 200)
 
 
-@require_POST
+@post_only("consent:dashboard")
 @citizen_required
 def company_add(request: HttpRequest) -> HttpResponse:
     """The person names a company they represent; the register is asked at once."""
@@ -145,7 +145,7 @@ def company(request: HttpRequest, siren: str) -> HttpResponse:
     return _page(request, found, company_access(citizen=required_citizen(request), company=found))
 
 
-@require_POST
+@post_only("consent:company", "siren")
 @never_cache
 @citizen_required
 @not_found_as_404
@@ -181,7 +181,7 @@ def company_delegate(request: HttpRequest, siren: str) -> HttpResponse:
     return _page(request, found, acting, invitation_url=url)
 
 
-@require_POST
+@post_only("consent:company", "siren")
 @citizen_required
 @not_found_as_404
 @acting_refused_as_page
@@ -197,7 +197,7 @@ def company_mandate_revoke(request: HttpRequest, siren: str, mandate_id: str) ->
     return HttpResponseRedirect(reverse("consent:company", args=[found.siren]))
 
 
-@require_POST
+@post_only("consent:company", "siren")
 @citizen_required
 @not_found_as_404
 @acting_refused_as_page
@@ -370,7 +370,7 @@ def principal_page(request: HttpRequest, mandate_id: str) -> HttpResponse:
     return render(request, "consent/principal.html", context)
 
 
-@require_POST
+@post_only("consent:principal", "mandate_id")
 @citizen_required
 @not_found_as_404
 @acting_refused_as_page

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.selectors import Accesses, accesses_for_citizen
 from consent.auth import citizen_required, required_citizen
@@ -26,7 +26,7 @@ from consent.services.artefacts import consent_receipt
 from consent.services.representation import acting_choices
 from consent.services.trail import citizen_actor
 from consent.terms import purpose_of, terms_for_consent
-from consent.views import CitizenTransition, not_found_as_404
+from consent.views import CitizenTransition, not_found_as_404, post_only
 from core.errors import GatewayError
 
 Status = Consent.Status
@@ -114,7 +114,7 @@ def _change(request: HttpRequest, consent_id: uuid.UUID, change: CitizenTransiti
     return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
 
 
-@require_POST
+@post_only("consent:detail", "consent_id")
 @citizen_required
 @not_found_as_404
 def pause(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
@@ -122,7 +122,7 @@ def pause(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
     return _change(request, consent_id, consent_pause, done)
 
 
-@require_POST
+@post_only("consent:detail", "consent_id")
 @citizen_required
 @not_found_as_404
 def resume(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:

@@ -299,6 +299,27 @@ class TestDecisions:
         assert len(events(pending, "consent.rejected")) == 1
 
 
+    def test_an_action_s_address_opened_by_get_leads_back_to_its_page_and_decides_nothing(
+        self, browser: Client, pending: Consent
+    ):
+        # As after a session that ended: the login sends the person back, by GET, to where they clicked.
+        page = approval_path(pending)
+        login(browser)
+        for action in ("accepter/", "refuser/", "apercu/", "code/"):
+            answer = browser.get(page + action)
+            assert (answer.status_code, answer["Location"]) == (302, page), action
+            assert browser.head(page + action).status_code == 302
+        assert browser.get(page).status_code == 200
+        pending.refresh_from_db()
+        assert pending.status == "pending" and len(events(pending)) == 2  # requested, then bound at the opening
+        mine = consent_approve(consent=pending, citizen=Citizen.objects.get(subject="demo-0"), eidas_level="eidas2")
+        for action in ("suspendre/", "reprendre/"):
+            answer = browser.get(f"/mes-consentements/{mine.pk}/{action}")
+            assert (answer.status_code, answer["Location"]) == (302, f"/mes-consentements/{mine.pk}/")
+        mine.refresh_from_db()
+        assert mine.status == "active"
+
+
 class TestDashboard:
     @pytest.fixture
     def mine(self, browser: Client, pending: Consent) -> Consent:
