@@ -197,6 +197,10 @@ def status_sentence(consent: Consent) -> str:
             return _("Withdrawn by you on %(ended)s.") % {"ended": _day(consent.updated_at)}
         if consent.status_reason == "consumer":
             return _("Ended by %(consumer)s on %(ended)s.") % {"consumer": consumer, "ended": _day(consent.updated_at)}
+        if consent.status_reason == "renewed":
+            return _("Replaced on %(ended)s by its renewal, which you find in force.") % {
+                "ended": _day(consent.updated_at)
+            }
         if consent.status_reason == "renewed_consent_ended":
             return _("Cancelled on %(ended)s: the consent it would have renewed had ended.") % {
                 "ended": _day(consent.updated_at)

@@ -7,7 +7,8 @@ audit event in the same transaction; a refused move raises and changes nothing.
     pending | active | paused --(time)--> expired
 
 A consent that ends (revoked or expired) takes its pending renewal request with it: that request
-is revoked in the same transaction, reason `renewed_consent_ended`.
+is revoked in the same transaction, reason `renewed_consent_ended`. A renewal approved replaces
+the consent it renews: that one is revoked in the same transaction, reason `renewed`.
 """
 
 from __future__ import annotations
@@ -243,7 +244,31 @@ def consent_approve(
         detail={"eidas_level": eidas_level, **acting_detail(consent)},
     )
     webhooks_enqueue(consent=consent, event_type=Event.APPROVED)
+    _renewed_replace(consent, now)
     return consent
+
+
+def _renewed_replace(renewal: Consent, now: dt.datetime) -> None:
+    """An approved renewal replaces the consent it renews, in the same transaction: one consent in
+    force for these terms, the new one (reason `renewed`, with its event and webhook)."""
+    if renewal.renews_id is None:
+        return
+    renewed = _lock(Consent(pk=renewal.renews_id))
+    if renewed.status not in (Status.ACTIVE, Status.PAUSED):
+        return
+    renewed.status = Status.REVOKED
+    renewed.status_reason = "renewed"
+    _save(renewed, now, "status", "status_reason")
+    consent_event_record(
+        type=EventType.CONSENT_REVOKED,
+        actor=Actor.system(),
+        consent=renewed,
+        items=consent_items(renewed),
+        detail={"reason": "renewed", "renewal": str(renewal.pk)},
+    )
+    _tokens_revoke(consent=renewed, actor=Actor.system())
+    _drop_held_results(renewed)
+    webhooks_enqueue(consent=renewed, event_type=Event.REVOKED)
 
 
 @transaction.atomic

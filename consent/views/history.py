@@ -44,6 +44,7 @@ SENTENCES: dict[tuple[str, str], Promise] = {
     (EventType.CONSENT_REJECTED, ""): _("You refused to let {consumer} obtain {what}"),
     (EventType.CONSENT_PAUSED, ""): _("You paused the consent given to {consumer}"),
     (EventType.CONSENT_RESUMED, ""): _("You resumed the consent given to {consumer}"),
+    (EventType.CONSENT_REVOKED, "reason:renewed"): _("The consent given to {consumer} was replaced by its renewal"),
     (EventType.CONSENT_REVOKED, ActorKind.CITIZEN): _("You withdrew the consent given to {consumer}"),
     (EventType.CONSENT_REVOKED, ActorKind.CONSUMER): _("{consumer} ended the consent you had given it"),
     (EventType.CONSENT_REVOKED, ""): _("The consent given to {consumer} was withdrawn"),
@@ -75,6 +76,7 @@ COMPANY_SENTENCES: dict[tuple[str, str], Promise] = {
     (EventType.CONSENT_REQUESTED, ""): _("{consumer} asked the company for access to {what}"),
     (EventType.CONSENT_APPROVED, ""): _("Consent given for the company: {consumer} may obtain {what}"),
     (EventType.CONSENT_REJECTED, ""): _("Refused for the company: {consumer} will not obtain {what}"),
+    (EventType.CONSENT_REVOKED, "reason:renewed"): _("The consent given to {consumer} was replaced by its renewal"),
     (EventType.CONSENT_REVOKED, ActorKind.CONSUMER): _("{consumer} ended the consent the company had given it"),
     (EventType.CONSENT_REVOKED, ""): _("The consent given to {consumer} was withdrawn"),
     (EventType.CONSENT_EXPIRED, ""): _("The consent given to {consumer} expired"),
@@ -95,6 +97,7 @@ PRINCIPAL_SENTENCES: dict[tuple[str, str], Promise] = {
     (EventType.CONSENT_REQUESTED, ""): _("{consumer} asked for access to {what}"),
     (EventType.CONSENT_APPROVED, ""): _("Consent given: {consumer} may obtain {what}"),
     (EventType.CONSENT_REJECTED, ""): _("Refused: {consumer} will not obtain {what}"),
+    (EventType.CONSENT_REVOKED, "reason:renewed"): _("The consent given to {consumer} was replaced by its renewal"),
     (EventType.CONSENT_REVOKED, ""): _("The consent given to {consumer} was withdrawn"),
     (EventType.CONSENT_EXPIRED, ""): _("The consent given to {consumer} expired"),
     (EventType.EXCHANGE_SUCCEEDED, ""): _("{consumer} obtained {what}"),
@@ -188,12 +191,17 @@ def _what(titles: list[str], *, own: bool = True) -> str:
 
 
 def _sentence(row: HistoryRow, consumer: str, what: str, *tables: dict[tuple[str, str], Promise]) -> str:
-    """The first table's sentence for this event (by type and actor kind, then type alone)."""
+    """The first table's sentence for this event (by type and the reason in its detail, by type and
+    actor kind, then by type alone)."""
     sentence = next(
         (
             found
             for table in tables
-            for key in ((row.type, row.actor_kind), (row.type, ""))
+            for key in (
+                (row.type, f"reason:{row.detail.get('reason', '')}"),
+                (row.type, row.actor_kind),
+                (row.type, ""),
+            )
             if (found := table.get(key))
         ),
         None,

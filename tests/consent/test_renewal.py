@@ -75,6 +75,17 @@ class TestRenewal:
         assert browser.post(approval_path(renewal) + "accepter/", {"csrfmiddlewaretoken": token}).status_code == 302
         renewal.refresh_from_db()
         assert renewal.status == "active" and renewal.citizen == given.citizen
+        # The renewal replaces the consent it renews: one consent in force for these terms.
+        given.refresh_from_db()
+        assert (given.status, given.status_reason) == ("revoked", "renewed")
+        assert renewal.valid_until is not None and given.valid_until is not None
+        assert renewal.valid_until > given.valid_until
+        [replaced] = AuditEvent.objects.filter(consent_id=given.pk, type="consent.revoked")
+        assert (replaced.detail["reason"], replaced.detail["renewal"]) == ("renewed", str(renewal.pk))
+        dashboard = browser.get("/mes-consentements/").content.decode()
+        assert "Remplacé le" in dashboard and dashboard.count("Donné le") == 1
+        history = browser.get("/mes-consentements/historique/").content.decode()
+        assert "Le consentement donné à Mairie de Villeurbanne a été remplacé par son renouvellement" in history
 
     def test_the_person_is_told_by_e_mail(
         self, client: Client, mairie_caller: ApiCaller, given: Consent, smtp: SmtpServer
