@@ -298,7 +298,6 @@ class TestDecisions:
         assert pending.status == "rejected"
         assert len(events(pending, "consent.rejected")) == 1
 
-
     def test_an_action_s_address_opened_by_get_leads_back_to_its_page_and_decides_nothing(
         self, browser: Client, pending: Consent
     ):
