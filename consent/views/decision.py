@@ -51,5 +51,7 @@ def decision_context(
         # A provider with no record of the citizen: approving would share nothing useful, so the
         # page offers only to refuse or to close.
         "nothing_found": any(block["error"] == "subject_not_found" for block in blocks or []),
+        # ...while another holds some: the page says part was found, not that nothing was.
+        "found_some": any(not block["error"] for block in blocks or []),
         "close_url": reverse("consent:dashboard"),
     }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import zoneinfo
 from collections.abc import Callable
@@ -253,6 +254,19 @@ class TestPreview:
         assert "/refuser/" in page and 'href="/mes-consentements/"' in page
         [event] = events(pending, "citizen.previewed")
         assert event.detail == {"outcome": "subject_not_found"}
+
+    def test_it_says_part_was_found_when_one_administration_has_the_person_and_another_not(
+        self, browser: Client, make_request: Callable[..., Consent]
+    ):
+        both = make_request(attestation_types=[QF, "dgfip.avis-imposition"])
+        login(browser, 2)  # known to the DGFiP only, not to the CAF
+        token = csrf(browser, approval_path(both))
+        page = html.unescape(
+            browser.post(approval_path(both) + "apercu/", {"csrfmiddlewaretoken": token}).content.decode()
+        )
+        assert "Une partie des données demandées n'a pas été trouvée" in page
+        assert "Rien n'a été trouvé à votre sujet" not in page
+        assert "Revenu fiscal de référence" in page and 'name="allow"' not in page
 
     def test_it_calls_the_real_sandbox_over_http(
         self, browser: Client, pending: Consent, population: Population, sandbox_url: str
