@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from audit.selectors import history_rows_for_citizen
+from audit.selectors import history_rows_for_citizen, objections_for_citizen
 from consent.auth import citizen_required, required_citizen
 from consent.forms import ObjectionForm
 from consent.services.objections import objection_report
@@ -31,7 +31,15 @@ def objection(request: HttpRequest, event_id: int) -> HttpResponse:
     rows = history_rows_for_citizen(citizen_ref=citizen.ref, limit=1, before_id=event_id + 1)
     if not rows or rows[0].event_id != event_id or rows[0].type not in OBJECTABLE:
         raise Http404
-    [entry] = history_entries(rows)
+    # One report per access: once made, the page shows where it stands instead of a new form.
+    reported = objections_for_citizen(citizen_ref=citizen.ref, event_ids=[event_id]).get(event_id)
+    [entry] = history_entries(rows, {event_id: reported} if reported else None)
+    if reported is not None:
+        if request.method == "POST":
+            messages.info(request, _("You already reported this access: its answer will show here, in your history."))
+            return HttpResponseRedirect(reverse("consent:history") + f"#event-{event_id}")
+        context = {"title": _("I don't recognise this access"), "entry": entry, "form": None}
+        return render(request, "consent/objection.html", context)
     form = ObjectionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -88,6 +88,22 @@ class TestTheCitizenReports:
         assert "Signalé : en attente de réponse" in page
         assert "Vous avez signalé un accès de Mairie de Villeurbanne que vous ne reconnaissez pas" in page
 
+    def test_a_second_report_on_one_access_shows_the_first_and_changes_nothing(
+        self, browser: Client, mairie: Organisation, cnaf: Organisation
+    ) -> None:
+        event = access(login(browser), mairie, cnaf)
+        token = csrf(browser, report_path(event))
+        browser.post(report_path(event), {"csrfmiddlewaretoken": token, "text": "Jamais demandé."})
+
+        page = browser.get(report_path(event)).content.decode()
+        again = browser.post(report_path(event), {"csrfmiddlewaretoken": token, "text": "Une seconde fois."})
+
+        assert "Signalé : en attente de réponse" in page and 'name="text"' not in page
+        assert again.status_code == 302
+        assert "Vous avez déjà signalé cet accès" in browser.get(again["Location"]).content.decode()
+        assert [o.text for o in Objection.objects.all()] == ["Jamais demandé."]
+        assert AuditEvent.objects.filter(type=EventType.OBJECTION_OPENED).count() == 1
+
     def test_an_empty_report_changes_nothing(self, browser: Client, mairie: Organisation, cnaf: Organisation) -> None:
         event = access(login(browser), mairie, cnaf)
         token = csrf(browser, report_path(event))
