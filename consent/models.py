@@ -183,11 +183,11 @@ class Consent(models.Model):
         indexes = [
             models.Index(fields=["consumer", "status", "-created_at"], name="consent_consumer_status"),
             models.Index(fields=["citizen", "status"], name="consent_citizen_status"),
-            # A citizen's dashboard: the requests waiting for the person they are.
+            # A citizen's dashboard: the requests addressed to the person they are, not opened yet.
             models.Index(
                 fields=["addressee"],
-                condition=models.Q(status="pending") & ~models.Q(addressee=""),
-                name="consent_addressed_pending",
+                condition=models.Q(citizen__isnull=True) & ~models.Q(addressee=""),
+                name="consent_addressed_unbound",
             ),
             # "I have a code": the request waiting for the code entered.
             models.Index(fields=["code_ref"], condition=~models.Q(code_ref=""), name="consent_awaiting_code"),

@@ -84,12 +84,13 @@ def consent_get_for_citizen(*, citizen: Citizen, consent_id: uuid.UUID | str) ->
 
 
 def consents_for_citizen(*, citizen: Citizen) -> QuerySet[Consent]:
-    """Theirs, and the requests waiting for the person they are (addressed to them, or opened by
-    them through another identity provider)."""
+    """Theirs, and the requests addressed to the person they are that nobody opened yet (waiting,
+    or ended unopened: expired, or withdrawn by the administration), whichever identity provider
+    they log in with."""
     addressee = citizen_addressee(citizen)
     mine = Q(citizen=citizen)
     if addressee:
-        mine |= Q(status=Consent.Status.PENDING, addressee=addressee)
+        mine |= Q(citizen__isnull=True, addressee=addressee)
     _expire_due_in(Consent.objects.filter(mine))
     return _with_items(Consent.objects.filter(mine)).order_by("-created_at")
 

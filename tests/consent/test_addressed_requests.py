@@ -3,12 +3,15 @@ belongs to the first logged-in citizen who opens it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import html
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from consent.models import Citizen, Consent
 from consent.rules import pivot_identity_hash
@@ -61,6 +64,19 @@ class TestAddressedRequests:
         response = post(client, mairie_caller, body(pivot_identity_hash=hash_of(population, 1)))
         assert response.status_code == 201, response.content
         return Consent.objects.get(pk=response.json()["id"])
+
+    def test_once_it_expires_unopened_the_addressee_still_finds_it_and_why_it_ended(
+        self, browser: Client, addressed: Consent
+    ):
+        Consent.objects.filter(pk=addressed.pk).update(request_expires_at=timezone.now() - dt.timedelta(minutes=1))
+        login(browser, 1)
+        page = html.unescape(browser.get("/mes-consentements/").content.decode())
+        addressed.refresh_from_db()
+        assert (addressed.status, addressed.status_reason, addressed.citizen) == ("expired", "request_expired", None)
+        assert f'id="consent-{addressed.pk}"' in page and "La demande a expiré le" in page
+        assert f"/mes-consentements/{addressed.pk}/" not in page  # nothing to open: it was never theirs to decide
+        login(browser, 0)
+        assert f'id="consent-{addressed.pk}"' not in browser.get("/mes-consentements/").content.decode()
 
     def test_it_refuses_a_malformed_hash_and_creates_nothing(self, client: Client, mairie_caller: ApiCaller):
         response = post(client, mairie_caller, body(pivot_identity_hash="Not-A-Hash"))
