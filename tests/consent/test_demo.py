@@ -7,6 +7,7 @@ import pytest
 from audit.models import AuditEvent
 from consent import demo
 from consent.models import Consent
+from consent.rules import citizen_addressee
 
 pytestmark = pytest.mark.django_db
 
@@ -26,3 +27,5 @@ def test_the_seed_adds_the_companies_two_requests_and_an_active_consent_once(cat
     assert AuditEvent.objects.filter(type="consent.requested").count() == 3
     pending = Consent.objects.get(reference=demo.PENDING_REFERENCE)
     assert f"/consentements/demandes/{pending.pk}/" in out.getvalue()
+    # Addressed to demo citizen 0: on their dashboard, for them alone.
+    assert pending.addressee == citizen_addressee(Consent.objects.get(reference=demo.ACTIVE_REFERENCE).citizen)
