@@ -1,6 +1,6 @@
 """Demo data of the consent app: the companies of the demo register, one pending request (addressed
-to demo citizen 0: it waits on their dashboard) and one active consent for demo citizen 0, and a public buyer's request to the joinery demo citizen 1
-manages.
+to demo citizen 0: it waits on their dashboard) and one active consent for demo citizen 0, and a
+public buyer's request to the joinery demo citizen 1 manages.
 
 Runs after providers.demo.seed (catalogue and the city hall's habilitations). Idempotent: the two
 consents are found again by their reference, never duplicated.

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
+from dsfr.utils import dsfr_input_class_attr
 
 from consent.models import Citizen, Mandate
 from consent.services.citizens import demo_people
@@ -41,9 +42,20 @@ class NotificationPreferencesForm(DsfrBaseForm):
         help_text=_("Given by your identity provider when you logged in; you may use another one."),
     )
 
+    def __init__(self, *args: Any, known_address: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not known_address:
+            self.fields["email"].help_text = _(
+                "Your identity provider gave none: give an address to be told by e-mail."
+            )
+            # DsfrBaseForm made the bound fields already, copying the help text: make it again.
+            self._bound_fields_cache.pop("email", None)
+            dsfr_input_class_attr(self["email"])
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("notify") != Citizen.Notify.NEVER and not data.get("email"):
+        # An address refused as such already says what is wrong with it.
+        if data.get("notify") != Citizen.Notify.NEVER and not data.get("email") and "email" not in self.errors:
             self.add_error("email", _("An e-mail address is needed to send you e-mails."))
         return data
 

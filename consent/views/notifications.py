@@ -21,7 +21,9 @@ from consent.services.citizens import citizen_notifications_set
 def preferences(request: HttpRequest) -> HttpResponse:
     citizen = required_citizen(request)
     form = NotificationPreferencesForm(
-        request.POST or None, initial={"notify": citizen.notify, "email": citizen.email or ""}
+        request.POST or None,
+        initial={"notify": citizen.notify, "email": citizen.email or ""},
+        known_address=bool(citizen.email),
     )
     if request.method == "POST" and form.is_valid():
         citizen_notifications_set(

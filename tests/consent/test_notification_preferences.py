@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.test import Client
 
@@ -72,3 +74,19 @@ def test_no_e_mail_needs_no_address(browser: Client) -> None:
     assert browser.post(PAGE, {"csrfmiddlewaretoken": token, "notify": "never", "email": ""}).status_code == 302
     citizen.refresh_from_db()
     assert (citizen.notify, citizen.email) == ("never", None)
+
+
+def test_without_an_address_the_page_says_no_e_mail_is_sent_and_a_bad_one_gets_one_message(browser: Client) -> None:
+    login(browser)  # the demo login gives no e-mail address
+    page = html.unescape(browser.get(PAGE).content.decode())
+    assert "Aucun courriel ne vous est encore envoyé" in page
+    assert "Votre fournisseur d'identité n'en a donné aucune" in page or "Votre fournisseur d’identité" in page
+
+    token = csrf(browser, PAGE)
+    refused = html.unescape(
+        browser.post(
+            PAGE, {"csrfmiddlewaretoken": token, "notify": "each", "email": "pas-une-adresse"}
+        ).content.decode()
+    )
+    assert "Saisissez une adresse e-mail valide." in refused
+    assert "Une adresse électronique est nécessaire" not in refused
