@@ -253,6 +253,10 @@ def acting_ground(
     return ActingRefused(messages[reason], extra={"reason": reason})
 
 
+# A delegation is renewed by its grantor at least this often: who works for a company changes.
+DELEGATION_LONGEST = dt.timedelta(days=3 * 366)
+
+
 def delegation_refusal(
     *,
     held: MandateTerms | None,
@@ -269,6 +273,8 @@ def delegation_refusal(
         return "empty"
     if valid_until <= now:
         return "ends_in_past"
+    if valid_until > now + DELEGATION_LONGEST:
+        return "too_long"
     if not set(actions) <= set(ACTIONS):
         return "unknown_action"
     if held is None:

@@ -229,6 +229,8 @@ _DELEGATION_MESSAGES = {
     "mandate_ended": "Your own mandate has ended.",
     "more_than_held": "You cannot delegate more than you hold.",
     "beyond_end": "You cannot delegate beyond the end of your own mandate.",
+    "too_long": "A delegation lasts three years at most: its end date must come sooner.",
+    "company_closed": "This company is closed: nobody can be given a delegation for it.",
 }
 
 
@@ -244,6 +246,8 @@ def mandate_delegate(
 ) -> Delegation:
     """A representative (or a delegate, within their own mandate) delegates to whoever accepts the
     invitation. `acting` is the grantor's ground, from `acting_for_company` just before."""
+    if company.closed:
+        raise _refuse("company_closed", _DELEGATION_MESSAGES["company_closed"])
     held: Mandate | None = None
     if acting.ground == Ground.DELEGATE and acting.mandate_id is not None:
         held = Mandate.objects.select_for_update().get(pk=acting.mandate_id, agent=grantor)

@@ -142,7 +142,8 @@ def company_add(request: HttpRequest) -> HttpResponse:
 @acting_refused_as_page
 def company(request: HttpRequest, siren: str) -> HttpResponse:
     found = company_get(siren=siren)
-    return _page(request, found, company_access(citizen=required_citizen(request), company=found))
+    acting = company_access(citizen=required_citizen(request), company=found)
+    return _page(request, found, acting, invitation_url=request.session.pop(_invitation_key(found), ""))
 
 
 @post_only("consent:company", "siren")
@@ -174,11 +175,19 @@ def company_delegate(request: HttpRequest, siren: str) -> HttpResponse:
             "more_than_held": _("You cannot delegate more than you hold."),
             "beyond_end": _("You cannot delegate beyond the end of your own mandate."),
             "ends_in_past": _("The last day must be in the future."),
+            "too_long": _("A delegation lasts three years at most: choose an earlier last day."),
+            "company_closed": _("This company is closed: nobody can be given a new delegation for it."),
         }
         form.add_error(None, texts.get(code, _("This delegation cannot be granted.")))
         return _page(request, found, acting, form=form, error=error)
+    # Shown once, on the company's page the browser is sent to: reloading it creates nothing more.
     url = settings.GATEWAY_BASE_URL + reverse("consent:invitation", args=[delegation.invitation_code])
-    return _page(request, found, acting, invitation_url=url)
+    request.session[_invitation_key(found)] = url
+    return HttpResponseRedirect(reverse("consent:company", args=[found.siren]) + "#invitation")
+
+
+def _invitation_key(company: Company) -> str:
+    return f"consent.invitation.{company.siren}"
 
 
 @post_only("consent:company", "siren")

@@ -33,6 +33,8 @@ pytestmark = pytest.mark.django_db
 
 VIGILANCE = "urssaf.attestation-vigilance"
 PAGE_QUERIES = 14
+# A delegation lasts three years at most.
+NEXT_YEAR = (dt.date.today() + dt.timedelta(days=365)).isoformat()
 FISCALE = "dgfip.attestation-fiscale"
 
 
@@ -113,11 +115,16 @@ def test_the_delegation_journey_within_and_outside_scope_then_revoked(
     created = post(
         client,
         f"/entreprises/{joinery.siren}/deleguer/",
-        {"attestation_types": [VIGILANCE], "actions": ["approve", "read_history"], "valid_until": "2099-12-31"},
+        {"attestation_types": [VIGILANCE], "actions": ["approve", "read_history"], "valid_until": NEXT_YEAR},
         company_page,
     )
-    link = re.search(r'<code id="invitation-url">[^<]*(/mandats/invitation/[^/<]+/)</code>', created.content.decode())
-    assert created.status_code == 200 and link, created.content.decode()[:2000]
+    # The link is shown once, on the company's page the browser is sent to: a reload creates nothing.
+    assert created.status_code == 302 and created["Location"] == company_page + "#invitation"
+    shown = client.get(company_page).content.decode()
+    link = re.search(r'<code id="invitation-url">[^<]*(/mandats/invitation/[^/<]+/)</code>', shown)
+    assert link, shown[:2000]
+    assert 'id="invitation-url"' not in client.get(company_page).content.decode()
+    assert Mandate.objects.filter(principal_company=joinery).count() == 1
 
     accountant = Client()
     login(accountant, 0)
@@ -286,9 +293,10 @@ def test_the_company_page_query_count_does_not_grow_with_its_consents_and_delega
         post(
             client,
             f"/entreprises/{joinery.siren}/deleguer/",
-            {"attestation_types": [VIGILANCE], "actions": ["approve"], "valid_until": "2099-12-31"},
+            {"attestation_types": [VIGILANCE], "actions": ["approve"], "valid_until": NEXT_YEAR},
             page,
         )
+    client.get(page)  # shows the last delegation's link, once (the session changes)
 
     with django_assert_num_queries(PAGE_QUERIES):
         assert client.get(page).content.decode().count("/recu.json") == 3

@@ -342,6 +342,24 @@ class TestDelegation:
             consent_approve(consent=consent, citizen=alice, eidas_level="eidas2", acting=acting)
         assert Consent.objects.get(pk=consent.pk).status == "pending"
 
+    def test_nobody_delegates_for_a_closed_company_nor_for_more_than_three_years(
+        self, joinery: Company, bakery: Company, bob: Citizen
+    ) -> None:
+        for company, days, code in ((bakery, 30, "company_closed"), (joinery, 3 * 366 + 1, "too_long")):
+            acting = acting_for_company(citizen=bob, company=company, action=APPROVE, types=[VIGILANCE])
+            with pytest.raises(ValidationError) as refused:
+                mandate_delegate(
+                    grantor=bob,
+                    company=company,
+                    acting=acting,
+                    types=[VIGILANCE],
+                    actions=[APPROVE],
+                    valid_until=timezone.now() + dt.timedelta(days=days),
+                )
+            assert refused.value.extra["errors"]["delegation"][0]["code"] == code
+        assert not Mandate.objects.exists()
+        assert not AuditEvent.objects.filter(type=EventType.MANDATE_GRANTED).exists()
+
     def test_a_delegate_cannot_delegate_more_than_they_hold(
         self, joinery: Company, bob: Citizen, alice: Citizen, odette: Citizen
     ) -> None:

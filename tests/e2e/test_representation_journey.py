@@ -32,6 +32,8 @@ from tests.conftest import ApiCaller
 from tests.e2e.conftest import PHONE, axe_violations, horizontal_overflow, too_wide
 from tests.e2e.test_citizen_pages import CODES, MAIN_TEXT, OTHER_LANGUAGE
 
+# A delegation lasts three years at most.
+NEXT_YEAR = (dt.date.today() + dt.timedelta(days=365)).isoformat()
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 VIGILANCE = "urssaf.attestation-vigilance"
@@ -137,7 +139,7 @@ def test_a_representative_approves_delegates_and_revokes_and_the_history_proves_
         representative.locator(f"#delegate-form input[value='{VIGILANCE}'] + label").click()
         representative.locator("#delegate-form input[value='approve'] + label").click()
         representative.locator("#delegate-form input[value='read_history'] + label").click()
-        representative.locator("#delegate-form input[name='valid_until']").fill("2099-12-31")
+        representative.locator("#delegate-form input[name='valid_until']").fill(NEXT_YEAR)
         representative.locator("#delegate-form button[type='submit']").click()
         link = representative.locator("#invitation-url").inner_text()
         check(representative, "delegation created")
@@ -224,7 +226,7 @@ def test_every_page_of_acting_for_a_company_reads_in_one_language_with_no_codes(
     readable(page, language, "company page after approval")
     page.locator(f"#delegate-form input[value='{VIGILANCE}'] + label").click()
     page.locator("#delegate-form input[value='approve'] + label").click()
-    page.locator("#delegate-form input[name='valid_until']").fill("2099-12-31")
+    page.locator("#delegate-form input[name='valid_until']").fill(NEXT_YEAR)
     page.locator("#delegate-form button[type='submit']").click()
     invitation = urlsplit(page.locator("#invitation-url").inner_text()).path
     guardianship = legal_mandate_record(
