@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import OperationalError
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from gateway.oauth.scopes import attestation_scope
@@ -21,9 +22,13 @@ STATIC_SCOPES = {
 
 
 def attestation_scopes() -> dict[str, str]:
-    """`attestations:<slug>` of every offered type, described by the type's English title."""
+    """`attestations:<slug>` of every offered type, described by the type's English title; none when
+    the schema is made without a database (`manage.py check --deploy` makes it, before any)."""
     offered = AttestationType.objects.filter(active=True).order_by("slug").values_list("slug", "title_en")
-    return {attestation_scope(slug): f"Fetch attestations of the type {slug} ({title})" for slug, title in offered}
+    try:
+        return {attestation_scope(slug): f"Fetch attestations of the type {slug} ({title})" for slug, title in offered}
+    except OperationalError:
+        return {}
 
 
 class OAuth2Scheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular's registry hook

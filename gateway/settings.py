@@ -152,6 +152,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.service",
                 "core.context_processors.site_config",
+                "consent.context_processors.citizen",
             ],
         },
     },

@@ -354,6 +354,13 @@ class TestDashboard:
         assert "Vos données n'ont pas été obtenues" in page or "Vos données n&#x27;ont pas été obtenues" in page
         assert Consent.objects.filter(citizen=citizen).count() == 2
 
+    def test_every_page_s_header_says_who_is_logged_in_and_offers_to_log_out(self, browser: Client, mine: Consent):
+        citizen = Citizen.objects.get(subject="demo-0")
+        for path in (f"/mes-consentements/{mine.pk}/", "/mes-consentements/historique/", "/catalogue/", "/"):
+            header = browser.get(path).content.decode().split('<div class="fr-header__menu')[0]
+            assert citizen.display_name in header and 'action="/deconnexion/"' in header, path
+        assert citizen.display_name not in Client().get("/").content.decode()
+
     def test_the_list_query_count_does_not_grow(
         self, browser: Client, mine: Consent, make_request: Callable[..., Consent], django_assert_num_queries: Any
     ):
