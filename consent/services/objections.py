@@ -93,8 +93,6 @@ def objection_dpo_email(*, objection: Objection, organisation: Organisation) -> 
                 "asked for it) and send your findings to the gateway's auditors, quoting the case number."
             ),
         ]
-    return EmailMessage(
-        subject=_("Case %(case)s: an access by your organisation is questioned") % {"case": str(objection.pk)[:8]},
-        body="\n\n".join(lines),
-        to=[organisation.dpo_email],
-    )
+        # In the same language as the body: outside the override it would be the worker's.
+        subject = _("Case %(case)s: an access by your organisation is questioned") % {"case": str(objection.pk)[:8]}
+    return EmailMessage(subject=subject, body="\n\n".join(lines), to=[organisation.dpo_email])

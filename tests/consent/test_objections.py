@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from email.header import decode_header, make_header
 
 import pytest
 from django.db import transaction
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audit.models import ActorKind, AuditEvent, EventType, Objection
 from audit.services import Actor, event_record
@@ -131,11 +132,16 @@ class TestTheCase:
         return Objection.objects.get()
 
     def test_the_consumer_s_dpo_is_told_once(self, case: Objection, mairie: Organisation, smtp: SmtpServer) -> None:
-        assert objection_dpo_tell(objection_id=case.pk) is True
+        with translation.override("en"):  # a worker whose language is not the e-mail's
+            assert objection_dpo_tell(objection_id=case.pk) is True
         [message] = smtp.wait_for(1)
         assert message["To"] == mairie.dpo_email
         body = message.get_payload(decode=True).decode()
         assert str(case.pk) in body and "Jamais demandé." in body and str(case.event_id) in body
+        # Subject and body in one language, whatever the language the worker runs in.
+        assert (
+            str(make_header(decode_header(message["Subject"]))).strip().startswith(f"Signalement {str(case.pk)[:8]} :")
+        )
         assert objection_dpo_tell(objection_id=case.pk) is False
         case.refresh_from_db()
         assert case.dpo_told_at is not None
