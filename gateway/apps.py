@@ -15,5 +15,6 @@ class GatewayConfig(AppConfig):
         # workers trigger it): services enqueue tasks by name (core.tasks), and in eager mode a
         # name must resolve to its task to run in-process.
         celery_app.autodiscover_tasks(force=True)
-        # Registers the OpenAPI description of the bearer token's scopes with drf-spectacular.
-        from gateway import openapi  # noqa: F401
+        # Registers the OpenAPI description of the bearer token's scopes with drf-spectacular, and
+        # the deployment checks of the gateway's settings.
+        from gateway import checks, openapi  # noqa: F401

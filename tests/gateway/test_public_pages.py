@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 
+from gateway.checks import operator_published
+
 pytestmark = pytest.mark.django_db
 
 
@@ -33,10 +35,15 @@ def test_the_accessibility_statement_gives_the_contact_address(client: Client, s
     assert 'href="mailto:contact@passerelle.example.gouv.fr"' in client.get("/mentions-legales/").content.decode()
 
 
-def test_without_a_contact_address_the_statement_says_what_to_set(client: Client, settings: Any) -> None:
+def test_without_a_contact_address_the_statement_says_it_is_not_published_and_the_deploy_check_warns(
+    client: Client, settings: Any
+) -> None:
     settings.GATEWAY_CONTACT_EMAIL = ""
     page = client.get("/accessibilite/", headers={"Accept-Language": "en"}).content.decode()
-    assert "GATEWAY_CONTACT_EMAIL" in page
+    assert "Not published yet by the administration running this instance." in page
+    assert "GATEWAY_CONTACT_EMAIL" not in page  # a setting's name is the operator's business
+    warnings = operator_published(None)
+    assert "gateway.W001" in {w.id for w in warnings} and "GATEWAY_CONTACT_EMAIL" in str(warnings)
 
 
 def test_the_franceconnect_button_s_address_followed_as_a_link_leads_to_the_login_page(client: Client) -> None:

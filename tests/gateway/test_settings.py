@@ -19,6 +19,11 @@ PRODUCTION_ENV = {
     "GATEWAY_BASE_URL": "https://passerelle.example.gouv.fr",
     "DATABASE_URL": "postgres://gateway@db.internal:5432/gateway",
     "REDIS_URL": "redis://redis.internal:6379/0",
+    "GATEWAY_OPERATOR_NAME": "Direction interministérielle du numérique",
+    "GATEWAY_OPERATOR_ADDRESS": "20 avenue de Ségur, 75007 Paris",
+    "GATEWAY_HOSTING": "Hébergeur public, Paris",
+    "GATEWAY_CONTACT_EMAIL": "contact@passerelle.example.gouv.fr",
+    "GATEWAY_DPO_EMAIL": "dpd@passerelle.example.gouv.fr",
 }
 PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s; "
