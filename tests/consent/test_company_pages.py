@@ -507,8 +507,15 @@ def test_the_person_s_own_history_says_what_their_guardian_did_for_them(
         pivot_identity_hash=ward_hash(ward),
     )
     page = f"/consentements/demandes/{waiting.pk}/"
-    assert post(client, page + "accepter/", {}, page).status_code == 302
+    opened = html.unescape(client.get(page).content.decode())
+    decided = post(client, page + "accepter/", {}, page)
+    mandate = Mandate.objects.get(principal_citizen=ward)
+    landed = html.unescape(client.get(decided["Location"]).content.decode())
 
+    assert "Demande d'accès aux données de la personne pour qui vous agissez" in opened
+    assert f"à propos de {ward.display_name}" in opened and "au lieu de vous demander" not in opened
+    assert decided["Location"] == f"/mandats/{mandate.pk}/"
+    assert f"Consentement donné pour {ward.display_name}" in landed
     own = html.unescape(ward_client.get("/mes-consentements/historique/").content.decode())
 
     assert "Une personne agissant pour vous par mandat légal a accepté que Mairie de Villeurbanne obtienne" in own

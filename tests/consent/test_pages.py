@@ -347,7 +347,7 @@ class TestDashboard:
         page = browser.get("/mes-consentements/").content.decode()
         assert page.index("En vigueur") < page.index("Terminés")
         assert f"/mes-consentements/{mine.pk}/" in page
-        assert "Connecté en tant que <strong>" in page
+        assert "Session ouverte au nom de <strong>" in page  # the same words for everyone
         # The purpose, in words, and where each stands, with its date.
         assert "Tarification sociale des services publics locaux" in page
         assert "Refusée par vous le" in page and "Donné le" in page
