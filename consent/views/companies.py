@@ -49,7 +49,7 @@ from consent.services.representation import (
 from consent.services.trail import citizen_actor
 from consent.views import acting_refused_as_page, not_found_as_404, post_only
 from consent.views.history import history_entries, history_page
-from core.errors import GatewayError, ValidationError
+from core.errors import GatewayError, NotFound, ValidationError
 from core.templatetags.localized_fields import localized
 from providers.models import AttestationType
 
@@ -284,7 +284,12 @@ def company_proof(request: HttpRequest, siren: str, event_id: int) -> HttpRespon
 @not_found_as_404
 def invitation(request: HttpRequest, code: str) -> HttpResponse:
     """The person a representative handed the link to sees what they are offered, and accepts."""
-    mandate = mandate_invitation_get(code=code)
+    try:
+        mandate = mandate_invitation_get(code=code)
+    except NotFound:
+        # Accepted already (the gateway then forgets the link), withdrawn, or never given.
+        gone: dict[str, Any] = {"title": _("This invitation link no longer works")}
+        return render(request, "consent/invitation_gone.html", gone, status=404)
     error = None
     if request.method == "POST":
         try:

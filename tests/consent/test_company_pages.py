@@ -130,6 +130,10 @@ def test_the_delegation_journey_within_and_outside_scope_then_revoked(
     login(accountant, 0)
     offered = accountant.get(link.group(1))
     accepted = post(accountant, link.group(1), {}, link.group(1))
+    stranger = Client()
+    login(stranger, 2)
+    used = stranger.get(link.group(1))  # it worked once: a clear page, not a bare 404
+    assert used.status_code == 404 and "Ce lien d'invitation ne fonctionne plus" in html.unescape(used.content.decode())
     within = tender(mairie, joinery, [VIGILANCE])
     outside = tender(mairie, joinery, [VIGILANCE, FISCALE])
     ok = post(accountant, f"/consentements/demandes/{within.pk}/accepter/", {}, f"/consentements/demandes/{within.pk}/")
