@@ -144,20 +144,27 @@ def _save(consent: Consent, now: dt.datetime, *fields: str) -> None:
 def _renewal_cancel(consent: Consent, now: dt.datetime) -> None:
     # Nothing is left to renew once a consent ends: its pending renewal request ends with it, with
     # its own audit event and webhook, as when the consumer withdraws a request.
-    reason = "renewed_consent_ended"
     renewals = Consent.objects.select_for_update(of=("self",)).select_related("consumer", "citizen")
     for renewal in renewals.filter(renews=consent, status=Status.PENDING):
-        renewal.status = Status.REVOKED
-        renewal.status_reason = reason
-        _save(renewal, now, "status", "status_reason")
-        consent_event_record(
-            type=EventType.CONSENT_REVOKED,
-            actor=Actor.system(),
-            consent=renewal,
-            items=consent_items(renewal),
-            detail={"reason": reason},
-        )
-        webhooks_enqueue(consent=renewal, event_type=Event.REVOKED)
+        _system_revoke(renewal, now, reason="renewed_consent_ended")
+
+
+def _system_revoke(consent: Consent, now: dt.datetime, *, reason: str, **detail: str) -> None:
+    """The gateway itself ends a consent (locked by the caller), with its event and webhook, and
+    with whatever its tokens and held results gave."""
+    consent.status = Status.REVOKED
+    consent.status_reason = reason
+    _save(consent, now, "status", "status_reason")
+    consent_event_record(
+        type=EventType.CONSENT_REVOKED,
+        actor=Actor.system(),
+        consent=consent,
+        items=consent_items(consent),
+        detail={"reason": reason, **detail},
+    )
+    _tokens_revoke(consent=consent, actor=Actor.system())
+    _drop_held_results(consent)
+    webhooks_enqueue(consent=consent, event_type=Event.REVOKED)
 
 
 def _require_renewed_in_force(consent: Consent) -> None:
@@ -254,21 +261,8 @@ def _renewed_replace(renewal: Consent, now: dt.datetime) -> None:
     if renewal.renews_id is None:
         return
     renewed = _lock(Consent(pk=renewal.renews_id))
-    if renewed.status not in (Status.ACTIVE, Status.PAUSED):
-        return
-    renewed.status = Status.REVOKED
-    renewed.status_reason = "renewed"
-    _save(renewed, now, "status", "status_reason")
-    consent_event_record(
-        type=EventType.CONSENT_REVOKED,
-        actor=Actor.system(),
-        consent=renewed,
-        items=consent_items(renewed),
-        detail={"reason": "renewed", "renewal": str(renewal.pk)},
-    )
-    _tokens_revoke(consent=renewed, actor=Actor.system())
-    _drop_held_results(renewed)
-    webhooks_enqueue(consent=renewed, event_type=Event.REVOKED)
+    if renewed.status in (Status.ACTIVE, Status.PAUSED):
+        _system_revoke(renewed, now, reason="renewed", renewal=str(renewal.pk))
 
 
 @transaction.atomic

@@ -209,24 +209,22 @@ def test_the_receipt_of_a_companys_consent_says_who_decided_on_what_ground(
     assert outsider.get(f"/entreprises/{joinery.siren}/consentements/{waiting.pk}/recu.json").status_code == 403
 
 
-def test_a_guardian_decides_a_request_addressed_to_the_person_under_a_legal_mandate(
-    client: Client, mairie: Organisation, catalogue: None
-) -> None:
-    guardian = login(client, 0)
-    ward = citizen_from_demo(index=2)
+def request_under_legal_mandate(mairie: Organisation, guardian: Any, ward: Any, slug: str) -> Consent:
+    """A legal mandate for `guardian` to approve `slug` for `ward`, and a request for it addressed
+    to the ward."""
     legal_mandate_record(
         principal=ward,
         agent=guardian,
-        types=["dgfip.avis-imposition"],
+        types=[slug],
         actions=["approve"],
         valid_until=timezone.now() + dt.timedelta(days=365),
         legal_source="Jugement de tutelle RG 25/01234",
         operator="ops",
     )
-    addressed = consent_request_create(
+    return consent_request_create(
         consumer=mairie,
         client=None,
-        attestation_types=["dgfip.avis-imposition"],
+        attestation_types=[slug],
         fields=None,
         purpose_code="tarification-sociale",
         purpose_text="Tarif de la cantine",
@@ -234,6 +232,14 @@ def test_a_guardian_decides_a_request_addressed_to_the_person_under_a_legal_mand
         max_uses=None,
         pivot_identity_hash=ward_hash(ward),
     )
+
+
+def test_a_guardian_decides_a_request_addressed_to_the_person_under_a_legal_mandate(
+    client: Client, mairie: Organisation, catalogue: None
+) -> None:
+    guardian = login(client, 0)
+    ward = citizen_from_demo(index=2)
+    addressed = request_under_legal_mandate(mairie, guardian, ward, "dgfip.avis-imposition")
     other = consent_request_create(
         consumer=mairie,
         client=None,
@@ -490,26 +496,7 @@ def test_the_person_s_own_history_says_what_their_guardian_did_for_them(
     guardian = login(client, 0)
     ward_client = Client()
     ward = login(ward_client, 2)
-    legal_mandate_record(
-        principal=ward,
-        agent=guardian,
-        types=["cnaf.quotient-familial"],
-        actions=["approve"],
-        valid_until=timezone.now() + dt.timedelta(days=365),
-        legal_source="Jugement de tutelle RG 25/01234",
-        operator="ops",
-    )
-    waiting = consent_request_create(
-        consumer=mairie,
-        client=None,
-        attestation_types=["cnaf.quotient-familial"],
-        fields=None,
-        purpose_code="tarification-sociale",
-        purpose_text="Tarif de la cantine",
-        duration_days=30,
-        max_uses=None,
-        pivot_identity_hash=ward_hash(ward),
-    )
+    waiting = request_under_legal_mandate(mairie, guardian, ward, "cnaf.quotient-familial")
     page = f"/consentements/demandes/{waiting.pk}/"
     opened = html.unescape(client.get(page).content.decode())
     decided = post(client, page + "accepter/", {}, page)
