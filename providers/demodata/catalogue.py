@@ -556,6 +556,23 @@ STATUT_DEMANDEUR_EMPLOI = AttestationTypeSpec(
             "Registration category",
             "integer",
             enum=(1, 2, 3, 4, 5),
+            # France Travail's categories (arrêté du 5 février 1992), as a person reads them.
+            value_labels={
+                1: (
+                    "1 : sans emploi, disponible, cherchant un emploi durable à temps plein",
+                    "1: unemployed, available, seeking a lasting full-time job",
+                ),
+                2: (
+                    "2 : sans emploi, disponible, cherchant un emploi durable à temps partiel",
+                    "2: unemployed, available, seeking a lasting part-time job",
+                ),
+                3: (
+                    "3 : sans emploi, disponible, cherchant un emploi temporaire ou saisonnier",
+                    "3: unemployed, available, seeking temporary or seasonal work",
+                ),
+                4: ("4 : sans emploi, pas immédiatement disponible", "4: unemployed, not available at once"),
+                5: ("5 : en emploi, cherchant un autre emploi", "5: in work, seeking another job"),
+            },
         ),
         FieldSpec(
             "libelle_categorie_inscription",

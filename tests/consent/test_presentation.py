@@ -6,7 +6,12 @@ import pytest
 from django.utils import translation
 
 from consent.presentation import Shown, sentence, value_shown
-from providers.demodata.catalogue import ETUDIANT_BOURSIER, QUOTIENT_FAMILIAL, STATUT_ETUDIANT
+from providers.demodata.catalogue import (
+    ETUDIANT_BOURSIER,
+    QUOTIENT_FAMILIAL,
+    STATUT_DEMANDEUR_EMPLOI,
+    STATUT_ETUDIANT,
+)
 
 
 def schema(spec_field: str, spec=QUOTIENT_FAMILIAL) -> dict:
@@ -30,6 +35,16 @@ class TestValues:
     def test_it_writes_dates_in_words(self, language: str):
         shown = value_shown("2015-03-07", schema("enfants")["items"]["properties"]["date_naissance"])
         assert shown.text == {"fr": "7 mars 2015", "en": "7 March 2015"}[language]
+
+    def test_it_says_what_a_jobseeker_category_means(self, language: str):
+        shown = value_shown(3, schema("code_categorie_inscription", STATUT_DEMANDEUR_EMPLOI)).text
+        assert (
+            shown
+            == {
+                "fr": "3 : sans emploi, disponible, cherchant un emploi temporaire ou saisonnier",
+                "en": "3: unemployed, available, seeking temporary or seasonal work",
+            }[language]
+        )
 
     def test_it_turns_codes_into_names(self, language: str):
         assert (
