@@ -110,7 +110,7 @@ def test_someone_the_register_does_not_list_gets_a_clear_page_and_nothing_is_don
 def test_the_delegation_journey_within_and_outside_scope_then_revoked(
     client: Client, mairie: Organisation, joinery: Company
 ) -> None:
-    login(client, 1)
+    bob = login(client, 1)
     company_page = f"/entreprises/{joinery.siren}/"
     created = post(
         client,
@@ -140,6 +140,7 @@ def test_the_delegation_journey_within_and_outside_scope_then_revoked(
     refused = accountant.get(f"/consentements/demandes/{outside.pk}/")
 
     assert "Menuiserie Exemple" in offered.content.decode()
+    assert f"{bob.display_name} vous propose une délégation" in html.unescape(offered.content.decode())
     assert accepted.status_code == 302
     assert ok.status_code == 302 and Consent.objects.get(pk=within.pk).ground == "delegate"
     assert refused.status_code == 403 and "ne couvre pas" in refused.content.decode()
