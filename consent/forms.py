@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django import forms
@@ -103,8 +104,15 @@ class DelegationForm(DsfrBaseForm):
     )
     valid_until = forms.DateField(label=_("Last day of the delegation"), widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args: Any, types: list[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, types: list[tuple[str, str]], actions: Collection[str] | None = None, **kwargs: Any
+    ) -> None:
+        """`types` and `actions` (every action when None): what the person delegating holds."""
         super().__init__(*args, **kwargs)
         field = self.fields["attestation_types"]
         assert isinstance(field, forms.MultipleChoiceField)
         field.choices = types
+        if actions is not None:
+            offered = self.fields["actions"]
+            assert isinstance(offered, forms.MultipleChoiceField)
+            offered.choices = [(value, label) for value, label in Mandate.Action.choices if value in actions]

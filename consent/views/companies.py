@@ -65,6 +65,21 @@ def _company_types() -> list[tuple[str, str]]:
     ]
 
 
+def _covered(consent: Consent, held: Mandate) -> bool:
+    return {item.attestation_type.slug for item in consent.items.all()} <= set(held.attestation_types)
+
+
+def _delegation_form(data: Any, held: Mandate | None, types: list[tuple[str, str]] | None = None) -> DelegationForm:
+    """The delegation form, offering what the person delegating holds (everything for a legal
+    representative) of the company types (`types`, read here when not given)."""
+    types = _company_types() if types is None else types
+    if held is None:
+        return DelegationForm(data, types=types)
+    return DelegationForm(
+        data, types=[(slug, title) for slug, title in types if slug in held.attestation_types], actions=held.actions
+    )
+
+
 def _page(
     request: HttpRequest,
     company: Company,
@@ -83,6 +98,9 @@ def _page(
         delegations = delegations.filter(granted_by=citizen)
     types = _company_types()
     titles = dict(types)
+    if held is not None:
+        # A delegate sees, and may pass on, only what their own delegation covers.
+        consents = [consent for consent in consents if _covered(consent, held)]
     context: dict[str, Any] = {
         "title": company.name,
         "company": company,
@@ -99,7 +117,7 @@ def _page(
         ],
         "may_read_history": held is None or READ_HISTORY in held.actions,
         "may_revoke": held is None or REVOKE in held.actions,
-        "form": form or DelegationForm(types=types),
+        "form": form or _delegation_form(None, held, types),
         "invitation_url": invitation_url,
         "error": error,
     }
@@ -155,7 +173,9 @@ def company_delegate(request: HttpRequest, siren: str) -> HttpResponse:
     found = company_get(siren=siren)
     citizen = required_citizen(request)
     acting = company_access(citizen=citizen, company=found)
-    form = DelegationForm(request.POST, types=_company_types())
+    form = _delegation_form(
+        request.POST, Mandate.objects.filter(pk=acting.mandate_id).first() if acting.mandate_id else None
+    )
     if not form.is_valid():
         return _page(request, found, acting, form=form, error=ValidationError())
     data = form.cleaned_data

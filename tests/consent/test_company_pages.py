@@ -136,6 +136,11 @@ def test_the_delegation_journey_within_and_outside_scope_then_revoked(
     assert used.status_code == 404 and "Ce lien d'invitation ne fonctionne plus" in html.unescape(used.content.decode())
     within = tender(mairie, joinery, [VIGILANCE])
     outside = tender(mairie, joinery, [VIGILANCE, FISCALE])
+    # The delegate's page shows, and offers to pass on, only what the delegation covers.
+    theirs = accountant.get(company_page).content.decode()
+    assert f"/consentements/demandes/{within.pk}/" in theirs and f"/consentements/demandes/{outside.pk}/" not in theirs
+    assert f'value="{VIGILANCE}"' in theirs and f'value="{FISCALE}"' not in theirs
+    assert 'name="actions" value="approve"' in theirs and 'name="actions" value="revoke"' not in theirs
     ok = post(accountant, f"/consentements/demandes/{within.pk}/accepter/", {}, f"/consentements/demandes/{within.pk}/")
     refused = accountant.get(f"/consentements/demandes/{outside.pk}/")
 
