@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import OperationalError
 from django.test import Client
 
 from audit.models import AuditEvent
@@ -360,6 +361,18 @@ class TestDashboard:
             header = browser.get(path).content.decode().split('<div class="fr-header__menu')[0]
             assert citizen.display_name in header and 'action="/deconnexion/"' in header, path
         assert citizen.display_name not in Client().get("/").content.decode()
+
+    def test_the_header_without_the_database_leaves_the_name_out_and_still_renders(
+        self, browser: Client, mine: Consent, monkeypatch: pytest.MonkeyPatch
+    ):
+        # Stands in for a database that fails while an error page renders (the faults tests stop
+        # the real one); only the header's lookup fails here.
+        def failing(request: Any) -> None:
+            raise OperationalError("the database is gone")
+
+        monkeypatch.setattr("consent.context_processors.current_citizen", failing)
+        page = browser.get("/catalogue/")
+        assert page.status_code == 200 and 'action="/deconnexion/"' not in page.content.decode()
 
     def test_the_list_query_count_does_not_grow(
         self, browser: Client, mine: Consent, make_request: Callable[..., Consent], django_assert_num_queries: Any
