@@ -149,6 +149,8 @@ class HistoryEntry:
     objection: Objection | None = None
     # Who acted for the subject and on what ground (empty when the subject acted themselves).
     acted_by: str = ""
+    # Each type's title with its fields' labels ("Family quotient", ["Family quotient (€)", …]).
+    data: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def objectable(self) -> bool:
@@ -301,18 +303,23 @@ class _Catalogue:
         return str(localized(kind, "title"))
 
     def field_labels(self, row: HistoryRow) -> list[str]:
-        labels = []
+        return [label for _, labels in self.data(row) for label in labels]
+
+    def data(self, row: HistoryRow) -> list[tuple[str, list[str]]]:
+        """Each type's title with the labels of its fields in this event, in the event's order."""
+        groups: dict[str, list[str]] = {slug: [] for slug in _type_slugs(row)}
         for name in row.fields:
             slug, _, field_name = name.rpartition(":")
-            kind = self.types.get(slug or row.attestation_type)
+            slug = slug or row.attestation_type
+            kind = self.types.get(slug)
             label = field_name
             if kind is not None:
                 for field in kind.fields.all():
                     if field.name == field_name:
                         label = str(localized(field, "label"))
                         break
-            labels.append(label)
-        return labels
+            groups.setdefault(slug, []).append(label)
+        return [(self.title(slug), labels) for slug, labels in groups.items() if slug]
 
     def purpose(self, row: HistoryRow) -> str:
         for slug in _type_slugs(row):
@@ -373,6 +380,7 @@ def history_entries(
                     *((ACTED_FOR_YOU_SENTENCES, sentences) if acted_for_you else (sentences,)),
                 ),
                 acted_by=people.acted_by(row),
+                data=tuple((title, tuple(labels)) for title, labels in catalogue.data(row)),
                 who=who,
                 from_whom=[] if is_auditor else catalogue.providers(row),
                 types=titles,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -191,6 +193,12 @@ class TestHistoryPage:
         page = logged_in(alice).get(HISTORY).content.decode()
 
         assert "votre quotient familial CAF / MSA et votre avis d&#x27;impôt sur le revenu" in page
+        # Each type with its own fields, not one list of types followed by every field.
+        data = re.search(r"<li>Données : ([^<]*)</li>", page)
+        assert data is not None
+        quotient, notice = html.unescape(data.group(1)).split("; ")
+        assert quotient.startswith("Quotient familial CAF / MSA (") and "Quotient familial (€)" in quotient
+        assert notice.startswith("Avis d'impôt sur le revenu (") and "Revenu fiscal de référence" in notice
         assert "Caisse nationale des allocations familiales" in page
         assert "Direction générale des Finances publiques" in page
 
