@@ -12,8 +12,8 @@ from typing import TextIO
 
 from django.conf import settings
 
-from consent.models import Citizen, Company, Consent
-from consent.rules import pivot_identity_hash
+from consent.models import Company, Consent
+from consent.rules import citizen_pivot_hash
 from consent.services import approval_url, consent_approve, consent_request_create
 from consent.services.citizens import citizen_from_demo
 from providers.adapters.demo import demo_register
@@ -36,16 +36,6 @@ def companies_load() -> int:
     return len(demo_register().companies)
 
 
-def _pivot_hash(citizen: Citizen) -> str:
-    return pivot_identity_hash(
-        nom_naissance=str(citizen.nom_naissance),
-        prenoms=str(citizen.prenoms or ""),
-        date_naissance=citizen.date_naissance,
-        sexe=str(citizen.sexe or ""),
-        code_cog_lieu_naissance=str(citizen.code_cog_lieu_naissance or ""),
-    )
-
-
 def seed(out: TextIO) -> None:
     companies = companies_load()
     mairie = Organisation.objects.get(code=DEMO_CONSUMER)
@@ -65,7 +55,7 @@ def seed(out: TextIO) -> None:
             reference=PENDING_REFERENCE,
             # Addressed to demo citizen 0, as a city hall that knows the family would: it waits on
             # their dashboard, and only they may open it.
-            pivot_identity_hash=_pivot_hash(citizen),
+            pivot_identity_hash=citizen_pivot_hash(citizen),
         )
     if not Consent.objects.filter(consumer=mairie, reference=ACTIVE_REFERENCE, citizen=citizen).exists():
         request = consent_request_create(

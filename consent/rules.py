@@ -104,19 +104,23 @@ def addressee_ref(pivot_hash: str) -> str:
     return hmac.new(key, b"addressee\n" + pivot_hash.encode(), hashlib.sha256).hexdigest()
 
 
-def citizen_addressee(citizen: Citizen) -> str:
-    """The addressee a citizen answers to, from the identity of their login ("" once erased)."""
+def citizen_pivot_hash(citizen: Citizen) -> str:
+    """The pivot identity hash of a citizen's login, as a consumer would compute it ("" once erased)."""
     if not citizen.has_identity or citizen.date_naissance is None:
         return ""
-    return addressee_ref(
-        pivot_identity_hash(
-            nom_naissance=str(citizen.nom_naissance),
-            prenoms=str(citizen.prenoms or ""),
-            date_naissance=citizen.date_naissance,
-            sexe=str(citizen.sexe or ""),
-            code_cog_lieu_naissance=str(citizen.code_cog_lieu_naissance or ""),
-        )
+    return pivot_identity_hash(
+        nom_naissance=str(citizen.nom_naissance),
+        prenoms=str(citizen.prenoms or ""),
+        date_naissance=citizen.date_naissance,
+        sexe=str(citizen.sexe or ""),
+        code_cog_lieu_naissance=str(citizen.code_cog_lieu_naissance or ""),
     )
+
+
+def citizen_addressee(citizen: Citizen) -> str:
+    """The addressee a citizen answers to, from the identity of their login ("" once erased)."""
+    pivot_hash = citizen_pivot_hash(citizen)
+    return addressee_ref(pivot_hash) if pivot_hash else ""
 
 
 # One-time codes: Crockford's base32 (no I, L, O, U: nothing to misread when copied by hand),

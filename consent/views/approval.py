@@ -84,22 +84,19 @@ def _decision_redirect(request: HttpRequest, consent: Consent) -> HttpResponse:
     # leave it waiting for a later visit.
     names = {"consumer": consent.consumer.name}
     if consent.company is None and consent.mandate_id is not None and consent.citizen_id != consent.actor_id:
-        # Decided for someone else under a legal mandate: the consent is theirs, on their page.
+        # Decided for someone else under a legal mandate: the message names them.
         names["name"] = consent.citizen.display_name if consent.citizen else ""
         if consent.status == Consent.Status.ACTIVE:
             done = _("Consent given for %(name)s: %(consumer)s may now obtain the data of the request.")
         else:
             done = _("Request refused for %(name)s: %(consumer)s will not obtain their data.")
-        messages.success(request, done % names)
-        return HttpResponseRedirect(reverse("consent:principal", args=[consent.mandate_id]))
-    if consent.status == Consent.Status.ACTIVE:
+    elif consent.status == Consent.Status.ACTIVE:
         done = _("Consent given: %(consumer)s may now obtain the data below.")
     else:
         done = _("Request refused: %(consumer)s will not obtain your data.")
     messages.success(request, done % names)
-    if consent.company is not None:
-        return HttpResponseRedirect(reverse("consent:company", args=[consent.company.siren]))
-    return HttpResponseRedirect(reverse("consent:detail", args=[consent.pk]))
+    # The company's page, the person's own consent, or the page of the person acted for.
+    return HttpResponseRedirect(_consent_page(consent, required_citizen(request)))
 
 
 @require_GET

@@ -65,6 +65,11 @@ def _company_types() -> list[tuple[str, str]]:
     ]
 
 
+def _held(acting: ActingGround) -> Mandate | None:
+    """The delegation a delegate acts under (None for a legal representative)."""
+    return Mandate.objects.filter(pk=acting.mandate_id).first() if acting.mandate_id else None
+
+
 def _covered(consent: Consent, held: Mandate) -> bool:
     return {item.attestation_type.slug for item in consent.items.all()} <= set(held.attestation_types)
 
@@ -91,7 +96,7 @@ def _page(
 ) -> HttpResponse:
     citizen = required_citizen(request)
     consents = list(consents_for_company(company=company))
-    held = Mandate.objects.filter(pk=acting.mandate_id).first() if acting.mandate_id else None
+    held = _held(acting)
     # A representative sees every delegation of the company; a delegate, those they granted.
     delegations = Mandate.objects.filter(principal_company=company).select_related("agent", "granted_by")
     if acting.ground != Ground.LEGAL_REPRESENTATIVE:
@@ -173,9 +178,7 @@ def company_delegate(request: HttpRequest, siren: str) -> HttpResponse:
     found = company_get(siren=siren)
     citizen = required_citizen(request)
     acting = company_access(citizen=citizen, company=found)
-    form = _delegation_form(
-        request.POST, Mandate.objects.filter(pk=acting.mandate_id).first() if acting.mandate_id else None
-    )
+    form = _delegation_form(request.POST, _held(acting))
     if not form.is_valid():
         return _page(request, found, acting, form=form, error=ValidationError())
     data = form.cleaned_data
@@ -388,9 +391,9 @@ def principal_page(request: HttpRequest, mandate_id: str) -> HttpResponse:
     if mandate is None or mandate.principal_citizen is None:
         raise Http404
     if not mandate_in_force(mandate_terms(mandate), timezone.now()):
-        refused = ActingRefused("Your mandate has ended or been withdrawn.", extra={"reason": "mandate_ended"})
-        refused.extra["subject"] = "person"
-        raise refused
+        raise ActingRefused(
+            "Your mandate has ended or been withdrawn.", extra={"reason": "mandate_ended", "subject": "person"}
+        )
     principal = mandate.principal_citizen
     consents = [c for c in consents_for_citizen(citizen=principal) if c.status in (Status.ACTIVE, Status.PAUSED)]
     context = {

@@ -140,8 +140,6 @@ class HistoryEntry:
     sentence: str
     who: NamedOrganisation | None
     from_whom: list[NamedOrganisation]
-    types: list[str]  # titles in the active language
-    fields: list[str]  # labels in the active language
     why: str
     when: dt.datetime  # local time (Europe/Paris)
     is_auditor: bool
@@ -302,10 +300,7 @@ class _Catalogue:
             return slug
         return str(localized(kind, "title"))
 
-    def field_labels(self, row: HistoryRow) -> list[str]:
-        return [label for _, labels in self.data(row) for label in labels]
-
-    def data(self, row: HistoryRow) -> list[tuple[str, list[str]]]:
+    def data(self, row: HistoryRow) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """Each type's title with the labels of its fields in this event, in the event's order."""
         groups: dict[str, list[str]] = {slug: [] for slug in _type_slugs(row)}
         for name in row.fields:
@@ -319,7 +314,7 @@ class _Catalogue:
                         label = str(localized(field, "label"))
                         break
             groups.setdefault(slug, []).append(label)
-        return [(self.title(slug), labels) for slug, labels in groups.items() if slug]
+        return tuple((self.title(slug), tuple(labels)) for slug, labels in groups.items() if slug)
 
     def purpose(self, row: HistoryRow) -> str:
         for slug in _type_slugs(row):
@@ -380,11 +375,9 @@ def history_entries(
                     *((ACTED_FOR_YOU_SENTENCES, sentences) if acted_for_you else (sentences,)),
                 ),
                 acted_by=people.acted_by(row),
-                data=tuple((title, tuple(labels)) for title, labels in catalogue.data(row)),
+                data=catalogue.data(row),
                 who=who,
                 from_whom=[] if is_auditor else catalogue.providers(row),
-                types=titles,
-                fields=catalogue.field_labels(row),
                 why=catalogue.purpose(row),
                 when=timezone.localtime(row.when),
                 is_auditor=is_auditor,

@@ -19,7 +19,7 @@ from audit.models import AuditEvent, EventType
 from audit.sealer import log_seal
 from consent.demo import companies_load
 from consent.models import Company, Consent, Mandate
-from consent.rules import pivot_identity_hash
+from consent.rules import citizen_pivot_hash
 from consent.services import consent_approve, consent_request_create
 from consent.services.citizens import citizen_from_demo
 from consent.services.representation import legal_mandate_record
@@ -236,7 +236,7 @@ def request_under_legal_mandate(mairie: Organisation, guardian: Any, ward: Any, 
         purpose_text="Tarif de la cantine",
         duration_days=30,
         max_uses=None,
-        pivot_identity_hash=ward_hash(ward),
+        pivot_identity_hash=citizen_pivot_hash(ward),
     )
 
 
@@ -255,7 +255,7 @@ def test_a_guardian_decides_a_request_addressed_to_the_person_under_a_legal_mand
         purpose_text="Tarif de la cantine",
         duration_days=30,
         max_uses=None,
-        pivot_identity_hash=ward_hash(ward),
+        pivot_identity_hash=citizen_pivot_hash(ward),
     )
 
     page = html.unescape(client.get(f"/consentements/demandes/{addressed.pk}/").content.decode())
@@ -280,16 +280,6 @@ def test_a_guardian_decides_a_request_addressed_to_the_person_under_a_legal_mand
         "legal_mandate",
     )
     assert outside.status_code == 403
-
-
-def ward_hash(ward: Any) -> str:
-    return pivot_identity_hash(
-        nom_naissance=str(ward.nom_naissance),
-        prenoms=str(ward.prenoms),
-        date_naissance=ward.date_naissance,
-        sexe=str(ward.sexe),
-        code_cog_lieu_naissance=str(ward.code_cog_lieu_naissance),
-    )
 
 
 def test_the_company_page_query_count_does_not_grow_with_its_consents_and_delegations(
